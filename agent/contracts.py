@@ -1,0 +1,127 @@
+"""The seams of qcode in one file: engines, sandboxes, tools and the records they exchange.
+
+Concrete classes need not inherit from the protocols; they only have to fit them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Engine",
+    "ExecResult",
+    "Message",
+    "Observation",
+    "PlanStep",
+    "Sandbox",
+    "TokenCallback",
+    "ToolCall",
+    "Turn",
+    "Usage",
+]
+
+Message = dict[str, Any]
+"""An OpenAI-style chat message: role, content, optional tool_calls / reasoning_content."""
+
+TokenCallback = Callable[[str], None]
+
+
+class Usage(BaseModel):
+    """Token accounting for one turn or a whole run."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens served from the engine's prefix cache."""
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+        )
+
+
+class ToolCall(BaseModel):
+    """One tool call as the model made it (after parsing, before validation)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    problem: str | None = None
+    """Set when the call could not be parsed cleanly; the loop answers it with an observation."""
+    repaired: str | None = None
+    """Set when the parser repaired an unambiguous defect (e.g. an unclosed parameter)."""
+
+
+class Turn(BaseModel):
+    """What one engine call produced."""
+
+    text: str = ""
+    """Visible text outside tool calls and reasoning."""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    raw: str | None = None
+    """The text exactly as generated, when the engine has it."""
+    usage: Usage = Field(default_factory=Usage)
+    time_to_first_token: float | None = None
+    duration: float = 0.0
+    finish_reason: str | None = None
+
+
+class Observation(BaseModel):
+    """A tool's answer: the text the model sees plus structured data for UIs."""
+
+    ok: bool = True
+    text: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    """Structured extras for front doors: diffs, exit codes, timings, plan steps."""
+
+
+class PlanStep(BaseModel):
+    step: str
+    status: Literal["pending", "in_progress", "done"] = "pending"
+
+
+class ExecResult(BaseModel):
+    """The outcome of one sandbox command. Failures are data, never exceptions."""
+
+    exit_code: int | None
+    """None when the command was killed (timeout) before it could exit."""
+    output: str
+    timed_out: bool = False
+    duration: float = 0.0
+    truncated: bool = False
+    shell_restarted: bool = False
+    """True when the persistent shell had died and was started afresh for this command."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Turns a conversation into the model's next turn."""
+
+    name: str
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        *,
+        on_token: TokenCallback | None = None,
+    ) -> Turn: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """Where commands run: one persistent shell per session, workspace at /workspace."""
+
+    def exec(self, command: str, timeout: float | None = None) -> ExecResult: ...
+
+    def close(self) -> None: ...

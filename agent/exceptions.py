@@ -1,0 +1,64 @@
+"""qcode's one exception tree.
+
+Recoverable errors carry the text the model should read next; terminating ones end the run
+with a one-line reason; `UserError` is bad input from the person at the keyboard (exit 2).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "QcodeError",
+    "UserError",
+    "RecoverableError",
+    "ToolError",
+    "TerminatingError",
+    "LimitReached",
+    "EngineError",
+    "ReplayExhausted",
+    "SandboxUnavailable",
+    "GitError",
+]
+
+
+class QcodeError(Exception):
+    """Base of every error qcode raises on purpose."""
+
+
+class UserError(QcodeError):
+    """Bad input or environment: one line that names the fix. The CLI exits 2."""
+
+
+class RecoverableError(QcodeError):
+    """The model can fix this: the message becomes an observation."""
+
+
+class ToolError(RecoverableError):
+    """A tool refused or failed; `str(err)` is written for the model."""
+
+
+class TerminatingError(QcodeError):
+    """Ends the run with `status` and a one-line reason."""
+
+    status = "error"
+
+
+class LimitReached(TerminatingError):
+    """Steps, tokens or wall time ran out."""
+
+    status = "unresolved"
+
+
+class EngineError(TerminatingError):
+    """The engine could not produce a turn."""
+
+
+class ReplayExhausted(EngineError):
+    """A replay file has no more turns."""
+
+
+class SandboxUnavailable(UserError):
+    """Docker is missing, unreachable, or the sandbox image is not built."""
+
+
+class GitError(UserError):
+    """A host-side git operation failed; the message names the repository and the fix."""

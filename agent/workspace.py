@@ -1,0 +1,214 @@
+"""The agent's private copy of the repository, and every host-side git operation.
+
+Layout of a session folder:
+  workspace/  a clone of the user's repo at HEAD (objects copied, never hardlinked); mounted at
+              /workspace so git works inside the sandbox. Its .git is sandbox-writable, so the host
+              never runs git with it.
+  host.git/   a bare repository only the host sees. Its objects borrow the user's (alternates,
+              read-only); its index and config are the host's own. Diffs and the final commit are
+              made here with the workspace as work tree, then fetched into the user's repository.
+
+Host-side git always runs with hooks, fsmonitor, pagers and external diff tools disabled
+(invariant 2), through environment config that also reaches git's own child processes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import git as gitpython
+from git.exc import GitCommandError
+from qcode.agent.exceptions import GitError, UserError
+
+__all__ = ["RepoInfo", "Workspace", "inspect_repo", "run_git", "slugify"]
+
+_SAFE_CONFIG = {
+    "core.hooksPath": "/dev/null",
+    "core.fsmonitor": "false",
+    "core.untrackedCache": "false",
+    "core.pager": "cat",
+    "core.editor": "true",
+    "core.sshCommand": "false",
+    "diff.external": "",
+    "gc.auto": "0",
+    "maintenance.auto": "false",
+    "safe.directory": "*",
+    "protocol.allow": "never",
+    "protocol.file.allow": "always",
+}
+"""Overrides applied to every host-side git call (GIT_CONFIG_* beats any repository config file)."""
+
+FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "qcode", "GIT_AUTHOR_EMAIL": "qcode@localhost"}
+
+
+def _safe_env(extra: dict[str, str], config: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
+    settings = {**_SAFE_CONFIG, **(config or {})}
+    env["GIT_CONFIG_COUNT"] = str(len(settings))
+    for index, (key, value) in enumerate(settings.items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    env.update(extra)
+    return env
+
+
+def run_git(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run one host-side git command safely; failures raise GitError with git's own message."""
+    overrides = _neutral_filters(cwd, env)
+    return _execute(args, cwd, _safe_env({**(env or {})}, overrides))
+
+
+def _neutral_filters(cwd: Path, env: dict[str, str] | None) -> dict[str, str]:
+    """Clean/smudge filters configured for this repository would run on the host when git reads
+    the work tree; replace every configured driver with a pass-through."""
+    try:
+        names = _execute(["config", "--name-only", "--get-regexp", r"^filter\."], cwd, _safe_env(env or {}))
+    except GitError:  # exit 1: no filter configured
+        return {}
+    drivers = {name.rsplit(".", 1)[0] for name in names.split()}
+    overrides: dict[str, str] = {}
+    for driver in drivers:
+        overrides.update({f"{driver}.clean": "cat", f"{driver}.smudge": "cat", f"{driver}.process": "",
+                          f"{driver}.required": "false"})
+    return overrides
+
+
+def _execute(args: Sequence[str], cwd: Path, env: dict[str, str]) -> str:
+    runner = gitpython.Git(str(cwd))
+    try:
+        out = runner.execute(["git", *args], env=env, with_extended_output=False, strip_newline_in_stdout=False)
+    except GitCommandError as err:
+        detail = (err.stderr or err.stdout or str(err)).strip().replace("\n", " ")
+        raise GitError(f"git {' '.join(args[:2])} failed in {cwd}: {detail}") from None
+    return str(out)
+
+
+class RepoInfo:
+    """What qcode needs to know of the user's repository before it starts."""
+
+    def __init__(self, root: Path, head: str, branch: str, dirty: bool) -> None:
+        self.root, self.head, self.branch, self.dirty = root, head, branch, dirty
+
+
+def inspect_repo(path: Path) -> RepoInfo:
+    """Validate the user's repository, read-only: git repo, has commits, on a branch."""
+    if not path.is_dir():
+        raise UserError(f"{path} is not a folder; pass --repo PATH to a git repository")
+    try:
+        root = Path(run_git(["rev-parse", "--show-toplevel"], path).strip())
+    except GitError:
+        raise UserError(f"{path} is not a git repository; run `git init` and commit, or pass --repo") from None
+    try:
+        head = run_git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], root).strip()
+    except GitError:
+        raise UserError(f"{root} has no commits yet; make a first commit, then run qcode again") from None
+    try:
+        branch = run_git(["symbolic-ref", "--short", "-q", "HEAD"], root).strip()
+    except GitError:
+        raise UserError(
+            f"{root} is on a detached HEAD; check out a branch first (`git switch -c NAME`)"
+        ) from None
+    return RepoInfo(root=root, head=head, branch=branch, dirty=_is_dirty(root))
+
+
+def _is_dirty(root: Path) -> bool:
+    """Any staged, modified or untracked file. Plumbing only: `git status` would run the
+    repository's clean filters on the host to compare contents; a stat difference is enough here."""
+    checks = (["diff-index", "--cached", "--name-only", "HEAD"], ["diff-files", "--name-only"],
+              ["ls-files", "--others", "--exclude-standard", "--directory", "--no-empty-directory"])
+    return any(run_git(args, root).strip() for args in checks)
+
+
+def slugify(text: str, words: int = 6, limit: int = 40) -> str:
+    tokens = re.findall(r"[a-z0-9]+", text.lower())[:words]
+    return ("-".join(tokens)[:limit].strip("-")) or "task"
+
+
+class Workspace:
+    """A session's private copy of the user's repository."""
+
+    def __init__(self, session_dir: Path, repo: RepoInfo) -> None:
+        self.repo = repo
+        self.path = session_dir / "workspace"
+        self.host_git = session_dir / "host.git"
+        self._index = self.host_git / "qcode-index"
+
+    def create(self, branch: str) -> None:
+        """Clone HEAD into the workspace and set up the host-only git dir."""
+        run_git(["clone", "--quiet", "--no-hardlinks", "--no-checkout", str(self.repo.root), str(self.path)],
+                self.path.parent)
+        run_git(["checkout", "--quiet", "-b", branch, self.repo.head], self.path)
+        run_git(["remote", "remove", "origin"], self.path)  # a host path the sandbox cannot see
+        run_git(["init", "--quiet", "--bare", str(self.host_git)], self.path.parent)
+        objects = Path(run_git(["rev-parse", "--path-format=absolute", "--git-common-dir"], self.repo.root).strip())
+        (self.host_git / "objects" / "info" / "alternates").write_text(f"{objects / 'objects'}\n")
+
+    def _host(self, args: Sequence[str], env: dict[str, str] | None = None) -> str:
+        scoped = {"GIT_DIR": str(self.host_git), "GIT_WORK_TREE": str(self.path),
+                  "GIT_INDEX_FILE": str(self._index)}
+        return run_git(args, self.path, env={**scoped, **(env or {})})
+
+    def tracked_files(self) -> list[str]:
+        """Files of the base commit (read from the host-only git dir, not the workspace's)."""
+        return self._host(["ls-tree", "-r", "--name-only", self.repo.head]).splitlines()
+
+    def _stage_all(self) -> str:
+        """Index = base commit + everything in the workspace; returns the tree id."""
+        self._host(["read-tree", self.repo.head])
+        self._host(["add", "--all", "--", "."])
+        return self._host(["write-tree"]).strip()
+
+    def diff(self, path: str | None = None, stat: bool = False) -> str:
+        """The work so far against the base commit, new files included."""
+        self._stage_all()
+        args = ["diff", "--cached", "--no-ext-diff", "--no-textconv", "--no-color", self.repo.head]
+        if stat:
+            args.insert(1, "--stat")
+        return self._host([*args, "--", path] if path else args)
+
+    def commit(self, message: str) -> str | None:
+        """Commit the workspace's state on top of the base; None when nothing changed."""
+        tree = self._stage_all()
+        if tree == self._host(["rev-parse", f"{self.repo.head}^{{tree}}"]).strip():
+            return None
+        identity = {} if self._has_identity() else {**FALLBACK_IDENTITY, "GIT_COMMITTER_NAME": "qcode",
+                                                     "GIT_COMMITTER_EMAIL": "qcode@localhost"}
+        # commit-tree is plumbing: no hooks, no templates, nothing from the workspace's .git.
+        return run_git(["commit-tree", tree, "-p", self.repo.head, "-m", message], self.path.parent,
+                       env={"GIT_DIR": str(self.host_git), **identity}).strip()
+
+    def _has_identity(self) -> bool:
+        try:
+            self._host(["config", "user.email"])
+            return True
+        except GitError:
+            return False
+
+    def publish(self, commit: str, branch: str) -> None:
+        """Make `branch` exist in the user's repository at `commit` (their worktree is untouched)."""
+        run_git(["update-ref", f"refs/heads/{branch}", commit], self.path.parent, env={"GIT_DIR": str(self.host_git)})
+        run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(self.host_git),
+                 f"+refs/heads/{branch}:refs/heads/{branch}"], self.repo.root)
+
+    def patch(self, commit: str) -> str:
+        return run_git(["diff", "--binary", "--no-ext-diff", "--no-textconv", "--no-color", self.repo.head, commit],
+                       self.path.parent, env={"GIT_DIR": str(self.host_git)})
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        shutil.rmtree(self.host_git, ignore_errors=True)
+
+
+def unique_branch(repo: Path, base: str) -> str:
+    """`base`, or `base-2`, `base-3`… whichever does not exist yet in the user's repository."""
+    existing = set(run_git(["for-each-ref", "--format=%(refname:short)", "refs/heads/qcode/"], repo).split())
+    name, n = base, 1
+    while name in existing:
+        n += 1
+        name = f"{base}-{n}"
+    return name

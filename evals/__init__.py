@@ -1,0 +1,1 @@
+"""Task suites, runner, metrics, benchmarks."""

@@ -1,0 +1,153 @@
+"""Effective configuration and where each value came from.
+
+Precedence, highest first: CLI flag > `QCODE_*` env > the repo's `.qcode.toml` or
+`[tool.qcode]` in its pyproject.toml > the user config file > defaults.
+
+A repository is untrusted input: its config may tune the run (steps, verify command, thinking)
+but may not weaken the sandbox, point the engine elsewhere or move files on the host.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+from qcode.agent.exceptions import UserError
+
+__all__ = ["Settings", "SourcedSettings", "load_settings", "user_config_path", "REPO_SETTABLE"]
+
+
+def _state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "qcode"
+
+
+class Settings(BaseModel):
+    """Everything a run can be tuned with."""
+
+    engine: str = "vllm"
+    """`vllm` (embedded), `openai` (any OpenAI-compatible server) or `replay:FILE`."""
+    model: str = "Qwen/Qwen3.6-27B"
+    """Model name or local folder for the vllm engine; model name for the openai engine."""
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    """Where the openai engine sends requests."""
+    openai_api_key: SecretStr = SecretStr("EMPTY")
+    """Key for the openai engine. Never shown, never enters the sandbox or the trajectory."""
+    max_steps: int = Field(50, ge=1)
+    """Model calls per run, the planner's included."""
+    max_tokens: int = Field(4_000_000, ge=1)
+    """Prompt plus completion tokens per run."""
+    max_wall_seconds: float = Field(3600.0, gt=0)
+    """Wall-clock limit per run."""
+    command_timeout: float = Field(120.0, gt=0)
+    """Default timeout of one sandbox command, in seconds."""
+    verify_command: str | None = None
+    """Run in the sandbox after `finish`; its result goes into the report (e.g. `pytest -q`)."""
+    sandbox_image: str = "qcode-sandbox:latest"
+    """Image of the sandbox container (build it with `qcode sandbox build`)."""
+    sandbox_memory: str = "4g"
+    """Memory limit of the sandbox container."""
+    sandbox_cpus: float = Field(2.0, gt=0)
+    """CPU limit of the sandbox container."""
+    sandbox_pids: int = Field(512, ge=16)
+    """Process limit of the sandbox container."""
+    output_limit: int = Field(30_000, ge=1000)
+    """Characters of one command's output the model sees (head and tail are kept)."""
+    state_dir: Path = Field(default_factory=_state_home)
+    """Sessions (workspace copies, trajectories, patches) live here."""
+    approval: Literal["ask", "auto-edit", "yolo"] = "ask"
+    """When the TUI asks before acting."""
+    thinking: bool = True
+    """Let the model reason in <think> blocks."""
+    thinking_budget: int = Field(8192, ge=0)
+    """Reasoning tokens per turn before the engine closes </think> itself."""
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    """vLLM's share of GPU memory (on CPU, of RAM)."""
+    max_model_len: int = Field(131_072, ge=1024)
+    """Context length the vllm engine allocates."""
+
+
+REPO_SETTABLE = frozenset(
+    {"max_steps", "max_tokens", "max_wall_seconds", "command_timeout", "verify_command", "thinking",
+     "thinking_budget", "output_limit"}
+)
+"""Keys a repository's own config may set (it is untrusted: see the module docstring)."""
+
+Source = Literal["flag", "env", "repo", "user", "default"]
+
+
+class SourcedSettings(BaseModel):
+    settings: Settings
+    sources: dict[str, str]
+    """Field name → where its value came from (flag, env, repo file, user file, default)."""
+
+
+def user_config_path() -> Path:
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return Path(os.environ.get("QCODE_CONFIG") or base / "qcode" / "config.toml")
+
+
+def load_settings(flags: dict[str, Any] | None = None, repo: Path | None = None) -> SourcedSettings:
+    """Merge every source by precedence and validate; bad values raise UserError naming the source."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    user_file = user_config_path()
+    layers.append((f"user ({user_file})", _read_toml(user_file, ())))
+    if repo is not None:
+        layers.append(_repo_layer(repo))
+    layers.append(("env", _env_values()))
+    layers.append(("flag", {k: v for k, v in (flags or {}).items() if v is not None}))
+
+    merged: dict[str, Any] = {}
+    sources = {name: "default" for name in Settings.model_fields}
+    for source, values in layers:
+        for key, value in values.items():
+            if key not in Settings.model_fields:
+                raise UserError(f"unknown setting {key!r} in {source}; see `qcode config` for the names")
+            merged[key] = value
+            sources[key] = source
+    try:
+        settings = Settings(**merged)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else "?"
+        raise UserError(f"bad value for {key!r} from {sources.get(key, '?')}: {first['msg']}") from None
+    return SourcedSettings(settings=settings, sources=sources)
+
+
+def _repo_layer(repo: Path) -> tuple[str, dict[str, Any]]:
+    dotfile = repo / ".qcode.toml"
+    if dotfile.is_file():
+        source, values = f"repo ({dotfile.name})", _read_toml(dotfile, ())
+    else:
+        source, values = "repo (pyproject.toml)", _read_toml(repo / "pyproject.toml", ("tool", "qcode"))
+    refused = sorted(set(values) - REPO_SETTABLE)
+    if refused:
+        raise UserError(
+            f"{source} sets {', '.join(refused)}, which only you may set (flag, env or {user_config_path()})"
+        )
+    return source, values
+
+
+def _read_toml(path: Path, table: tuple[str, ...]) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path} is not valid TOML ({err}); fix or remove it") from None
+    for key in table:
+        data = data.get(key, {}) if isinstance(data, dict) else {}
+    return {k.replace("-", "_"): v for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _env_values() -> dict[str, Any]:
+    prefix = "QCODE_"
+    found: dict[str, Any] = {}
+    for name, value in os.environ.items():
+        key = name[len(prefix):].lower()
+        if name.startswith(prefix) and key in Settings.model_fields:
+            found[key] = value
+    return found

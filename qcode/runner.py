@@ -1,0 +1,49 @@
+"""Wiring shared by the front doors: settings → engine + Docker sandbox + Session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qcode.agent.contracts import Engine, Sandbox
+from qcode.agent.engines import make_engine
+from qcode.agent.events import EventBus
+from qcode.agent.loop import LoopLimits
+from qcode.agent.session import Session, SessionOptions
+from qcode.config import Settings
+from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, image_present
+
+__all__ = ["check_sandbox", "docker_sandbox_factory", "new_session"]
+
+
+def sandbox_settings(settings: Settings) -> SandboxSettings:
+    return SandboxSettings(image=settings.sandbox_image, memory=settings.sandbox_memory, cpus=settings.sandbox_cpus,
+                           pids_limit=settings.sandbox_pids, output_limit=settings.output_limit,
+                           default_timeout=settings.command_timeout)
+
+
+def check_sandbox(settings: Settings) -> None:
+    """Fail fast, before any folder is made, when Docker or the image is missing."""
+    image_present(docker_client(), settings.sandbox_image)
+
+
+def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]
+    config = sandbox_settings(settings)
+
+    def start(workspace: Path, session_id: str) -> Sandbox:
+        return DockerSandbox(workspace, config, session_id).start()
+
+    return start
+
+
+def new_session(settings: Settings, task: str, repo: Path, bus: EventBus | None = None,
+                engine: Engine | None = None, patch_out: Path | None = None) -> Session:
+    """A ready Session; raises UserError (exit 2) for bad input before touching anything."""
+    check_sandbox(settings)
+    options = SessionOptions(
+        task=task, repo=repo, state_dir=settings.state_dir,
+        limits=LoopLimits(max_steps=settings.max_steps, max_tokens=settings.max_tokens,
+                          max_wall_seconds=settings.max_wall_seconds),
+        command_timeout=settings.command_timeout, verify_command=settings.verify_command, patch_out=patch_out,
+    )
+    session_engine = engine or make_engine(settings.engine, settings)
+    return Session(options, session_engine, docker_sandbox_factory(settings), bus=bus)

@@ -1,0 +1,287 @@
+"""The Docker sandbox: one hardened container and one persistent bash per session."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import docker
+import docker.errors
+from pydantic import BaseModel
+from qcode.agent.contracts import ExecResult
+from qcode.agent.exceptions import SandboxUnavailable
+from qcode.sandbox.reaper import owner_label, reap_leftovers
+from qcode.sandbox.shell import PersistentShell, ShellDied, ShellOutcome
+
+__all__ = [
+    "DockerSandbox",
+    "SandboxSettings",
+    "docker_client",
+    "image_present",
+    "sandbox_env",
+    "sandbox_user",
+]
+
+NOBODY = 65532
+"""The uid:gid commands run as when qcode itself runs as root (distroless 'nonroot')."""
+
+_BUILD_HINT = "build it first (the qcode sandbox image, e.g. `docker build -t {image} sandbox/`)"
+
+
+class SandboxSettings(BaseModel):
+    """How the sandbox container is built and how commands run in it."""
+
+    image: str = "qcode-sandbox:latest"
+    """Docker image with bash, coreutils, git and the project's test tools."""
+    memory: str = "4g"
+    """Memory cap (Docker syntax); swap is capped to the same value."""
+    cpus: float = 2.0
+    """CPU cap; clamped to the host's CPU count."""
+    pids_limit: int = 512
+    """Most processes the container may hold at once (fork bombs stop here)."""
+    tmp_size: str = "512m"
+    """Size cap of the tmpfs at /tmp (also $HOME)."""
+    output_limit: int = 30_000
+    """Characters kept of one command's output: the first and last halves."""
+    default_timeout: float = 120.0
+    """Seconds a command may run when the caller gives no timeout."""
+
+
+def sandbox_user() -> tuple[int, int]:
+    """The uid:gid for the sandbox: the host user's, or 65532 when qcode runs as root."""
+    uid, gid = os.getuid(), os.getgid()
+    return (NOBODY, NOBODY) if uid == 0 else (uid, gid)
+
+
+def sandbox_env() -> dict[str, str]:
+    """The container's whole environment, built from scratch: nothing leaks from the host."""
+    return {
+        "HOME": "/tmp",
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PAGER": "cat",
+        "GIT_PAGER": "cat",
+        "TERM": "dumb",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def docker_client() -> docker.DockerClient:
+    """A connected client, or SandboxUnavailable with the one-line fix."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as err:
+        raise SandboxUnavailable(_explain_connect_error(err)) from None
+    return client
+
+
+def _explain_connect_error(err: Exception) -> str:
+    text = str(err)
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if "Permission denied" in text or "PermissionError" in text:
+        return (
+            f"permission denied on the Docker socket ({host}): add yourself to the docker group "
+            "(`sudo usermod -aG docker $USER`, then log in again)"
+        )
+    return f"Docker is not reachable at {host}: start the daemon or set DOCKER_HOST ({text})"
+
+
+def image_present(client: docker.DockerClient, image: str) -> bool:
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    """Give the workspace to the sandbox user (only needed when qcode runs as root)."""
+    for path in [root, *root.rglob("*")]:
+        st = path.lstat()
+        if st.st_uid != uid or st.st_gid != gid:
+            os.lchown(path, uid, gid)
+
+
+def _container_name(session_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", session_id)[:40] or "session"
+    return f"qcode-{safe}-{secrets.token_hex(3)}"
+
+
+class DockerSandbox:
+    """A `qcode.agent.contracts.Sandbox`: commands run in one persistent bash in a container."""
+
+    def __init__(
+        self,
+        workspace: Path,
+        settings: SandboxSettings,
+        session_id: str,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        self.workspace = Path(workspace).resolve()
+        self.settings = settings
+        self.session_id = session_id
+        self.uid, self.gid = sandbox_user()
+        self.container_id = ""
+        self._client = client
+        self._container: Any = None
+        self._shell: PersistentShell | None = None
+        self._restart_note = ""
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    def start(self) -> DockerSandbox:
+        """Create and start the container and open the persistent shell."""
+        reap_leftovers(self.client)
+        if os.getuid() == 0:
+            _chown_tree(self.workspace, self.uid, self.gid)
+        self._container = self._create_container()
+        self.container_id = self._container.id
+        atexit.register(self.close)
+        try:
+            self._open_shell()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _create_container(self) -> Any:
+        s = self.settings
+        cpus = min(s.cpus, float(os.cpu_count() or 1))
+        try:
+            return self.client.containers.run(
+                s.image,
+                ["sleep", "infinity"],
+                name=_container_name(self.session_id),
+                detach=True,
+                init=True,
+                user=f"{self.uid}:{self.gid}",
+                working_dir="/workspace",
+                environment=sandbox_env(),
+                volumes={str(self.workspace): {"bind": "/workspace", "mode": "rw"}},
+                tmpfs={"/tmp": f"rw,nosuid,nodev,size={s.tmp_size},mode=1777"},
+                network_mode="none",
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                pids_limit=s.pids_limit,
+                mem_limit=s.memory,
+                memswap_limit=s.memory,
+                nano_cpus=int(cpus * 1e9),
+                labels={
+                    "qcode": "1",
+                    "qcode.session": self.session_id,
+                    "qcode.owner": owner_label(),
+                },
+            )
+        except docker.errors.ImageNotFound:
+            msg = f"sandbox image {s.image!r} not found: " + _BUILD_HINT.format(image=s.image)
+            raise SandboxUnavailable(msg) from None
+        except docker.errors.APIError as err:
+            raise SandboxUnavailable(f"could not start the sandbox container: {err}") from None
+
+    def _open_shell(self) -> None:
+        api = self.client.api
+        shell = PersistentShell(api, self.container_id, f"{self.uid}:{self.gid}", self.settings.output_limit)
+        shell.open()
+        self._shell = shell
+
+    def exec(self, command: str, timeout: float | None = None) -> ExecResult:
+        """Run `command` in the persistent shell; failures come back as data."""
+        if self._container is None:
+            raise SandboxUnavailable("the sandbox is not started (call start() or use `with`)")
+        limit = self.settings.default_timeout if timeout is None else timeout
+        began = time.monotonic()
+        restarted, early = self._ensure_shell()
+        assert self._shell is not None
+        try:
+            outcome = self._shell.run(command, limit, early)
+        except ShellDied:  # died between the liveness check and the send
+            restarted, early = self._ensure_shell()
+            outcome = self._shell.run(command, limit, early)
+        return self._to_result(outcome, restarted, time.monotonic() - began)
+
+    def _ensure_shell(self) -> tuple[bool, bytes]:
+        """Restart the shell if it died since the last command; return (restarted, early)."""
+        early = self._shell.drain_idle() if self._shell is not None else b""
+        if self._shell is not None and self._shell.alive:
+            return False, early
+        self._container.reload()
+        if self._container.status != "running":
+            self._container.start()
+        self._open_shell()
+        return True, early
+
+    def _to_result(self, outcome: ShellOutcome, restarted: bool, duration: float) -> ExecResult:
+        text = outcome.output
+        if restarted:
+            text = (
+                "[the previous shell had exited; this ran in a fresh shell: "
+                "cwd is /workspace and exported variables are reset]\n" + text
+            )
+        notes = list(outcome.notes)
+        if outcome.shell_exited:
+            notes.append(
+                f"[the shell exited (code {outcome.exit_code}); the next command starts in a fresh shell]"
+            )
+        if notes:
+            text = text + ("" if not text or text.endswith("\n") else "\n") + "\n".join(notes)
+        return ExecResult(
+            exit_code=outcome.exit_code,
+            output=text,
+            timed_out=outcome.timed_out,
+            duration=duration,
+            truncated=outcome.truncated,
+            shell_restarted=restarted,
+        )
+
+    def close(self) -> None:
+        """Remove the container (idempotent), even if Ctrl-C arrives while doing so."""
+        atexit.unregister(self.close)
+        if self._shell is not None:
+            self._shell.close()
+            self._shell = None
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            _remove(container)
+        except KeyboardInterrupt:
+            _remove(container)
+            raise
+        try:
+            reap_leftovers(self.client)
+        except docker.errors.DockerException:
+            pass  # the daemon went away; nothing more to clean
+
+    def __enter__(self) -> DockerSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _remove(container: Any) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as err:
+        if "already in progress" not in str(err):
+            raise

@@ -1,0 +1,49 @@
+"""Shared fixtures: real git repositories and an isolated qcode state folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+IDENTITY = {"GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com"}
+SANDBOX_IMAGE = os.environ.get("QCODE_SANDBOX_IMAGE", "qcode-sandbox:latest")
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+                          env={**os.environ, **IDENTITY}).stdout
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """A committed git repository on branch `main` with the given files."""
+    counter = iter(range(1000))
+
+    def make(files: dict[str, str]) -> Path:
+        repo = tmp_path / f"repo{next(counter)}"
+        repo.mkdir()
+        git(repo, "init", "-q", "--initial-branch=main")
+        for name, content in files.items():
+            path = repo / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "initial")
+        return repo
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Sessions, user config and XDG folders of each test live under its tmp_path."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("QCODE_STATE_DIR", str(state))
+    monkeypatch.setenv("QCODE_CONFIG", str(tmp_path / "user-config.toml"))
+    monkeypatch.setenv("QCODE_SANDBOX_IMAGE", SANDBOX_IMAGE)
+    return state

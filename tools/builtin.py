@@ -1,0 +1,139 @@
+"""The fixed tool API of the design card: argument models and the functions behind them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qcode.agent.contracts import Observation, PlanStep
+from qcode.agent.exceptions import ToolError
+from qcode.tools import files, search
+from qcode.tools.registry import Tool, ToolContext, ToolRegistry
+
+__all__ = ["default_registry", "FINISH", "UPDATE_PLAN"]
+
+FINISH = "finish"
+UPDATE_PLAN = "update_plan"
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadFileArgs(_Args):
+    path: str = Field(description="File path relative to the repository root, e.g. 'src/app.py'.")
+    start_line: int | None = Field(None, ge=1, description="First line to show (1-based).")
+    end_line: int | None = Field(None, ge=1, description="Last line to show (inclusive).")
+
+
+class ListFilesArgs(_Args):
+    path: str | None = Field(None, description="Folder relative to the repository root; default: the root.")
+    pattern: str | None = Field(None, description="Glob to filter file names, e.g. '*.py'.")
+
+
+class SearchArgs(_Args):
+    pattern: str = Field(description="Regular expression (ripgrep syntax).")
+    path: str | None = Field(None, description="File or folder to search; default: the whole repository.")
+    glob: str | None = Field(None, description="Only files matching this glob, e.g. '*.py'.")
+
+
+class EditFileArgs(_Args):
+    path: str = Field(description="File to edit, relative to the repository root.")
+    old_text: str = Field(description="The exact lines to replace, copied from the file (a few lines of context).")
+    new_text: str = Field(description="The replacement lines.")
+    replace_all: bool = Field(False, description="Replace every occurrence instead of exactly one.")
+
+
+class WriteFileArgs(_Args):
+    path: str = Field(description="File to create or overwrite, relative to the repository root.")
+    content: str = Field(description="The whole new content of the file.")
+
+
+class ShellArgs(_Args):
+    command: str = Field(description="A bash command, run in /workspace in a persistent shell (cd and export persist).")
+    timeout: float | None = Field(None, gt=0, le=3600, description="Seconds before the command is killed.")
+
+
+class GitDiffArgs(_Args):
+    path: str | None = Field(None, description="Limit the diff to this path.")
+
+
+class UpdatePlanArgs(_Args):
+    plan: list[PlanStep] = Field(description="The whole plan, in order: [{step, status}], status one of "
+                                              "pending, in_progress, done.")
+
+
+class FinishArgs(_Args):
+    summary: str = Field(description="What you changed and how you verified it.")
+
+
+def _read_file(args: ReadFileArgs, ctx: ToolContext) -> Observation:
+    return Observation(text=files.read_file(ctx.workspace, args.path, args.start_line, args.end_line),
+                       data={"path": args.path})
+
+
+def _list_files(args: ListFilesArgs, ctx: ToolContext) -> Observation:
+    return Observation(text=files.list_files(ctx.workspace, args.path, args.pattern))
+
+
+def _search(args: SearchArgs, ctx: ToolContext) -> Observation:
+    return Observation(text=search.search(ctx.workspace, args.pattern, args.path, args.glob))
+
+
+def _edit_file(args: EditFileArgs, ctx: ToolContext) -> Observation:
+    result = files.edit_file(ctx.workspace, args.path, args.old_text, args.new_text, args.replace_all)
+    how = "" if result.get("strategy") == "exact" else f" (matched by {result.get('strategy')} matching)"
+    return Observation(text=f"Edited {args.path}{how}:\n{result.get('diff', '')}", data=result)
+
+
+def _write_file(args: WriteFileArgs, ctx: ToolContext) -> Observation:
+    result = files.write_file(ctx.workspace, args.path, args.content)
+    verb = "Created" if result.get("created") else "Overwrote"
+    return Observation(text=f"{verb} {args.path} ({len(args.content.splitlines())} lines).", data=result)
+
+
+def _shell(args: ShellArgs, ctx: ToolContext) -> Observation:
+    result = ctx.sandbox.exec(args.command, timeout=args.timeout or ctx.command_timeout)
+    if result.timed_out:
+        status = f"[timed out after {args.timeout or ctx.command_timeout:g}s; the command was killed]"
+    else:
+        status = f"[exit code: {result.exit_code}]"
+    text = f"{result.output.rstrip()}\n{status}" if result.output.strip() else status
+    return Observation(ok=result.exit_code == 0 and not result.timed_out, text=text,
+                       data=result.model_dump())
+
+
+def _git_diff(args: GitDiffArgs, ctx: ToolContext) -> Observation:
+    diff = ctx.diff(args.path)
+    return Observation(text=diff or "No changes yet.", data={"diff": diff})
+
+
+def _update_plan(args: UpdatePlanArgs, ctx: ToolContext) -> Observation:
+    if not args.plan:
+        raise ToolError("The plan is empty. Send the whole plan: [{\"step\": \"...\", \"status\": \"pending\"}, ...]")
+    if sum(step.status == "in_progress" for step in args.plan) > 1:
+        raise ToolError("Only one step may be in_progress at a time; mark the others pending or done.")
+    ctx.plan = list(args.plan)
+    lines = [f"{'[x]' if s.status == 'done' else '[>]' if s.status == 'in_progress' else '[ ]'} {s.step}"
+             for s in args.plan]
+    return Observation(text="Plan updated:\n" + "\n".join(lines),
+                       data={"plan": [step.model_dump() for step in args.plan]})
+
+
+def _finish(args: FinishArgs, ctx: ToolContext) -> Observation:
+    return Observation(text="Finishing: qcode will verify, commit and report.", data={"finish": args.summary})
+
+
+def default_registry() -> ToolRegistry:
+    return ToolRegistry([
+        Tool("read_file", "Show numbered lines of a file.", ReadFileArgs, _read_file),
+        Tool("list_files", "List files under a folder (respects .gitignore).", ListFilesArgs, _list_files),
+        Tool("search", "Regex search over the repository; prints file:line:text.", SearchArgs, _search),
+        Tool("edit_file", "Replace old_text with new_text in a file. Copy old_text from read_file output "
+             "without line numbers; include enough lines to be unique.", EditFileArgs, _edit_file),
+        Tool("write_file", "Create or overwrite a whole file.", WriteFileArgs, _write_file),
+        Tool("shell", "Run a bash command in the sandbox (no network). Use it to run tests.", ShellArgs, _shell),
+        Tool("git_diff", "Show the diff of your work so far.", GitDiffArgs, _git_diff),
+        Tool(UPDATE_PLAN, "Record the plan: ordered steps with status pending, in_progress or done.",
+             UpdatePlanArgs, _update_plan),
+        Tool(FINISH, "End the task when the fix is done and verified.", FinishArgs, _finish),
+    ])

@@ -1,0 +1,118 @@
+"""Workspace containment: file tools never reach outside the workspace (DESIGN invariant 3).
+
+`resolve_in_workspace` refuses absolute paths, `~`, `..` escapes and symlinks whose real target
+is outside the root. `open_in_workspace` then opens the resolved path one component at a time
+with O_NOFOLLOW, so a symlink swapped in after the check is refused instead of followed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import sys
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from qcode.agent.exceptions import ToolError
+
+__all__ = ["find_rg", "open_in_workspace", "resolve_in_workspace", "workspace_relative"]
+
+_EXAMPLE = "like 'src/app.py'"
+
+
+def resolve_in_workspace(root: Path, rel: str, *, must_exist: bool = False) -> Path:
+    """The real (symlink-free) path of `rel` under `root`, or a ToolError the model can act on."""
+    if "\x00" in rel:
+        raise ToolError(f"path {rel!r} contains a NUL byte; send a plain relative path {_EXAMPLE}.")
+    if rel.startswith("~"):
+        raise ToolError(
+            f"path {rel!r} points at a home directory; paths must be relative to the workspace "
+            f"root, {_EXAMPLE}."
+        )
+    if PurePosixPath(rel).is_absolute() or Path(rel).is_absolute():
+        raise ToolError(
+            f"path {rel!r} is absolute; paths must be relative to the workspace root, {_EXAMPLE}."
+        )
+    base = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(base / (rel or ".")))
+    if not real.is_relative_to(base):
+        why = (
+            "goes above the workspace root"
+            if ".." in PurePosixPath(rel).parts
+            else ("is a symlink (or inside a symlinked folder) that points outside the workspace")
+        )
+        raise ToolError(f"path {rel!r} {why}; only files inside the workspace can be used.")
+    if must_exist and not real.exists():
+        raise ToolError(f"{rel!r} does not exist in the workspace.")
+    return real
+
+
+def workspace_relative(root: Path, real: Path) -> str:
+    """A resolved path as the model should see it: relative, with forward slashes."""
+    rel = real.relative_to(os.path.realpath(root)).as_posix()
+    return "." if rel == "" else rel
+
+
+def open_in_workspace(root: Path, rel: str, mode: str = "rb") -> IO[Any]:
+    """Open `rel` race-safely: "rb"/"r" read, "wb"/"w" create or truncate (making parent dirs).
+
+    Each component of the resolved path is opened relative to its parent's descriptor with
+    O_NOFOLLOW, so nothing that became a symlink after `resolve_in_workspace` is followed.
+    Text modes use UTF-8 and keep line endings as they are.
+    """
+    if mode not in {"r", "rb", "w", "wb"}:
+        raise ValueError(f"unsupported mode {mode!r}")
+    writing = mode.startswith("w")
+    real = resolve_in_workspace(root, rel, must_exist=not writing)
+    parts = real.relative_to(os.path.realpath(root)).parts
+    if not parts:
+        raise ToolError(f"{rel!r} is the workspace folder itself, not a file.")
+    nofollow = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    dir_fd = os.open(os.path.realpath(root), os.O_RDONLY | os.O_DIRECTORY | nofollow)
+    try:
+        for part in parts[:-1]:
+            child = _enter(dir_fd, part, create=writing, flags=nofollow)
+            os.close(dir_fd)
+            dir_fd = child
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC if writing else os.O_RDONLY
+        try:
+            fd = os.open(parts[-1], flags | nofollow, 0o666, dir_fd=dir_fd)
+        except IsADirectoryError:
+            raise ToolError(f"{rel!r} is a folder, not a file; use list_files to see it.") from None
+        except OSError as err:
+            raise _refusal(rel, err) from None
+    finally:
+        os.close(dir_fd)
+    if "b" in mode:
+        return os.fdopen(fd, mode)
+    return os.fdopen(fd, mode, encoding="utf-8", newline="")
+
+
+def _enter(dir_fd: int, part: str, *, create: bool, flags: int) -> int:
+    """Open one folder below `dir_fd`, creating it first when writing."""
+    try:
+        if create:
+            try:
+                os.mkdir(part, 0o777, dir_fd=dir_fd)
+            except FileExistsError:
+                pass
+        return os.open(part, os.O_RDONLY | os.O_DIRECTORY | flags, dir_fd=dir_fd)
+    except OSError as err:
+        raise _refusal(part, err) from None
+
+
+def _refusal(rel: str, err: OSError) -> ToolError:
+    if err.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink that appeared after the check
+        return ToolError(f"{rel!r} turned into a symlink while opening it; refused.")
+    if err.errno == errno.ENOTDIR:
+        return ToolError(f"{rel!r} is a file, so it cannot be used as a folder.")
+    return ToolError(f"cannot open {rel!r}: {err.strerror or err}.")
+
+
+def find_rg() -> str | None:
+    """The ripgrep binary from the `ripgrep` wheel (next to this Python), else one on PATH."""
+    beside = Path(sys.executable).parent / ("rg.exe" if os.name == "nt" else "rg")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("rg")

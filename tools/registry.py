@@ -1,0 +1,108 @@
+"""Tools as (pydantic argument model, function) pairs; the registry validates and dispatches calls.
+
+Every problem a model can fix comes back as an Observation with ok=False; dispatch never raises
+for those. Unknown errors propagate: they are bugs, recorded by the session and re-raised.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from rapidfuzz import process
+
+from qcode.agent.contracts import Observation, PlanStep, Sandbox, ToolCall
+from qcode.agent.exceptions import RecoverableError
+from qcode.agent.qwen_xml import render_tool_call
+
+__all__ = ["Tool", "ToolContext", "ToolRegistry"]
+
+
+@dataclass
+class ToolContext:
+    """What a tool may touch: the workspace on the host, the sandbox, and the run's plan."""
+
+    workspace: Path
+    sandbox: Sandbox
+    diff: Callable[[str | None], str]
+    """The work so far against the base commit (host-side git)."""
+    command_timeout: float = 120.0
+    plan: list[PlanStep] = field(default_factory=list)
+
+
+ToolFunction = Callable[[Any, ToolContext], Observation]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args: type[BaseModel]
+    run: ToolFunction
+
+    def schema(self) -> dict[str, Any]:
+        """OpenAI function-tool schema; the chat template renders it for the model."""
+        parameters = self.args.model_json_schema()
+        parameters.pop("title", None)
+        for prop in parameters.get("properties", {}).values():
+            prop.pop("title", None)
+        return {"type": "function",
+                "function": {"name": self.name, "description": self.description, "parameters": parameters}}
+
+
+class ToolRegistry:
+    def __init__(self, tools: Iterable[Tool]) -> None:
+        self._tools = {tool.name: tool for tool in tools}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [tool.schema() for tool in self._tools.values()]
+
+    def dispatch(self, call: ToolCall, ctx: ToolContext) -> Observation:
+        started = time.monotonic()
+        observation = self._dispatch(call, ctx)
+        observation.data.setdefault("duration", round(time.monotonic() - started, 4))
+        return observation
+
+    def _dispatch(self, call: ToolCall, ctx: ToolContext) -> Observation:
+        if call.problem:
+            return Observation(ok=False, text=call.problem, data={"error": "malformed_call"})
+        tool = self._tools.get(call.name)
+        if tool is None:
+            return Observation(ok=False, text=self._unknown(call.name), data={"error": "unknown_tool"})
+        try:
+            args = tool.args.model_validate(call.arguments)
+        except ValidationError as err:
+            return Observation(ok=False, text=self._invalid(tool, err), data={"error": "invalid_arguments"})
+        try:
+            observation = tool.run(args, ctx)
+        except RecoverableError as err:
+            return Observation(ok=False, text=str(err), data={"error": type(err).__name__})
+        if call.repaired:
+            observation.text = f"(note: your call was repaired: {call.repaired})\n{observation.text}"
+        return observation
+
+    def _unknown(self, name: str) -> str:
+        best = process.extractOne(name, self.names)
+        hint = f" Did you mean `{best[0]}`?" if best and best[1] >= 60 else ""
+        return f"There is no tool named `{name}`.{hint} Available tools: {', '.join(self.names)}."
+
+    def _invalid(self, tool: Tool, err: ValidationError) -> str:
+        problems = []
+        for item in err.errors():
+            where = ".".join(str(part) for part in item["loc"]) or "(arguments)"
+            problems.append(f"- `{where}`: {item['msg']}")
+        example = {name: f"<{name}>" for name in tool.args.model_json_schema().get("required", [])}
+        return (
+            f"Invalid arguments for `{tool.name}`:\n" + "\n".join(problems)
+            + f"\nCall it like this (required parameters shown):\n{render_tool_call(tool.name, example)}"
+            + f"\nParameters: {json.dumps(tool.schema()['function']['parameters'].get('properties', {}))}"
+        )

@@ -1,0 +1,103 @@
+"""Regex search over the workspace: "file:line:text" lines.
+
+ripgrep does the work when it is installed (no symlink following, .gitignore respected); a
+pure-Python walk with `re` stands in when it is not. Both cap line length and match count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from qcode.agent.exceptions import ToolError
+from qcode.tools import files, paths
+
+__all__ = ["search"]
+
+MAX_MATCHES = 200  # matches shown per call
+MAX_PER_FILE = 50  # so one noisy file cannot crowd out the rest
+MAX_COLUMNS = 300  # longer matching lines are cut
+MAX_SCAN_BYTES = 2_000_000  # the fallback skips larger files
+
+
+def search(root: Path, pattern: str, path: str | None = None, glob: str | None = None) -> str:
+    """Lines matching the regex `pattern` under `path`, optionally only files matching `glob`."""
+    if not pattern:
+        raise ToolError("pattern is empty; give a regular expression such as 'def main'.")
+    base = paths.resolve_in_workspace(root, path or ".", must_exist=True)
+    rel = paths.workspace_relative(root, base)
+    rg = paths.find_rg()
+    hits = _rg_search(rg, root, pattern, rel, glob) if rg else _py_search(root, pattern, rel, glob)
+    where = f" under {rel}" if rel != "." else ""
+    if not hits:
+        also = f" in files matching {glob!r}" if glob else ""
+        return f"No matches for /{pattern}/{where}{also}."
+    shown = hits[:MAX_MATCHES]
+    if len(hits) > MAX_MATCHES:
+        shown.append(
+            f"[showing the first {MAX_MATCHES} matches; narrow it with path=, glob= "
+            "or a more specific pattern]"
+        )
+    return "\n".join(shown)
+
+
+def _rg_search(rg: str, root: Path, pattern: str, rel: str, glob: str | None) -> list[str]:
+    argv = [
+        rg, "--line-number", "--with-filename", "--no-heading", "--color=never",
+        "--hidden", "--no-require-git", "--glob", "!.git", "--sort=path",
+        f"--max-columns={MAX_COLUMNS}", "--max-columns-preview", f"--max-count={MAX_PER_FILE}",
+    ]  # fmt: skip
+    if glob:
+        argv += ["--glob", glob]
+    argv += ["--regexp", pattern, "--", rel]
+    try:
+        proc = subprocess.run(argv, cwd=root, capture_output=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        raise ToolError("search took longer than 60 s; narrow it with path= or glob=.") from None
+    err = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode == 2 and "regex" in err.lower():
+        detail = "\n".join(err.strip().splitlines()[-6:])
+        raise ToolError(f"invalid regular expression {pattern!r}:\n{detail}")
+    out = proc.stdout.decode("utf-8", "replace").splitlines()
+    return [line.removeprefix("./") for line in out if _looks_like_hit(line)][: MAX_MATCHES + 1]
+
+
+def _looks_like_hit(line: str) -> bool:
+    """ripgrep also prints notes such as 'binary file matches'; keep only file:line:text."""
+    return re.match(r"^[^:\n]+:\d+:", line) is not None
+
+
+def _py_search(root: Path, pattern: str, rel: str, glob: str | None) -> list[str]:
+    try:
+        regex = re.compile(pattern)
+    except re.error as err:
+        raise ToolError(f"invalid regular expression {pattern!r}: {err}.") from None
+    hits: list[str] = []
+    for name in files.workspace_files(root, None if rel == "." else rel, glob):
+        full = os.path.join(root, name)
+        if os.path.islink(full) or not os.path.isfile(full) or os.path.getsize(full) > MAX_SCAN_BYTES:
+            continue  # like ripgrep: no symlinks, nothing huge
+        hits += _scan(root, name, regex)
+        if len(hits) > MAX_MATCHES:
+            break
+    return hits[: MAX_MATCHES + 1]
+
+
+def _scan(root: Path, name: str, regex: re.Pattern[str]) -> list[str]:
+    try:
+        with paths.open_in_workspace(root, name, "rb") as handle:
+            data = handle.read()
+    except ToolError:
+        return []
+    if b"\x00" in data[:8192]:
+        return []  # binary
+    found = []
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        if regex.search(line):
+            cut = line if len(line) <= MAX_COLUMNS else f"{line[:MAX_COLUMNS]} [... line cut]"
+            found.append(f"{name}:{number}:{cut}")
+            if len(found) >= MAX_PER_FILE:
+                break
+    return found
