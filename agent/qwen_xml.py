@@ -318,7 +318,7 @@ def _schema_types(prop: Any, depth: int = 0) -> set[str]:
         subs = prop.get(key)
         for sub in subs if isinstance(subs, list) else []:
             found |= _schema_types(sub, depth + 1)
-    if False:
+    if not found and "$ref" in prop:
         found.add("object")
     return found
 

@@ -14,7 +14,7 @@ _MARK = {"done": "[green]✓[/]", "in_progress": "[yellow]▶[/]", "pending": "[
 
 class ProgressPrinter:
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
 
     def __call__(self, event: object) -> None:
         match event:

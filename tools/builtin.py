@@ -38,7 +38,9 @@ class SearchArgs(_Args):
 
 class EditFileArgs(_Args):
     path: str = Field(description="File to edit, relative to the repository root.")
-    old_text: str = Field(description="The exact lines to replace, copied from the file (a few lines of context).")
+    old_text: str = Field(
+        description="The exact lines to replace, copied from the file (a few lines of context)."
+    )
     new_text: str = Field(description="The replacement lines.")
     replace_all: bool = Field(False, description="Replace every occurrence instead of exactly one.")
 
@@ -49,7 +51,9 @@ class WriteFileArgs(_Args):
 
 
 class ShellArgs(_Args):
-    command: str = Field(description="A bash command, run in /workspace in a persistent shell (cd and export persist).")
+    command: str = Field(
+        description="A bash command, run in /workspace in a persistent shell (cd and export persist)."
+    )
     timeout: float | None = Field(None, gt=0, le=3600, description="Seconds before the command is killed.")
 
 
@@ -58,8 +62,9 @@ class GitDiffArgs(_Args):
 
 
 class UpdatePlanArgs(_Args):
-    plan: list[PlanStep] = Field(description="The whole plan, in order: [{step, status}], status one of "
-                                              "pending, in_progress, done.")
+    plan: list[PlanStep] = Field(
+        description="The whole plan, in order: [{step, status}], status one of pending, in_progress, done."
+    )
 
 
 class FinishArgs(_Args):
@@ -67,8 +72,10 @@ class FinishArgs(_Args):
 
 
 def _read_file(args: ReadFileArgs, ctx: ToolContext) -> Observation:
-    return Observation(text=files.read_file(ctx.workspace, args.path, args.start_line, args.end_line),
-                       data={"path": args.path})
+    return Observation(
+        text=files.read_file(ctx.workspace, args.path, args.start_line, args.end_line),
+        data={"path": args.path},
+    )
 
 
 def _list_files(args: ListFilesArgs, ctx: ToolContext) -> Observation:
@@ -98,8 +105,7 @@ def _shell(args: ShellArgs, ctx: ToolContext) -> Observation:
     else:
         status = f"[exit code: {result.exit_code}]"
     text = f"{result.output.rstrip()}\n{status}" if result.output.strip() else status
-    return Observation(ok=result.exit_code == 0 and not result.timed_out, text=text,
-                       data=result.model_dump())
+    return Observation(ok=result.exit_code == 0 and not result.timed_out, text=text, data=result.model_dump())
 
 
 def _git_diff(args: GitDiffArgs, ctx: ToolContext) -> Observation:
@@ -109,14 +115,17 @@ def _git_diff(args: GitDiffArgs, ctx: ToolContext) -> Observation:
 
 def _update_plan(args: UpdatePlanArgs, ctx: ToolContext) -> Observation:
     if not args.plan:
-        raise ToolError("The plan is empty. Send the whole plan: [{\"step\": \"...\", \"status\": \"pending\"}, ...]")
+        raise ToolError('The plan is empty. Send the whole plan: [{"step": "...", "status": "pending"}, ...]')
     if sum(step.status == "in_progress" for step in args.plan) > 1:
         raise ToolError("Only one step may be in_progress at a time; mark the others pending or done.")
     ctx.plan = list(args.plan)
-    lines = [f"{'[x]' if s.status == 'done' else '[>]' if s.status == 'in_progress' else '[ ]'} {s.step}"
-             for s in args.plan]
-    return Observation(text="Plan updated:\n" + "\n".join(lines),
-                       data={"plan": [step.model_dump() for step in args.plan]})
+    lines = [
+        f"{'[x]' if s.status == 'done' else '[>]' if s.status == 'in_progress' else '[ ]'} {s.step}"
+        for s in args.plan
+    ]
+    return Observation(
+        text="Plan updated:\n" + "\n".join(lines), data={"plan": [step.model_dump() for step in args.plan]}
+    )
 
 
 def _finish(args: FinishArgs, ctx: ToolContext) -> Observation:
@@ -124,16 +133,34 @@ def _finish(args: FinishArgs, ctx: ToolContext) -> Observation:
 
 
 def default_registry() -> ToolRegistry:
-    return ToolRegistry([
-        Tool("read_file", "Show numbered lines of a file.", ReadFileArgs, _read_file),
-        Tool("list_files", "List files under a folder (respects .gitignore).", ListFilesArgs, _list_files),
-        Tool("search", "Regex search over the repository; prints file:line:text.", SearchArgs, _search),
-        Tool("edit_file", "Replace old_text with new_text in a file. Copy old_text from read_file output "
-             "without line numbers; include enough lines to be unique.", EditFileArgs, _edit_file),
-        Tool("write_file", "Create or overwrite a whole file.", WriteFileArgs, _write_file),
-        Tool("shell", "Run a bash command in the sandbox (no network). Use it to run tests.", ShellArgs, _shell),
-        Tool("git_diff", "Show the diff of your work so far.", GitDiffArgs, _git_diff),
-        Tool(UPDATE_PLAN, "Record the plan: ordered steps with status pending, in_progress or done.",
-             UpdatePlanArgs, _update_plan),
-        Tool(FINISH, "End the task when the fix is done and verified.", FinishArgs, _finish),
-    ])
+    return ToolRegistry(
+        [
+            Tool("read_file", "Show numbered lines of a file.", ReadFileArgs, _read_file),
+            Tool(
+                "list_files", "List files under a folder (respects .gitignore).", ListFilesArgs, _list_files
+            ),
+            Tool("search", "Regex search over the repository; prints file:line:text.", SearchArgs, _search),
+            Tool(
+                "edit_file",
+                "Replace old_text with new_text in a file. Copy old_text from read_file output "
+                "without line numbers; include enough lines to be unique.",
+                EditFileArgs,
+                _edit_file,
+            ),
+            Tool("write_file", "Create or overwrite a whole file.", WriteFileArgs, _write_file),
+            Tool(
+                "shell",
+                "Run a bash command in the sandbox (no network). Use it to run tests.",
+                ShellArgs,
+                _shell,
+            ),
+            Tool("git_diff", "Show the diff of your work so far.", GitDiffArgs, _git_diff),
+            Tool(
+                UPDATE_PLAN,
+                "Record the plan: ordered steps with status pending, in_progress or done.",
+                UpdatePlanArgs,
+                _update_plan,
+            ),
+            Tool(FINISH, "End the task when the fix is done and verified.", FinishArgs, _finish),
+        ]
+    )

@@ -180,7 +180,8 @@ def _hunks(old_lines: list[str], new_lines: list[str]) -> list[tuple[str, int, i
             "old_text and new_text must contain the same '...' lines: each '...' stands for "
             "file lines that stay as they are. Keep every '...' of old_text in new_text."
         )
-    ops, o0, n0 = [], 0, 0
+    ops: list[tuple[str, int, int, int, int]] = []
+    o0 = n0 = 0
     for o1, n1 in [*zip(cuts_o, cuts_n, strict=True), (len(old_lines), len(new_lines))]:
         matcher = difflib.SequenceMatcher(None, old_lines[o0:o1], new_lines[n0:n1], False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -270,6 +271,11 @@ class _Chain:
     lines: int  # non-blank old_text lines
 
     @property
+    def rank(self) -> float:
+        """What candidates compete on: character similarity and the share of intact lines."""
+        return (self.score + 100.0 * self.exact / max(1, self.lines)) / 2
+
+    @property
     def plausible(self) -> bool:
         """Character similarity alone flatters code; also ask for mostly intact lines."""
         stale = self.lines - self.exact
@@ -284,7 +290,7 @@ def _fuzzy_match(file_lines: list[str], old: list[str]) -> _Match:
     wanted = sum(map(len, texts))
     if not texts or wanted > MAX_FUZZY_LINES or len(fnorm) > 50 * MAX_FUZZY_LINES:
         raise EditError(_no_match_text(file_lines, old, None))
-    chains = sorted(_chains(fnorm, texts), key=lambda c: (not c.plausible, -c.score))
+    chains = sorted(_chains(fnorm, texts), key=lambda c: (not c.plausible, -c.rank))
 
     def match(chain: _Chain) -> _Match:
         return _to_match(file_lines, nonblank, chain, old, segments)
@@ -293,9 +299,9 @@ def _fuzzy_match(file_lines: list[str], old: list[str]) -> _Match:
     threshold = MIN_SCORE if wanted >= 3 else MIN_SCORE_SHORT
     if best is None or not best.plausible or best.score < threshold:
         raise EditError(_no_match_text(file_lines, old, match(best) if best else None))
-    rivals = [c for c in chains[1:] if c.plausible and c.score > best.score - MARGIN]
+    rivals = [c for c in chains[1:] if c.plausible and c.rank > best.rank - MARGIN]
     if rivals:
-        where = ", ".join(f"lines {_span(match(c))} (similarity {c.score:.0f}%)" for c in [best, *rivals[:4]])
+        where = ", ".join(f"lines {_span(match(c))} (match {c.rank:.0f}%)" for c in [best, *rivals[:4]])
         raise EditError(
             f"old_text does not match exactly, and {len(rivals) + 1} places match about "
             f"equally well: {where}. Re-read the one you mean with read_file and send its "
@@ -306,7 +312,8 @@ def _fuzzy_match(file_lines: list[str], old: list[str]) -> _Match:
 
 def _segments(old: list[str]) -> list[list[int]]:
     """old_text line indices between `...` lines; segments without text are dropped."""
-    segments, current = [], []
+    segments: list[list[int]] = []
+    current: list[int] = []
     for i, line in enumerate(old):
         if _is_ellipsis(line):
             segments.append(current)
@@ -317,9 +324,13 @@ def _segments(old: list[str]) -> list[list[int]]:
     return [seg for seg in segments if any(old[i].strip() for i in seg)]
 
 
-def _windows(text: list[str], fnorm: list[str], lo: int) -> list[tuple[float, int, int]]:
-    """Scored windows of fnorm[lo:] near where some line of `text` appears (bounded work)."""
-    joined, n, starts = "\n".join(text), len(text), set()
+def _windows(text: list[str], fnorm: list[str], lo: int) -> list[tuple[float, float, int, int]]:
+    """(rank, similarity, start, end) of windows in fnorm[lo:] near lines like `text`'s.
+
+    Only windows around anchor lines (lines similar to one of `text`) are scored: bounded work.
+    """
+    joined, n = "\n".join(text), len(text)
+    starts: set[int] = set()
     for i, line in enumerate(text):
         for _choice, _score, t in process.extract(
             line, fnorm[lo:], scorer=fuzz.ratio, score_cutoff=50, limit=None
@@ -329,26 +340,27 @@ def _windows(text: list[str], fnorm: list[str], lo: int) -> list[tuple[float, in
     for s in starts:
         for e in range(s + max(1, n - DRIFT), s + n + DRIFT + 1):
             if lo <= s and e <= len(fnorm):
-                found.append((fuzz.ratio(joined, "\n".join(fnorm[s:e])), s, e))
+                ratio = fuzz.ratio(joined, "\n".join(fnorm[s:e]))
+                found.append(((ratio + 100.0 * _common(text, fnorm[s:e]) / n) / 2, ratio, s, e))
     return found
 
 
 def _chains(fnorm: list[str], texts: list[list[str]]) -> list[_Chain]:
     """Distinct places for the first segment; later segments follow at their earliest fit."""
-    firsts: list[tuple[float, int, int]] = []
-    for w in sorted(_windows(texts[0], fnorm, 0), key=lambda w: (-w[0], w[1])):
-        if all(w[2] <= s or e <= w[1] for _sc, s, e in firsts):
+    firsts: list[tuple[float, float, int, int]] = []
+    for w in sorted(_windows(texts[0], fnorm, 0), key=lambda w: (-w[0], w[2])):
+        if all(w[3] <= s or e <= w[2] for *_sc, s, e in firsts):
             firsts.append(w)
     weights = [len("\n".join(t)) or 1 for t in texts]
     chains = []
-    for score, s, e in firsts[:6]:
-        scores, spans = [score], [(s, e)]
+    for _rank, ratio, s, e in firsts[:8]:
+        scores, spans = [ratio], [(s, e)]
         for text in texts[1:]:
             later = _windows(text, fnorm, spans[-1][1])
             if not later:
                 break
             top = max(w[0] for w in later)
-            sc, s2, e2 = min((w for w in later if w[0] >= top - 1), key=lambda w: (w[1], -w[0]))
+            _r, sc, s2, e2 = min((w for w in later if w[0] >= top - 1), key=lambda w: (w[2], -w[0]))
             scores.append(sc)
             spans.append((s2, e2))
         else:

@@ -42,7 +42,8 @@ def read_file(root: Path, path: str, start_line: int | None = None, end_line: in
     if end_line is not None and end_line < start:
         raise ToolError(f"end_line={end_line} is before start_line={start}.")
     last = min(len(lines), end_line or len(lines), start + MAX_LINES - 1)
-    out, size = [], 0
+    out: list[str] = []
+    size = 0
     for number in range(start, last + 1):
         line = lines[number - 1].removesuffix("\r")
         if len(line) > MAX_LINE_CHARS:

@@ -105,8 +105,8 @@ def _enter(dir_fd: int, part: str, *, create: bool, flags: int) -> int:
 def _refusal(rel: str, err: OSError) -> ToolError:
     if err.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink that appeared after the check
         return ToolError(f"{rel!r} turned into a symlink while opening it; refused.")
-    if err.errno == errno.ENOTDIR:
-        return ToolError(f"{rel!r} is a file, so it cannot be used as a folder.")
+    if err.errno == errno.ENOTDIR:  # a file, or (with O_NOFOLLOW) a symlink, where a folder was
+        return ToolError(f"{rel!r} is not a plain folder (a file or a symlink); refused.")
     return ToolError(f"cannot open {rel!r}: {err.strerror or err}.")
 
 

@@ -51,8 +51,10 @@ class Tool:
         parameters.pop("title", None)
         for prop in parameters.get("properties", {}).values():
             prop.pop("title", None)
-        return {"type": "function",
-                "function": {"name": self.name, "description": self.description, "parameters": parameters}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": parameters},
+        }
 
 
 class ToolRegistry:
@@ -102,7 +104,8 @@ class ToolRegistry:
             problems.append(f"- `{where}`: {item['msg']}")
         example = {name: f"<{name}>" for name in tool.args.model_json_schema().get("required", [])}
         return (
-            f"Invalid arguments for `{tool.name}`:\n" + "\n".join(problems)
+            f"Invalid arguments for `{tool.name}`:\n"
+            + "\n".join(problems)
             + f"\nCall it like this (required parameters shown):\n{render_tool_call(tool.name, example)}"
             + f"\nParameters: {json.dumps(tool.schema()['function']['parameters'].get('properties', {}))}"
         )

@@ -58,8 +58,11 @@ def _rg_search(rg: str, root: Path, pattern: str, rel: str, glob: str | None) ->
         raise ToolError("search took longer than 60 s; narrow it with path= or glob=.") from None
     err = proc.stderr.decode("utf-8", "replace")
     if proc.returncode == 2 and "regex" in err.lower():
-        detail = "\n".join(err.strip().splitlines()[-6:])
-        raise ToolError(f"invalid regular expression {pattern!r}:\n{detail}")
+        reasons = [line.removeprefix("error:").strip() for line in err.splitlines() if "error:" in line]
+        detail = "; ".join(r for r in reasons if r and "regex parse error" not in r) or err.strip()
+        raise ToolError(
+            f"invalid regular expression {pattern!r}: {detail}. Escape literal ( [ {{ . * + ? with \\."
+        )
     out = proc.stdout.decode("utf-8", "replace").splitlines()
     return [line.removeprefix("./") for line in out if _looks_like_hit(line)][: MAX_MATCHES + 1]
 

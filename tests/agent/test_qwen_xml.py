@@ -23,7 +23,14 @@ TOOLS = [
     tool("read_file", path=STR, start_line=INT, end_line={"anyOf": [INT, {"type": "null"}]}),
     tool("write_file", path=STR, content=STR),
     tool("update_plan", plan={"type": "array", "items": {"$ref": "#/$defs/PlanStep"}}),
-    tool("search", pattern=STR, regex=BOOL, ratio=NUM, options={"type": "object"}),
+    tool(
+        "search",
+        pattern=STR,
+        regex=BOOL,
+        ratio=NUM,
+        options={"type": "object"},
+        filters={"$ref": "#/$defs/Filters"},
+    ),
 ]
 
 
@@ -153,6 +160,7 @@ def test_render_tool_call_format() -> None:
         ("search", "options", '{"a": [1, 2]}', {"a": [1, 2]}),
         ("search", "options", "{'a': True}", {"a": True}),  # ast.literal_eval fallback
         ("search", "options", "not json", "not json"),
+        ("search", "filters", '{"glob": "*.py"}', {"glob": "*.py"}),  # a pydantic sub-model
         ("search", "unknown_key", "12", "12"),
         ("no_such_tool", "n", "12", "12"),
     ],
@@ -507,8 +515,6 @@ def assert_invariants(raw: str, parsed: ParsedTurn) -> None:
 def test_fuzz_malformed_turns(raw: str) -> None:
     parsed = qwen_xml._parse(raw, TOOLS)  # unguarded: any exception fails the test
     assert_invariants(raw, parsed)
-    if "<think>" not in raw and "</think>" not in raw:
-        assert len(parsed.tool_calls) == raw.count("<tool_call>") or "<tool_call>" not in raw
 
 
 FULL_TURN = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from qcode.agent.exceptions import ToolError
 from qcode.tools.edit_match import EditError, apply_edit
 
@@ -68,9 +67,7 @@ def test_elided_middle_with_dots_keeps_the_skipped_lines() -> None:
     new = "    def total(self):\n        ...\n        assert amount >= 0\n        return amount\n"
     result = apply_edit(CLASS, old, new)
     assert result.strategy == "fuzzy"
-    expected = CLASS.replace(
-        "        return amount\n", "        assert amount >= 0\n        return amount\n"
-    )
+    expected = CLASS.replace("        return amount\n", "        assert amount >= 0\n        return amount\n")
     assert result.new_content == expected
     assert result.start_line == 6
 

@@ -1,0 +1,47 @@
+"""Helpers for end-to-end tests: replay files, running the real `qcode` command, sandbox checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from qcode.agent.qwen_xml import render_tool_call
+from tests.conftest import SANDBOX_IMAGE
+
+
+def raw_call(name: str, **arguments: Any) -> dict[str, str]:
+    return {"raw": render_tool_call(name, arguments)}
+
+
+def write_replay(path: Path, lines: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def run_qcode(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+              timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["qcode", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+
+
+def qcode_containers() -> list[str]:
+    client = docker.from_env()
+    return [c.name for c in client.containers.list(all=True, filters={"label": "qcode=1"})]
+
+
+def run_tests_in_sandbox_image(folder: Path, command: str = "python -m pytest -q") -> int:
+    """Run a checkout's tests in a throwaway container (repository code never runs on the host)."""
+    client = docker.from_env()
+    container = client.containers.run(SANDBOX_IMAGE, ["bash", "-c", f"cp -r /src /tmp/w && cd /tmp/w && {command}"],
+                                      volumes={str(folder): {"bind": "/src", "mode": "ro"}},
+                                      network_mode="none", user="65532:65532", detach=True,
+                                      environment={"PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"})
+    try:
+        return int(container.wait(timeout=120)["StatusCode"])
+    finally:
+        container.remove(force=True)
