@@ -17,6 +17,7 @@ __all__ = [
     "ReplayExhausted",
     "SandboxUnavailable",
     "GitError",
+    "Interrupted",
 ]
 
 
@@ -44,6 +45,12 @@ class TerminatingError(QcodeError):
 
 class LimitReached(TerminatingError):
     """Steps, tokens or wall time ran out."""
+
+    status = "unresolved"
+
+
+class Interrupted(TerminatingError):
+    """The person stopped the run (Esc in the TUI); the session stays usable."""
 
     status = "unresolved"
 

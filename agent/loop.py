@@ -6,6 +6,7 @@ fix become observations; only `finish`, the limits and terminating errors end th
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Literal
 
@@ -13,12 +14,12 @@ from pydantic import BaseModel, Field
 
 from qcode.agent.contracts import Engine, Message, ToolCall, Turn, Usage
 from qcode.agent.events import EventBus, ModelTurn, ObservationMade, PlanUpdated, TokenStreamed, ToolCalled, TurnStarted
-from qcode.agent.exceptions import LimitReached
+from qcode.agent.exceptions import Interrupted, LimitReached
 from qcode.prompts import render
 from qcode.tools.builtin import FINISH, UPDATE_PLAN
-from qcode.tools.registry import ToolContext, ToolRegistry
+from qcode.tools.registry import Approver, ToolContext, ToolRegistry
 
-__all__ = ["AgentLoop", "LoopLimits", "LoopOutcome"]
+__all__ = ["AgentLoop", "Approver", "LoopLimits", "LoopOutcome"]
 
 Phase = Literal["planner", "executor"]
 
@@ -41,18 +42,25 @@ class LoopOutcome(BaseModel):
 
 class AgentLoop:
     def __init__(self, engine: Engine, registry: ToolRegistry, ctx: ToolContext, bus: EventBus,
-                 limits: LoopLimits) -> None:
+                 limits: LoopLimits, cancelled: threading.Event | None = None) -> None:
         self.engine, self.registry, self.ctx, self.bus, self.limits = engine, registry, ctx, bus, limits
+        self.cancelled = cancelled or threading.Event()
         self.messages: list[Message] = []
         self.steps = 0
         self.usage = Usage()
         self._started = time.monotonic()
         self._summary: str | None = None
 
-    def run(self, task_prompt: str) -> LoopOutcome:
-        """Plan, then execute until `finish`. Raises TerminatingError subclasses for limits/fatal errors."""
-        self.messages = [{"role": "system", "content": render("system")},
-                         {"role": "user", "content": task_prompt}]
+    def run(self, user_message: str) -> LoopOutcome:
+        """Plan, then execute until `finish`; a later call continues the same history.
+
+        Limits count per run. Raises TerminatingError subclasses for limits, interrupts and fatal errors.
+        """
+        if not self.messages:
+            self.messages.append({"role": "system", "content": render("system")})
+        self.messages.append({"role": "user", "content": user_message})
+        self.steps, self.usage, self._summary = 0, Usage(), None
+        self._started = time.monotonic()
         self.step("planner")
         while self._summary is None:
             self.step("executor")
@@ -71,6 +79,10 @@ class AgentLoop:
             return
         # `finish` runs last, after the other calls of the same turn.
         for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
+            if self.cancelled.is_set():
+                # Every call of the turn gets an answer, so the history stays well-formed.
+                self._answer(call, "Not run: the user interrupted this step.")
+                continue
             self.execute(call)
 
     def query(self, phase: Phase) -> Turn:
@@ -86,20 +98,24 @@ class AgentLoop:
                                 time_to_first_token=turn.time_to_first_token))
         return turn
 
+    def _answer(self, call: ToolCall, text: str) -> None:
+        self.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": text})
+
     def execute(self, call: ToolCall) -> None:
         self.bus.emit(ToolCalled(step=self.steps, call_id=call.id, name=call.name, arguments=call.arguments))
         observation = self.registry.dispatch(call, self.ctx)
         self.bus.emit(ObservationMade(step=self.steps, call_id=call.id, name=call.name, ok=observation.ok,
                                       text=observation.text, data=observation.data,
                                       duration=float(observation.data.get("duration", 0.0))))
-        self.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name,
-                              "content": observation.text})
+        self._answer(call, observation.text)
         if call.name == UPDATE_PLAN and observation.ok:
             self.bus.emit(PlanUpdated(step=self.steps, plan=self.ctx.plan))
         if call.name == FINISH and observation.ok:
             self._summary = str(observation.data.get("finish", ""))
 
     def _check_limits(self) -> None:
+        if self.cancelled.is_set():
+            raise Interrupted("interrupted by the user")
         if self.steps >= self.limits.max_steps:
             raise LimitReached(f"step limit reached ({self.limits.max_steps} model calls)")
         spent = self.usage.prompt_tokens + self.usage.completion_tokens

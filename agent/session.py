@@ -1,12 +1,15 @@
-"""A session: config, a private copy of the repo, a sandbox, a trajectory — and the result.
+"""A session: config, a private copy of the repo, a sandbox, a trajectory — and the results.
 
-The user's checkout is never modified: the only write to their repository is the new branch,
-fetched from the session's host-only git dir after the run.
+A session holds one conversation. `run(task)` plans and executes until `finish` or a limit, then
+verifies and commits on the session's branch; a later `run(follow_up)` continues the same history
+and adds a commit on top. The user's checkout is never modified: the only write to their
+repository is the branch, fetched from the session's host-only git dir.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +20,7 @@ from pydantic import BaseModel, Field
 from qcode.agent.contracts import Engine, Sandbox, Usage
 from qcode.agent.events import EventBus, Notice, RunFinished, SessionStarted
 from qcode.agent.exceptions import QcodeError, TerminatingError
-from qcode.agent.loop import AgentLoop, LoopLimits, LoopOutcome
+from qcode.agent.loop import AgentLoop, Approver, LoopLimits, LoopOutcome
 from qcode.agent.overview import repo_overview
 from qcode.agent.trajectory import TrajectoryWriter
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
@@ -25,7 +28,7 @@ from qcode.prompts import render
 from qcode.tools.builtin import default_registry
 from qcode.tools.registry import ToolContext
 
-__all__ = ["RunResult", "Session", "SessionOptions"]
+__all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory"]
 
 Status = Literal["resolved", "unresolved", "error"]
 SandboxFactory = Callable[[Path, str], Sandbox]
@@ -33,14 +36,16 @@ SandboxFactory = Callable[[Path, str], Sandbox]
 
 
 class SessionOptions(BaseModel):
-    task: str
     repo: Path
     state_dir: Path
     limits: LoopLimits = Field(default_factory=LoopLimits)
     command_timeout: float = 120.0
     verify_command: str | None = None
     patch_out: Path | None = None
+    branch: str | None = None
+    """Branch to commit on; by default `qcode/<slug of the first task>`, made unique."""
     keep_workspace: bool = False
+    """Keep the workspace copy after close (for inspection, undo and resume)."""
 
 
 class RunResult(BaseModel):
@@ -61,65 +66,99 @@ class RunResult(BaseModel):
 
 class Session:
     def __init__(self, options: SessionOptions, engine: Engine, sandbox_factory: SandboxFactory,
-                 bus: EventBus | None = None) -> None:
+                 bus: EventBus | None = None, approver: Approver | None = None) -> None:
         self.options, self.engine, self.sandbox_factory = options, engine, sandbox_factory
         self.bus = bus or EventBus()
+        self.approver = approver
         self.repo: RepoInfo = inspect_repo(options.repo)
         self.id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         self.folder = options.state_dir / "sessions" / self.id
         self.trajectory_path = self.folder / "trajectory.jsonl"
-        self.branch = unique_branch(self.repo.root, f"qcode/{slugify(options.task)}")
         self.workspace = Workspace(self.folder, self.repo)
+        self.branch: str | None = options.branch
+        self.cancelled = threading.Event()
+        self._writer: TrajectoryWriter | None = None
+        self._sandbox: Sandbox | None = None
+        self._loop: AgentLoop | None = None
+        self._first_task = ""
 
-    def run(self) -> RunResult:
-        started = time.monotonic()
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the sandbox (and the workspace unless kept); idempotent."""
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if not self.options.keep_workspace:
+            self.workspace.remove()
+
+    def cancel(self) -> None:
+        """Stop the current run at the next step boundary; the session stays usable."""
+        self.cancelled.set()
+
+    def _open(self, task: str) -> AgentLoop:
+        if self._loop is not None:
+            return self._loop
+        self._first_task = task
         self.folder.mkdir(parents=True, exist_ok=True)
-        with TrajectoryWriter(self.trajectory_path) as writer:
-            self.bus.subscribe(writer)
-            try:
-                result = self._run()
-            finally:
-                if not self.options.keep_workspace:
-                    self.workspace.remove()
-            self.bus.emit(RunFinished(**result.model_dump(exclude={"session_id", "verify"}),
-                                      duration=time.monotonic() - started))
-        return result
-
-    def _run(self) -> RunResult:
+        self._writer = TrajectoryWriter(self.trajectory_path)
+        self.bus.subscribe(self._writer)
+        if self.branch is None:
+            self.branch = unique_branch(self.repo.root, f"qcode/{slugify(task)}")
         self.workspace.create(self.branch)
         self.bus.emit(SessionStarted(session_id=self.id, repo=str(self.repo.root), base_commit=self.repo.head,
                                      branch=self.branch, workspace=str(self.workspace.path),
-                                     trajectory=str(self.trajectory_path), task=self.options.task,
-                                     engine=self.engine.name))
+                                     trajectory=str(self.trajectory_path), task=task, engine=self.engine.name))
         if self.repo.dirty:
             self.bus.emit(Notice(level="warning", text="the repository has uncommitted changes; qcode works "
                                  "from HEAD and leaves your changes untouched"))
-        sandbox = self.sandbox_factory(self.workspace.path, self.id)
+        self._sandbox = self.sandbox_factory(self.workspace.path, self.id)
+        ctx = ToolContext(workspace=self.workspace.path, sandbox=self._sandbox, diff=self.workspace.diff,
+                          command_timeout=self.options.command_timeout, approve=self.approver)
+        self._loop = AgentLoop(self.engine, default_registry(), ctx, self.bus, self.options.limits,
+                               cancelled=self.cancelled)
+        return self._loop
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def run(self, task: str) -> RunResult:
+        """One task (or a follow-up) to its end: plan, execute, verify, commit."""
+        started = time.monotonic()
+        self.cancelled.clear()
         try:
-            loop = self._loop(sandbox)
+            loop = self._open(task)
+            first = not loop.messages
             try:
-                outcome = loop.run(self._task_prompt())
+                outcome = loop.run(self._task_prompt(task) if first else task)
+                result = self._conclude(outcome, "resolved", "finished")
             except TerminatingError as err:
-                return self._conclude(loop.outcome(), err.status, str(err), sandbox)
-            return self._conclude(outcome, "resolved", "finished", sandbox)
-        finally:
-            sandbox.close()
+                result = self._conclude(loop.outcome(), err.status, str(err))
+        except BaseException as err:
+            self.bus.emit(Notice(level="error", text=f"{type(err).__name__}: {err}"))
+            raise
+        self.bus.emit(RunFinished(**result.model_dump(exclude={"session_id", "verify"}),
+                                  duration=time.monotonic() - started))
+        return result
 
-    def _loop(self, sandbox: Sandbox) -> AgentLoop:
-        ctx = ToolContext(workspace=self.workspace.path, sandbox=sandbox, diff=self.workspace.diff,
-                          command_timeout=self.options.command_timeout)
-        return AgentLoop(self.engine, default_registry(), ctx, self.bus, self.options.limits)
-
-    def _task_prompt(self) -> str:
+    def _task_prompt(self, task: str) -> str:
         overview = repo_overview(self.workspace.path, self.workspace.tracked_files())
-        return render("task", task=self.options.task, overview=overview.text, file_count=overview.file_count,
+        return render("task", task=task, overview=overview.text, file_count=overview.file_count,
                       instructions=overview.instructions, instructions_file=overview.instructions_file)
 
-    def _conclude(self, outcome: LoopOutcome, status: Status, reason: str, sandbox: Sandbox) -> RunResult:
+    def _conclude(self, outcome: LoopOutcome, status: Status, reason: str) -> RunResult:
         result = RunResult(status=status, reason=reason, steps=outcome.steps, usage=outcome.usage,
                            trajectory=str(self.trajectory_path), session_id=self.id, summary=outcome.summary)
         if status == "resolved" and self.options.verify_command:
-            result.verify = self._verify(sandbox)
+            result.verify = self._verify(self.options.verify_command)
             if result.verify["exit_code"] != 0:
                 result.status, result.reason = "unresolved", (
                     f"verification failed: `{self.options.verify_command}` exited {result.verify['exit_code']}")
@@ -129,22 +168,26 @@ class Session:
             result.status, result.reason = "error", f"could not commit the result: {err}"
         return result
 
-    def _verify(self, sandbox: Sandbox) -> dict[str, Any]:
-        command = self.options.verify_command or ""
-        outcome = sandbox.exec(command, timeout=self.options.command_timeout)
+    def _verify(self, command: str) -> dict[str, Any]:
+        assert self._sandbox is not None
+        outcome = self._sandbox.exec(command, timeout=self.options.command_timeout)
         self.bus.emit(Notice(level="info" if outcome.exit_code == 0 else "warning",
                              text=f"verify `{command}`: exit {outcome.exit_code}"))
         return {"command": command, "exit_code": outcome.exit_code, "output": outcome.output[-2000:]}
 
     def _commit(self, result: RunResult) -> None:
-        title = self.options.task.strip().splitlines()[0][:72] if self.options.task.strip() else "qcode"
+        assert self.branch is not None
+        title = self._first_task.strip().splitlines()[0][:72] if self._first_task.strip() else "qcode"
         body = result.summary.strip() or result.reason
         commit = self.workspace.commit(f"qcode: {title}\n\n{body}\n")
         if commit is None:
-            if result.status == "resolved":
+            if result.status == "resolved" and self.workspace.tip is None:
                 result.status, result.reason = "unresolved", "finished without changing any file"
-            return
-        self.workspace.publish(commit, self.branch)
+            commit = self.workspace.tip
+            if commit is None:
+                return
+        else:
+            self.workspace.publish(commit, self.branch)
         patch_path = self.options.patch_out or self.folder / "result.patch"
         patch_path.parent.mkdir(parents=True, exist_ok=True)
         patch_path.write_text(self.workspace.patch(commit), encoding="utf-8")

@@ -137,6 +137,8 @@ class Workspace:
         self.path = session_dir / "workspace"
         self.host_git = session_dir / "host.git"
         self._index = self.host_git / "qcode-index"
+        self.tip: str | None = None
+        """The session's latest commit; the next commit goes on top of it."""
 
     def create(self, branch: str) -> None:
         """Clone HEAD into the workspace and set up the host-only git dir."""
@@ -172,15 +174,18 @@ class Workspace:
         return self._host([*args, "--", path] if path else args)
 
     def commit(self, message: str) -> str | None:
-        """Commit the workspace's state on top of the base; None when nothing changed."""
+        """Commit the workspace's state on top of the session's last commit (or the base);
+        None when nothing changed since."""
         tree = self._stage_all()
-        if tree == self._host(["rev-parse", f"{self.repo.head}^{{tree}}"]).strip():
+        parent = self.tip or self.repo.head
+        if tree == self._host(["rev-parse", f"{parent}^{{tree}}"]).strip():
             return None
         identity = {} if self._has_identity() else {**FALLBACK_IDENTITY, "GIT_COMMITTER_NAME": "qcode",
                                                      "GIT_COMMITTER_EMAIL": "qcode@localhost"}
         # commit-tree is plumbing: no hooks, no templates, nothing from the workspace's .git.
-        return run_git(["commit-tree", tree, "-p", self.repo.head, "-m", message], self.path.parent,
-                       env={"GIT_DIR": str(self.host_git), **identity}).strip()
+        self.tip = run_git(["commit-tree", tree, "-p", parent, "-m", message], self.path.parent,
+                           env={"GIT_DIR": str(self.host_git), **identity}).strip()
+        return self.tip
 
     def _has_identity(self) -> bool:
         try:
@@ -190,7 +195,8 @@ class Workspace:
             return False
 
     def publish(self, commit: str, branch: str) -> None:
-        """Make `branch` exist in the user's repository at `commit` (their worktree is untouched)."""
+        """Point `branch` of the user's repository at `commit`, creating or moving it (their worktree
+        is untouched; git refuses to move a branch that is checked out)."""
         run_git(["update-ref", f"refs/heads/{branch}", commit], self.path.parent, env={"GIT_DIR": str(self.host_git)})
         run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(self.host_git),
                  f"+refs/heads/{branch}:refs/heads/{branch}"], self.repo.root)

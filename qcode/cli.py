@@ -62,11 +62,11 @@ def fix(issue: str, repo: Path, engine: str | None, model: str | None, max_steps
                           "verify_command": verify_command}, repo)
     bus = EventBus()
     bus.subscribe(ProgressPrinter())
-    session = new_session(settings, task, repo, bus=bus, patch_out=patch_out)
-    if session.repo.dirty and not yes and sys.stdin.isatty() and not as_json:
-        click.confirm("The repository has uncommitted changes; qcode works from HEAD and leaves them alone. "
-                      "Continue?", abort=True, err=True)
-    result = session.run()
+    with new_session(settings, repo, bus=bus, patch_out=patch_out) as session:
+        if session.repo.dirty and not yes and sys.stdin.isatty() and not as_json:
+            click.confirm("The repository has uncommitted changes; qcode works from HEAD and leaves them "
+                          "alone. Continue?", abort=True, err=True)
+        result = session.run(task)
     _report(result, session.repo.root, as_json)
 
 
@@ -112,7 +112,8 @@ def demo(target: Path | None, as_json: bool) -> None:
     settings = _settings({"engine": f"replay:{replay}", "verify_command": "python -m pytest -q"}, None)
     bus = EventBus()
     bus.subscribe(ProgressPrinter())
-    result = new_session(settings, task, repo, bus=bus).run()
+    with new_session(settings, repo, bus=bus) as session:
+        result = session.run(task)
     _report(result, repo, as_json)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from qcode.agent.contracts import Engine, Sandbox
 from qcode.agent.engines import make_engine
 from qcode.agent.events import EventBus
-from qcode.agent.loop import LoopLimits
+from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
 from qcode.config import Settings
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, image_present
@@ -35,15 +35,16 @@ def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]
     return start
 
 
-def new_session(settings: Settings, task: str, repo: Path, bus: EventBus | None = None,
-                engine: Engine | None = None, patch_out: Path | None = None) -> Session:
+def new_session(settings: Settings, repo: Path, bus: EventBus | None = None, engine: Engine | None = None,
+                patch_out: Path | None = None, branch: str | None = None, approver: Approver | None = None,
+                keep_workspace: bool = False) -> Session:
     """A ready Session; raises UserError (exit 2) for bad input before touching anything."""
     check_sandbox(settings)
     options = SessionOptions(
-        task=task, repo=repo, state_dir=settings.state_dir,
+        repo=repo, state_dir=settings.state_dir, branch=branch, keep_workspace=keep_workspace,
         limits=LoopLimits(max_steps=settings.max_steps, max_tokens=settings.max_tokens,
                           max_wall_seconds=settings.max_wall_seconds),
         command_timeout=settings.command_timeout, verify_command=settings.verify_command, patch_out=patch_out,
     )
     session_engine = engine or make_engine(settings.engine, settings)
-    return Session(options, session_engine, docker_sandbox_factory(settings), bus=bus)
+    return Session(options, session_engine, docker_sandbox_factory(settings), bus=bus, approver=approver)

@@ -24,6 +24,7 @@ __all__ = [
     "SandboxSettings",
     "docker_client",
     "image_present",
+    "require_image",
     "sandbox_env",
     "sandbox_user",
 ]
@@ -31,7 +32,7 @@ __all__ = [
 NOBODY = 65532
 """The uid:gid commands run as when qcode itself runs as root (distroless 'nonroot')."""
 
-_BUILD_HINT = "build it first (the qcode sandbox image, e.g. `docker build -t {image} sandbox/`)"
+_BUILD_HINT = "build it with `qcode sandbox build --offline --tag {image}`"
 
 
 class SandboxSettings(BaseModel):
@@ -103,6 +104,12 @@ def image_present(client: docker.DockerClient, image: str) -> bool:
     return True
 
 
+def require_image(client: docker.DockerClient, image: str) -> None:
+    """Raise SandboxUnavailable with the build command when `image` is not present."""
+    if not image_present(client, image):
+        raise SandboxUnavailable(f"sandbox image {image!r} not found: " + _BUILD_HINT.format(image=image))
+
+
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
     """Give the workspace to the sandbox user (only needed when qcode runs as root)."""
     for path in [root, *root.rglob("*")]:
@@ -132,9 +139,9 @@ class DockerSandbox:
         self.uid, self.gid = sandbox_user()
         self.container_id = ""
         self._client = client
+        self._owns_client = client is None
         self._container: Any = None
         self._shell: PersistentShell | None = None
-        self._restart_note = ""
 
     @property
     def client(self) -> docker.DockerClient:
@@ -143,7 +150,9 @@ class DockerSandbox:
         return self._client
 
     def start(self) -> DockerSandbox:
-        """Create and start the container and open the persistent shell."""
+        """Create and start the container and open the persistent shell (once)."""
+        if self._container is not None:
+            return self
         reap_leftovers(self.client)
         if os.getuid() == 0:
             _chown_tree(self.workspace, self.uid, self.gid)
@@ -161,11 +170,10 @@ class DockerSandbox:
         s = self.settings
         cpus = min(s.cpus, float(os.cpu_count() or 1))
         try:
-            return self.client.containers.run(
+            container = self.client.containers.create(  # create, unlike run, never pulls
                 s.image,
                 ["sleep", "infinity"],
                 name=_container_name(self.session_id),
-                detach=True,
                 init=True,
                 user=f"{self.uid}:{self.gid}",
                 working_dir="/workspace",
@@ -186,10 +194,16 @@ class DockerSandbox:
                 },
             )
         except docker.errors.ImageNotFound:
-            msg = f"sandbox image {s.image!r} not found: " + _BUILD_HINT.format(image=s.image)
-            raise SandboxUnavailable(msg) from None
+            require_image(self.client, s.image)  # raises with the build command
+            raise
         except docker.errors.APIError as err:
+            raise SandboxUnavailable(f"could not create the sandbox container: {err}") from None
+        try:
+            container.start()
+        except docker.errors.APIError as err:
+            _remove(container)
             raise SandboxUnavailable(f"could not start the sandbox container: {err}") from None
+        return container
 
     def _open_shell(self) -> None:
         api = self.client.api
@@ -264,6 +278,9 @@ class DockerSandbox:
             reap_leftovers(self.client)
         except docker.errors.DockerException:
             pass  # the daemon went away; nothing more to clean
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
 
     def __enter__(self) -> DockerSandbox:
         return self.start()

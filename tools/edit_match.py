@@ -25,6 +25,8 @@ MIN_SCORE = 80.0  # fuzzy acceptance (rapidfuzz ratio, 0-100) for blocks of 3+ l
 MIN_SCORE_SHORT = 90.0  # one- or two-line blocks carry little evidence, so ask for more
 MARGIN = 4.0  # the winner must beat any other place by this much
 DRIFT = 2  # lines the fuzzy window may grow, shrink or shift (stale / missing lines)
+TOP_WINDOWS = 200  # windows per segment ranked in full
+LOOKAHEAD = 1000  # lines a `...` may skip
 MAX_FUZZY_LINES = 400  # beyond this, fuzzy matching is too slow and too risky
 STALE_LINES = 2  # lines of old_text that may differ from the file (it saw an older version)
 PAIR_SCORE = 60.0  # two lines this similar are "the same line, edited"
@@ -303,8 +305,8 @@ def _fuzzy_match(file_lines: list[str], old: list[str]) -> _Match:
     if rivals:
         where = ", ".join(f"lines {_span(match(c))} (match {c.rank:.0f}%)" for c in [best, *rivals[:4]])
         raise EditError(
-            f"old_text does not match exactly, and {len(rivals) + 1} places match about "
-            f"equally well: {where}. Re-read the one you mean with read_file and send its "
+            f"old_text does not match exactly, and several places match about equally well: "
+            f"{where}. Re-read the one you mean with read_file and send its "
             "exact lines, with enough surrounding lines to be unique."
         )
     return match(best)
@@ -324,31 +326,35 @@ def _segments(old: list[str]) -> list[list[int]]:
     return [seg for seg in segments if any(old[i].strip() for i in seg)]
 
 
-def _windows(text: list[str], fnorm: list[str], lo: int) -> list[tuple[float, float, int, int]]:
-    """(rank, similarity, start, end) of windows in fnorm[lo:] near lines like `text`'s.
+def _windows(text: list[str], fnorm: list[str], lo: int, hi: int) -> list[tuple[float, float, int, int]]:
+    """(rank, similarity, start, end) of the best windows of fnorm[lo:hi] for `text`.
 
-    Only windows around anchor lines (lines similar to one of `text`) are scored: bounded work.
+    Bounded work: only windows around anchors (file lines similar to a line of `text`) are
+    scored, and only the most similar ones are ranked by intact lines.
     """
     joined, n = "\n".join(text), len(text)
     starts: set[int] = set()
     for i, line in enumerate(text):
         for _choice, _score, t in process.extract(
-            line, fnorm[lo:], scorer=fuzz.ratio, score_cutoff=50, limit=None
+            line, fnorm[lo:hi], scorer=fuzz.ratio, score_cutoff=50, limit=None
         ):
             starts.update(range(lo + t - i - DRIFT, lo + t - i + DRIFT + 1))
-    found = []
+    scored = []
     for s in starts:
         for e in range(s + max(1, n - DRIFT), s + n + DRIFT + 1):
-            if lo <= s and e <= len(fnorm):
-                ratio = fuzz.ratio(joined, "\n".join(fnorm[s:e]))
-                found.append(((ratio + 100.0 * _common(text, fnorm[s:e]) / n) / 2, ratio, s, e))
-    return found
+            if lo <= s and e <= hi:
+                scored.append((fuzz.ratio(joined, "\n".join(fnorm[s:e])), s, e))
+    scored.sort(key=lambda w: (-w[0], w[1]))
+    return [
+        ((ratio + 100.0 * _common(text, fnorm[s:e]) / n) / 2, ratio, s, e)
+        for ratio, s, e in scored[:TOP_WINDOWS]
+    ]
 
 
 def _chains(fnorm: list[str], texts: list[list[str]]) -> list[_Chain]:
     """Distinct places for the first segment; later segments follow at their earliest fit."""
     firsts: list[tuple[float, float, int, int]] = []
-    for w in sorted(_windows(texts[0], fnorm, 0), key=lambda w: (-w[0], w[2])):
+    for w in sorted(_windows(texts[0], fnorm, 0, len(fnorm)), key=lambda w: (-w[0], w[2])):
         if all(w[3] <= s or e <= w[2] for *_sc, s, e in firsts):
             firsts.append(w)
     weights = [len("\n".join(t)) or 1 for t in texts]
@@ -356,7 +362,8 @@ def _chains(fnorm: list[str], texts: list[list[str]]) -> list[_Chain]:
     for _rank, ratio, s, e in firsts[:8]:
         scores, spans = [ratio], [(s, e)]
         for text in texts[1:]:
-            later = _windows(text, fnorm, spans[-1][1])
+            lo = spans[-1][1]
+            later = _windows(text, fnorm, lo, min(len(fnorm), lo + LOOKAHEAD))
             if not later:
                 break
             top = max(w[0] for w in later)

@@ -20,7 +20,10 @@ from qcode.agent.contracts import Observation, PlanStep, Sandbox, ToolCall
 from qcode.agent.exceptions import RecoverableError
 from qcode.agent.qwen_xml import render_tool_call
 
-__all__ = ["Tool", "ToolContext", "ToolRegistry"]
+__all__ = ["Approver", "Tool", "ToolContext", "ToolRegistry"]
+
+Approver = Callable[[ToolCall], "str | None"]
+"""Asked before a validated call runs: None approves, a string rejects with that reason."""
 
 
 @dataclass
@@ -33,6 +36,7 @@ class ToolContext:
     """The work so far against the base commit (host-side git)."""
     command_timeout: float = 120.0
     plan: list[PlanStep] = field(default_factory=list)
+    approve: Approver | None = None
 
 
 ToolFunction = Callable[[Any, ToolContext], Observation]
@@ -84,6 +88,10 @@ class ToolRegistry:
             args = tool.args.model_validate(call.arguments)
         except ValidationError as err:
             return Observation(ok=False, text=self._invalid(tool, err), data={"error": "invalid_arguments"})
+        if ctx.approve is not None and (refusal := ctx.approve(call)) is not None:
+            return Observation(ok=False, text=f"The user rejected this call: {refusal}. Do not retry it "
+                               "unchanged; adjust your approach or ask for guidance in your reply.",
+                               data={"error": "rejected"})
         try:
             observation = tool.run(args, ctx)
         except RecoverableError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -428,13 +429,12 @@ ARG_VALUE = st.one_of(
 
 def unsupported(value: Any) -> bool:
     """Values the module docstring documents as cut short (they contain a structural tag)."""
-    if not isinstance(value, str):
-        return False
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return bool(
-        "<tool_call>" in value
-        or "</think>" in value
-        or re.search(r"<parameter=[^\s<>]*>", value)
-        or re.search(r"</function>\s*<function=", value)
+        "<tool_call>" in text
+        or "</think>" in text
+        or re.search(r"<parameter=[^\s<>]*>", text)
+        or re.search(r"</function>\s*<function=", text)
     )
 
 

@@ -29,9 +29,11 @@ def run_qcode(*args: str, cwd: Path | None = None, env: dict[str, str] | None = 
                           env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
 
 
-def qcode_containers() -> list[str]:
+def qcode_containers(session_id: str | None = None) -> list[str]:
+    """qcode's containers, all of them or one session's (other test processes may run their own)."""
+    label = f"qcode.session={session_id}" if session_id else "qcode=1"
     client = docker.from_env()
-    return [c.name for c in client.containers.list(all=True, filters={"label": "qcode=1"})]
+    return [c.name for c in client.containers.list(all=True, filters={"label": label})]
 
 
 def run_tests_in_sandbox_image(folder: Path, command: str = "python -m pytest -q") -> int:

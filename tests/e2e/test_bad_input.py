@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
-from tests.e2e.helpers import qcode_containers, raw_call, run_qcode, write_replay
+from tests.e2e.helpers import raw_call, run_qcode, write_replay
 
 
 def _assert_clean_failure(done, isolated_state: Path, pattern: str) -> None:
@@ -68,5 +68,3 @@ def test_unknown_engine(make_repo, isolated_state: Path) -> None:
     repo = make_repo({"a.py": "x = 1\n"})
     done = run_qcode("fix", "x", "--repo", str(repo), "--engine", "gpt5", env={"DOCKER_HOST": "unix:///nope"})
     assert done.returncode == 2 and "qcode:" in done.stderr
-
-    assert qcode_containers() == []

@@ -75,7 +75,7 @@ def test_fix_end_to_end(buggy_repo: Path, tmp_path: Path, isolated_state: Path) 
     assert git(buggy_repo, "symbolic-ref", "--short", "HEAD").strip() == "main"
     assert (buggy_repo / "notes.txt").read_text() == "todo\nmy unrelated uncommitted edit\n"
     assert (buggy_repo / "stats.py").read_text() == BUGGY
-    assert qcode_containers() == []
+    assert qcode_containers(result["session_id"]) == []
 
     records = read_trajectory(Path(result["trajectory"]))
     assert all("type" in r and "ts" in r for r in records)
@@ -114,7 +114,7 @@ def test_exhausted_replay_ends_with_error(buggy_repo: Path, tmp_path: Path) -> N
     result = json.loads(done.stdout)
     assert done.returncode == 1 and result["status"] == "error"
     assert "no more turns" in result["reason"]
-    assert qcode_containers() == []
+    assert qcode_containers(result["session_id"]) == []
 
 
 def test_step_limit_commits_partial_work_as_unresolved(buggy_repo: Path, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import docker
 import pytest
-
 from qcode.agent.exceptions import SandboxUnavailable
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, image_present
 
@@ -51,5 +50,7 @@ def sandbox(
         box = DockerSandbox(workspace, settings, "pytest", client=client).start()
     finally:
         del os.environ[SECRET_VAR]
-    with box:
+    try:
         yield box
+    finally:
+        box.close()

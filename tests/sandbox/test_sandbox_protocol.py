@@ -7,7 +7,6 @@ import subprocess
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from qcode.sandbox.shell import (
     FrameDecoder,
     HeadTailBuffer,
@@ -34,7 +33,7 @@ def test_encoded_commands_run_verbatim_in_bash() -> None:
         "echo 'single' \"double\" `echo back` $((1+2))",
         "printf '%s\\n' a\\\\b 'c\\'",
         "cat <<'EOF'\nline one\n  $NOT_EXPANDED\nEOF",
-        "x='tab\there'; echo \"$x\"; echo \"carriage\rreturn\" | od -c | head -1",
+        'x=\'tab\there\'; echo "$x"; echo "carriage\rreturn" | od -c | head -1',
         "echo héllo wörld ✓; echo $'\\x41'",
         "echo no-newline-at-end",
     ]
@@ -44,8 +43,7 @@ def test_encoded_commands_run_verbatim_in_bash() -> None:
     ).stdout
     got = out.decode().split(f"\n{MARK} 0\n")
     direct = [
-        subprocess.run(["bash", "-c", cmd], capture_output=True, check=True).stdout.decode()
-        for cmd in tricky
+        subprocess.run(["bash", "-c", cmd], capture_output=True, check=True).stdout.decode() for cmd in tricky
     ]
     assert got[:-1] == direct
     assert got[-1] == ""
@@ -69,9 +67,7 @@ def test_frame_decoder_reassembles_any_split(payloads: list[bytes], cuts: list[i
 
 
 @given(st.binary(max_size=200), st.integers(-255, 255), st.lists(st.integers(0, 10_000)))
-def test_marker_scanner_finds_marker_across_any_split(
-    body: bytes, code: int, cuts: list[int]
-) -> None:
+def test_marker_scanner_finds_marker_across_any_split(body: bytes, code: int, cuts: list[int]) -> None:
     stream = body + f"\n{MARK} {code}\n".encode() + b"after"
     scanner = MarkerScanner(MARK)
     out = b""
