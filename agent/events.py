@@ -14,7 +14,8 @@ from qcode.agent.contracts import PlanStep, ToolCall, Usage
 
 __all__ = [
     "Event", "EventBus", "SessionStarted", "TurnStarted", "TokenStreamed", "ModelTurn",
-    "ToolCalled", "ObservationMade", "PlanUpdated", "Notice", "RunFinished", "parse_event",
+    "ToolCalled", "ObservationMade", "PlanUpdated", "Notice", "UserMessage", "CheckpointMade", "RolledBack",
+    "Compacted", "RunFinished", "parse_event",
 ]
 
 
@@ -99,6 +100,39 @@ class Notice(_Event):
     text: str
 
 
+class UserMessage(_Event):
+    """A user-role message appended to the model's history (task, follow-up, qcode notices)."""
+
+    type: Literal["user_message"] = "user_message"
+    text: str
+
+
+class CheckpointMade(_Event):
+    type: Literal["checkpoint"] = "checkpoint"
+    step: int
+    number: int
+    commit: str
+    label: str
+
+
+class RolledBack(_Event):
+    type: Literal["rolled_back"] = "rolled_back"
+    number: int
+    step: int
+    diffstat: str
+
+
+class Compacted(_Event):
+    """Older observations were shortened to fit the context; what was dropped is recorded here."""
+
+    type: Literal["compacted"] = "compacted"
+    step: int
+    before_tokens: int
+    after_tokens: int
+    dropped: list[dict[str, Any]]
+    """Per shortened message: its index, tool name and the characters dropped."""
+
+
 class RunFinished(_Event):
     type: Literal["finished"] = "finished"
     status: Literal["resolved", "unresolved", "error"]
@@ -115,7 +149,7 @@ class RunFinished(_Event):
 
 Event = Annotated[
     SessionStarted | TurnStarted | TokenStreamed | ModelTurn | ToolCalled | ObservationMade
-    | PlanUpdated | Notice | RunFinished,
+    | PlanUpdated | Notice | UserMessage | CheckpointMade | RolledBack | Compacted | RunFinished,
     Field(discriminator="type"),
 ]
 

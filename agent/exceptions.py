@@ -18,6 +18,7 @@ __all__ = [
     "SandboxUnavailable",
     "GitError",
     "Interrupted",
+    "ContextOverflow",
 ]
 
 
@@ -57,6 +58,10 @@ class Interrupted(TerminatingError):
 
 class EngineError(TerminatingError):
     """The engine could not produce a turn."""
+
+
+class ContextOverflow(EngineError):
+    """The prompt does not fit the engine's context; the loop compacts and retries once."""
 
 
 class ReplayExhausted(EngineError):

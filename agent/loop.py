@@ -1,7 +1,8 @@
 """The planner–executor loop: query the engine, dispatch tool calls, append observations.
 
-The history is append-only (the engine's prefix cache hits on every step). Problems the model can
-fix become observations; only `finish`, the limits and terminating errors end the loop.
+The history is append-only (the engine's prefix cache hits on every step) except for rare,
+recorded compaction. Problems the model can fix become observations; only `finish`, the limits
+and terminating errors end the loop.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from qcode.agent.compaction import compact, message_chars
 from qcode.agent.contracts import Engine, Message, ToolCall, Turn, Usage
-from qcode.agent.events import EventBus, ModelTurn, ObservationMade, PlanUpdated, TokenStreamed, ToolCalled, TurnStarted
-from qcode.agent.exceptions import Interrupted, LimitReached
+from qcode.agent.events import (Compacted, EventBus, ModelTurn, ObservationMade, PlanUpdated, TokenStreamed,
+                                ToolCalled, TurnStarted, UserMessage)
+from qcode.agent.exceptions import ContextOverflow, Interrupted, LimitReached
+from qcode.agent.recovery import Recovery
 from qcode.prompts import render
 from qcode.tools.builtin import FINISH, UPDATE_PLAN
 from qcode.tools.registry import Approver, ToolContext, ToolRegistry
@@ -26,10 +30,14 @@ Phase = Literal["planner", "executor"]
 
 class LoopLimits(BaseModel):
     max_steps: int = 50
-    """Model calls, the planner's included."""
+    """Model calls per run, the planner's included."""
     max_tokens: int = 4_000_000
-    """Prompt plus completion tokens."""
+    """Prompt plus completion tokens per run."""
     max_wall_seconds: float = 3600.0
+    context_tokens: int = 131_072
+    """The engine's context length (engines that know theirs override it)."""
+    compact_at: float = 0.8
+    """Compact the history when a prompt would exceed this share of the context."""
 
 
 class LoopOutcome(BaseModel):
@@ -42,14 +50,18 @@ class LoopOutcome(BaseModel):
 
 class AgentLoop:
     def __init__(self, engine: Engine, registry: ToolRegistry, ctx: ToolContext, bus: EventBus,
-                 limits: LoopLimits, cancelled: threading.Event | None = None) -> None:
+                 limits: LoopLimits, recovery: Recovery | None = None,
+                 cancelled: threading.Event | None = None) -> None:
         self.engine, self.registry, self.ctx, self.bus, self.limits = engine, registry, ctx, bus, limits
+        self.recovery = recovery or Recovery(None, bus)
         self.cancelled = cancelled or threading.Event()
         self.messages: list[Message] = []
         self.steps = 0
         self.usage = Usage()
         self._started = time.monotonic()
         self._summary: str | None = None
+        self._tokens_per_char = 0.25
+        """Calibrated from the engine's real prompt counts; 4 characters a token until then."""
 
     def run(self, user_message: str) -> LoopOutcome:
         """Plan, then execute until `finish`; a later call continues the same history.
@@ -58,7 +70,7 @@ class AgentLoop:
         """
         if not self.messages:
             self.messages.append({"role": "system", "content": render("system")})
-        self.messages.append({"role": "user", "content": user_message})
+        self.say(user_message)
         self.steps, self.usage, self._summary = 0, Usage(), None
         self._started = time.monotonic()
         self.step("planner")
@@ -71,37 +83,56 @@ class AgentLoop:
         return LoopOutcome(finished=self._summary is not None, summary=self._summary or "",
                            steps=self.steps, usage=self.usage)
 
+    def say(self, text: str) -> None:
+        """Append a user-role message (task, follow-up, qcode notice) and record it."""
+        self.messages.append({"role": "user", "content": text})
+        self.bus.emit(UserMessage(text=text))
+
     def step(self, phase: Phase) -> None:
         turn = self.query(phase)
         self.messages.append(_assistant_message(turn))
         if not turn.tool_calls:
-            self.messages.append({"role": "user", "content": render("nudge")})
+            self.say(render("nudge"))
             return
+        self.recovery.before_calls(self.steps, turn.tool_calls)
+        notices = []
         # `finish` runs last, after the other calls of the same turn.
         for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
             if self.cancelled.is_set():
                 # Every call of the turn gets an answer, so the history stays well-formed.
                 self._answer(call, "Not run: the user interrupted this step.")
                 continue
-            self.execute(call)
+            notice = self.execute(call)
+            if notice:
+                notices.append(notice)
+        if notices and self._summary is None:
+            self.say("\n".join(notices))
 
     def query(self, phase: Phase) -> Turn:
         self._check_limits()
+        self._fit_context()
         self.steps += 1
         step = self.steps
         self.bus.emit(TurnStarted(step=step, phase=phase))
-        turn = self.engine.complete(self.messages, self.registry.schemas(),
-                                    on_token=lambda text: self.bus.emit(TokenStreamed(step=step, text=text)))
+        try:
+            turn = self._complete(step)
+        except ContextOverflow:
+            self._compact(force=True)
+            turn = self._complete(step)
         self.usage = self.usage + turn.usage
+        if turn.usage.prompt_tokens:
+            self._tokens_per_char = turn.usage.prompt_tokens / max(1, message_chars(self.messages))
         self.bus.emit(ModelTurn(step=step, phase=phase, text=turn.text, reasoning=turn.reasoning, raw=turn.raw,
                                 tool_calls=turn.tool_calls, usage=turn.usage, duration=turn.duration,
                                 time_to_first_token=turn.time_to_first_token))
         return turn
 
-    def _answer(self, call: ToolCall, text: str) -> None:
-        self.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": text})
+    def _complete(self, step: int) -> Turn:
+        return self.engine.complete(self.messages, self.registry.schemas(),
+                                    on_token=lambda text: self.bus.emit(TokenStreamed(step=step, text=text)))
 
-    def execute(self, call: ToolCall) -> None:
+    def execute(self, call: ToolCall) -> str | None:
+        """Run one call and append its observation; returns a recovery notice for the model, if any."""
         self.bus.emit(ToolCalled(step=self.steps, call_id=call.id, name=call.name, arguments=call.arguments))
         observation = self.registry.dispatch(call, self.ctx)
         self.bus.emit(ObservationMade(step=self.steps, call_id=call.id, name=call.name, ok=observation.ok,
@@ -112,6 +143,11 @@ class AgentLoop:
             self.bus.emit(PlanUpdated(step=self.steps, plan=self.ctx.plan))
         if call.name == FINISH and observation.ok:
             self._summary = str(observation.data.get("finish", ""))
+            return None
+        return self.recovery.after_call(self.steps, call, observation)
+
+    def _answer(self, call: ToolCall, text: str) -> None:
+        self.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": text})
 
     def _check_limits(self) -> None:
         if self.cancelled.is_set():
@@ -124,6 +160,32 @@ class AgentLoop:
         elapsed = time.monotonic() - self._started
         if elapsed >= self.limits.max_wall_seconds:
             raise LimitReached(f"time limit reached ({elapsed:.0f}s of {self.limits.max_wall_seconds:.0f}s)")
+
+    def _estimated_tokens(self) -> int:
+        return int(message_chars(self.messages) * self._tokens_per_char)
+
+    def _fit_context(self) -> None:
+        context = getattr(self.engine, "context_length", None) or self.limits.context_tokens
+        if self._estimated_tokens() > self.limits.compact_at * context:
+            self._compact()
+
+    def _compact(self, force: bool = False) -> None:
+        before = self._estimated_tokens()
+        compacted, dropped = compact(self.messages, keep_recent=2 if force else 6)
+        if not dropped:
+            if force:
+                raise LimitReached("the conversation no longer fits the model's context, even compacted")
+            return
+        self.messages = compacted
+        plan = "\n".join(f"- [{s.status}] {s.step}" for s in self.ctx.plan) or "(no plan yet)"
+        self.say(render("compacted", plan=plan, files=_changed_files(self.ctx.diff(None))))
+        self.bus.emit(Compacted(step=self.steps, before_tokens=before, after_tokens=self._estimated_tokens(),
+                                dropped=dropped))
+
+
+def _changed_files(diff: str) -> str:
+    files = [line.removeprefix("+++ b/") for line in diff.splitlines() if line.startswith("+++ b/")]
+    return "\n".join(f"- {name}" for name in files) or "(no files changed yet)"
 
 
 def _assistant_message(turn: Turn) -> Message:

@@ -17,11 +17,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from qcode.agent.checkpoints import Checkpoints
 from qcode.agent.contracts import Engine, Sandbox, Usage
 from qcode.agent.events import EventBus, Notice, RunFinished, SessionStarted
 from qcode.agent.exceptions import QcodeError, TerminatingError
 from qcode.agent.loop import AgentLoop, Approver, LoopLimits, LoopOutcome
 from qcode.agent.overview import repo_overview
+from qcode.agent.recovery import Recovery
 from qcode.agent.trajectory import TrajectoryWriter
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
 from qcode.prompts import render
@@ -124,8 +126,9 @@ class Session:
         self._sandbox = self.sandbox_factory(self.workspace.path, self.id)
         ctx = ToolContext(workspace=self.workspace.path, sandbox=self._sandbox, diff=self.workspace.diff,
                           command_timeout=self.options.command_timeout, approve=self.approver)
+        self.checkpoints = Checkpoints(self.workspace)
         self._loop = AgentLoop(self.engine, default_registry(), ctx, self.bus, self.options.limits,
-                               cancelled=self.cancelled)
+                               recovery=Recovery(self.checkpoints, self.bus), cancelled=self.cancelled)
         return self._loop
 
     # -- runs --------------------------------------------------------------------------------

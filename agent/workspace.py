@@ -150,46 +150,72 @@ class Workspace:
         objects = Path(run_git(["rev-parse", "--path-format=absolute", "--git-common-dir"], self.repo.root).strip())
         (self.host_git / "objects" / "info" / "alternates").write_text(f"{objects / 'objects'}\n")
 
-    def _host(self, args: Sequence[str], env: dict[str, str] | None = None) -> str:
+    def git(self, args: Sequence[str], env: dict[str, str] | None = None) -> str:
+        """git with the host-only git dir, the private index and the workspace as work tree."""
         scoped = {"GIT_DIR": str(self.host_git), "GIT_WORK_TREE": str(self.path),
                   "GIT_INDEX_FILE": str(self._index)}
         return run_git(args, self.path, env={**scoped, **(env or {})})
 
     def tracked_files(self) -> list[str]:
         """Files of the base commit (read from the host-only git dir, not the workspace's)."""
-        return self._host(["ls-tree", "-r", "--name-only", self.repo.head]).splitlines()
+        return self.git(["ls-tree", "-r", "--name-only", self.repo.head]).splitlines()
 
-    def _stage_all(self) -> str:
+    def tree_of(self, commit: str) -> str:
+        return self.git(["rev-parse", f"{commit}^{{tree}}"]).strip()
+
+    def commit_tree(self, tree: str, message: str, parents: Sequence[str]) -> str:
+        identity = {} if self._has_identity() else {**FALLBACK_IDENTITY, "GIT_COMMITTER_NAME": "qcode",
+                                                     "GIT_COMMITTER_EMAIL": "qcode@localhost"}
+        # commit-tree is plumbing: no hooks, no templates, nothing from the workspace's .git.
+        args = ["commit-tree", tree, "-m", message]
+        for parent in parents:
+            args += ["-p", parent]
+        return run_git(args, self.path.parent, env={"GIT_DIR": str(self.host_git), **identity}).strip()
+
+    def restore_tree(self, commit: str) -> None:
+        """Make the workspace's non-ignored files exactly those of `commit` (ignored files stay)."""
+        self.stage_all()
+        # git checks for symlinked leading paths before every write, so links planted by the
+        # sandbox are replaced, not followed.
+        self.git(["read-tree", "--reset", "-u", commit])
+        self._give_back_to_sandbox()
+
+    def _give_back_to_sandbox(self) -> None:
+        """When qcode runs as root the sandbox's uid owns the workspace; restored files must too."""
+        owner = self.path.stat()
+        if os.getuid() != 0 or (owner.st_uid, owner.st_gid) == (0, 0):
+            return
+        for folder, dirs, files in os.walk(self.path):
+            for name in [*dirs, *files]:
+                os.lchown(os.path.join(folder, name), owner.st_uid, owner.st_gid)
+
+    def stage_all(self) -> str:
         """Index = base commit + everything in the workspace; returns the tree id."""
-        self._host(["read-tree", self.repo.head])
-        self._host(["add", "--all", "--", "."])
-        return self._host(["write-tree"]).strip()
+        self.git(["read-tree", self.repo.head])
+        self.git(["add", "--all", "--", "."])
+        return self.git(["write-tree"]).strip()
 
     def diff(self, path: str | None = None, stat: bool = False) -> str:
         """The work so far against the base commit, new files included."""
-        self._stage_all()
+        self.stage_all()
         args = ["diff", "--cached", "--no-ext-diff", "--no-textconv", "--no-color", self.repo.head]
         if stat:
             args.insert(1, "--stat")
-        return self._host([*args, "--", path] if path else args)
+        return self.git([*args, "--", path] if path else args)
 
     def commit(self, message: str) -> str | None:
         """Commit the workspace's state on top of the session's last commit (or the base);
         None when nothing changed since."""
-        tree = self._stage_all()
+        tree = self.stage_all()
         parent = self.tip or self.repo.head
-        if tree == self._host(["rev-parse", f"{parent}^{{tree}}"]).strip():
+        if tree == self.tree_of(parent):
             return None
-        identity = {} if self._has_identity() else {**FALLBACK_IDENTITY, "GIT_COMMITTER_NAME": "qcode",
-                                                     "GIT_COMMITTER_EMAIL": "qcode@localhost"}
-        # commit-tree is plumbing: no hooks, no templates, nothing from the workspace's .git.
-        self.tip = run_git(["commit-tree", tree, "-p", parent, "-m", message], self.path.parent,
-                           env={"GIT_DIR": str(self.host_git), **identity}).strip()
+        self.tip = self.commit_tree(tree, message, parents=[parent])
         return self.tip
 
     def _has_identity(self) -> bool:
         try:
-            self._host(["config", "user.email"])
+            self.git(["config", "user.email"])
             return True
         except GitError:
             return False

@@ -151,7 +151,24 @@ def doctor() -> None:
     sys.exit(EXIT_USAGE if failures else EXIT_OK)
 
 
+# Front doors that live in their own modules (qcode/commands/<name>.py, each exposing `command`).
+_COMMAND_MODULES = ("map", "bot", "eval", "tui", "undo")
+
+
+def _register_commands() -> None:
+    import importlib
+    import importlib.util
+
+    for name in _COMMAND_MODULES:
+        module_name = f"qcode.commands.{name}"
+        if importlib.util.find_spec(module_name) is not None:
+            cli.add_command(importlib.import_module(module_name).command, name)
+
+
 def main() -> None:
+    _register_commands()
+    if len(sys.argv) == 1 and sys.stdin.isatty() and sys.stdout.isatty() and "tui" in cli.commands:
+        sys.argv.append("tui")  # bare `qcode` in a terminal opens the app
     # SIGTERM (CI runners, `timeout`) unwinds like Ctrl-C, so sandboxes and workspaces are cleaned up.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

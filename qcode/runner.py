@@ -43,7 +43,7 @@ def new_session(settings: Settings, repo: Path, bus: EventBus | None = None, eng
     options = SessionOptions(
         repo=repo, state_dir=settings.state_dir, branch=branch, keep_workspace=keep_workspace,
         limits=LoopLimits(max_steps=settings.max_steps, max_tokens=settings.max_tokens,
-                          max_wall_seconds=settings.max_wall_seconds),
+                          max_wall_seconds=settings.max_wall_seconds, context_tokens=settings.max_model_len),
         command_timeout=settings.command_timeout, verify_command=settings.verify_command, patch_out=patch_out,
     )
     session_engine = engine or make_engine(settings.engine, settings)

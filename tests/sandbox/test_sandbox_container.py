@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -21,6 +23,7 @@ from qcode.sandbox.container import (
     image_present,
     sandbox_user,
 )
+from qcode.sandbox.reaper import reap_leftovers
 
 pytestmark = pytest.mark.docker
 
@@ -106,9 +109,10 @@ def test_exit_restarts_the_shell_for_the_next_command(sandbox: DockerSandbox) ->
 
 
 def test_background_output_is_not_lost(sandbox: DockerSandbox) -> None:
-    sandbox.exec("(sleep 0.3; echo from-background) &")
-    result = sandbox.exec("sleep 1; echo foreground")
-    assert result.output == "from-background\nforeground\n"
+    sandbox.exec("rm -f /tmp/go && mkfifo /tmp/go && { cat /tmp/go; echo from-background; } &")
+    released = sandbox.exec("echo released > /tmp/go")  # the job prints during or after this
+    waited = sandbox.exec("wait; echo waited")
+    assert released.output + waited.output == "released\nfrom-background\nwaited\n"
 
 
 def test_no_network_but_loopback(sandbox: DockerSandbox) -> None:
@@ -221,3 +225,36 @@ def test_sandbox_user_is_never_root() -> None:
         assert (uid, gid) == (65532, 65532)
     else:
         assert (uid, gid) == (os.getuid(), os.getgid())
+
+
+def test_atexit_removes_the_container_of_a_process_that_forgot_close(
+    client: docker.DockerClient, settings: SandboxSettings, tmp_path: Path
+) -> None:
+    cid = start_in_child(settings, tmp_path, "sys.exit(0)")
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(cid)
+
+
+def test_a_killed_owner_leaves_its_container_to_the_reaper(
+    client: docker.DockerClient, settings: SandboxSettings, tmp_path: Path
+) -> None:
+    cid = start_in_child(settings, tmp_path, "os.kill(os.getpid(), signal.SIGKILL)")
+    assert client.containers.get(cid).status == "running"
+    assert cid in reap_leftovers(client)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(cid)
+
+
+def start_in_child(settings: SandboxSettings, workspace: Path, ending: str) -> str:
+    """Start a sandbox in a child Python that ends with `ending`; return the container id."""
+    script = f"""
+import os, signal, sys
+from pathlib import Path
+from qcode.sandbox.container import DockerSandbox, SandboxSettings
+box = DockerSandbox(Path({str(workspace)!r}), SandboxSettings(image={settings.image!r}), "child").start()
+print(box.container_id, flush=True)
+{ending}
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip(), done.stderr
+    return done.stdout.strip()

@@ -1,0 +1,66 @@
+"""Checkpoints: snapshots of the workspace (untracked files included) under private refs.
+
+Each snapshot is a commit in the session's host-only git dir, under
+`refs/qcode/checkpoints/<n>` — never a commit on the result branch, never visible to the sandbox.
+Restoring one puts the workspace back exactly (tracked and untracked, non-ignored files), which
+also undoes what shell commands did to the workspace.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from qcode.agent.workspace import Workspace
+
+__all__ = ["Checkpoint", "Checkpoints"]
+
+REF_PREFIX = "refs/qcode/checkpoints/"
+
+
+class Checkpoint(BaseModel):
+    number: int
+    step: int
+    """The loop step the snapshot was taken before."""
+    commit: str
+    label: str
+
+
+class Checkpoints:
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    def snapshot(self, step: int, label: str) -> Checkpoint | None:
+        """Record the workspace as it is now; None when it equals the latest checkpoint."""
+        latest = self.latest()
+        tree = self.workspace.stage_all()
+        if latest is not None and self.workspace.tree_of(latest.commit) == tree:
+            return None
+        number = (latest.number + 1) if latest else 1
+        commit = self.workspace.commit_tree(tree, f"checkpoint {number} before step {step}: {label}",
+                                            parents=[latest.commit] if latest else [self.workspace.repo.head])
+        self.workspace.git(["update-ref", f"{REF_PREFIX}{number:06d}", commit])
+        return Checkpoint(number=number, step=step, commit=commit, label=label)
+
+    def all(self) -> list[Checkpoint]:
+        lines = self.workspace.git(
+            ["for-each-ref", "--sort=refname", "--format=%(refname) %(objectname) %(contents:subject)", REF_PREFIX]
+        ).splitlines()
+        found = []
+        for line in lines:
+            ref, commit, subject = line.split(" ", 2)
+            # subject: "checkpoint N before step S: label"
+            head, _, label = subject.partition(": ")
+            step = int(head.rsplit(" ", 1)[-1]) if head.rsplit(" ", 1)[-1].isdigit() else 0
+            found.append(Checkpoint(number=int(ref.removeprefix(REF_PREFIX)), step=step, commit=commit, label=label))
+        return found
+
+    def latest(self) -> Checkpoint | None:
+        every = self.all()
+        return every[-1] if every else None
+
+    def restore(self, checkpoint: Checkpoint) -> str:
+        """Put the workspace back to `checkpoint`; returns a diffstat of what the restore changed."""
+        before = self.workspace.stage_all()
+        self.workspace.restore_tree(checkpoint.commit)
+        return self.workspace.git(["diff", "--stat", "--no-ext-diff", before,
+                                            self.workspace.tree_of(checkpoint.commit)])

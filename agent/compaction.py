@@ -1,0 +1,68 @@
+"""Context budget: shorten old observations when the history nears the context limit.
+
+Compaction is the one exception to the append-only history, so it is rare (only past a
+threshold), explicit (a Compacted event records what was dropped) and visible to the model (a
+note in place of each shortened observation, and a state summary after).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from qcode.agent.contracts import Message
+
+__all__ = ["compact", "message_chars"]
+
+STUB = "[compacted by qcode: {chars} characters of `{tool}` output dropped to fit the context; " \
+       "re-run the call if you need it again]"
+_BULKY_ARGUMENTS = ("content", "old_text", "new_text")
+
+
+def message_chars(messages: Sequence[Message]) -> int:
+    return len(json.dumps(list(messages), default=str))
+
+
+def compact(messages: Sequence[Message], keep_recent: int = 6, min_chars: int = 300
+            ) -> tuple[list[Message], list[dict[str, Any]]]:
+    """Shorten tool outputs (and bulky call arguments) older than the last `keep_recent` tool results.
+
+    The system prompt, the task, every assistant decision and the recent work stay whole.
+    Returns the new history and, per shortened message, what was dropped.
+    """
+    tool_indexes = [i for i, m in enumerate(messages) if m.get("role") == "tool"]
+    # Everything before the assistant turn that made the oldest recent tool result is old.
+    boundary = tool_indexes[-keep_recent] if len(tool_indexes) > keep_recent else 0
+    while boundary > 0 and messages[boundary].get("role") != "assistant":
+        boundary -= 1
+    result: list[Message] = []
+    dropped: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        role, content = message.get("role"), str(message.get("content") or "")
+        if index < boundary and role == "tool" and len(content) > min_chars:
+            tool = str(message.get("name", "tool"))
+            result.append({**message, "content": STUB.format(chars=len(content), tool=tool)})
+            dropped.append({"index": index, "tool": tool, "chars": len(content)})
+        elif index < boundary and role == "assistant" and message.get("tool_calls"):
+            shortened, chars = _shorten_arguments(message)
+            result.append(shortened)
+            if chars:
+                dropped.append({"index": index, "tool": "arguments", "chars": chars})
+        else:
+            result.append(message)
+    return result, dropped
+
+
+def _shorten_arguments(message: Message) -> tuple[Message, int]:
+    chars = 0
+    calls = []
+    for call in message["tool_calls"]:
+        arguments = dict(call["function"]["arguments"])
+        for key in _BULKY_ARGUMENTS:
+            value = arguments.get(key)
+            if isinstance(value, str) and len(value) > 2000:
+                chars += len(value)
+                arguments[key] = f"[{len(value)} characters compacted]"
+        calls.append({**call, "function": {**call["function"], "arguments": arguments}})
+    return {**message, "tool_calls": calls}, chars

@@ -1,0 +1,180 @@
+"""A tiny random-weight Qwen3 model folder for exercising the real vLLM engine on CPU.
+
+The model knows nothing; what matters is that every part around it is real: a byte-level BPE
+tokenizer trained on local text with Qwen's special tokens, a Qwen3-style chat template that
+renders tools and XML tool calls (with `enable_thinking` and `preserve_thinking`), and
+safetensors weights in the plain `Qwen3ForCausalLM` architecture (the Qwen3.6 hybrid one does
+not run on vLLM's CPU backend). Building takes a few seconds; no network is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import sysconfig
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["build_tiny_qwen3", "CHAT_TEMPLATE", "SPECIAL_TOKENS", "TEXT_TOKENS"]
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+"""Control tokens: dropped when decoding with skip_special_tokens."""
+TEXT_TOKENS = ["<tool_call>", "</tool_call>", "<think>", "</think>", "<tool_response>", "</tool_response>"]
+"""Single tokens that stay in the decoded text (as in Qwen's own tokenizer)."""
+VOCAB_SIZE = 2048
+SEED = 1234
+
+# Qwen3.5/3.6 style: tools as JSON lines in the system turn, calls in the XML parameter format,
+# tool results grouped in a user turn, `<think>` opened by the generation prompt.
+CHAT_TEMPLATE = r"""
+{%- set preserve = preserve_thinking is defined and preserve_thinking -%}
+{%- set ns = namespace(last_query=messages|length - 1) -%}
+{%- for m in messages -%}{%- if m.role == 'user' -%}{%- set ns.last_query = loop.index0 -%}{%- endif -%}{%- endfor -%}
+{%- if tools -%}
+<|im_start|>system
+{%- if messages and messages[0].role == 'system' %}
+{{ messages[0].content }}
+{%- endif %}
+
+# Tools
+
+You have access to the following functions:
+
+<tools>
+{%- for tool in tools %}
+{{ tool | tojson }}
+{%- endfor %}
+</tools>
+
+If you choose to call a function ONLY reply in the following format with NO suffix:
+
+<tool_call>
+<function=example_function_name>
+<parameter=example_parameter_1>
+value_1
+</parameter>
+</function>
+</tool_call><|im_end|>
+{% elif messages and messages[0].role == 'system' -%}
+<|im_start|>system
+{{ messages[0].content }}<|im_end|>
+{% endif -%}
+{%- for m in messages -%}
+  {%- if m.role == 'system' -%}
+  {%- elif m.role == 'user' -%}
+<|im_start|>user
+{{ m.content }}<|im_end|>
+{% elif m.role == 'assistant' -%}
+<|im_start|>assistant
+{% if m.reasoning_content and (preserve or loop.index0 > ns.last_query) -%}
+<think>
+{{ m.reasoning_content | trim }}
+</think>
+
+{% endif -%}
+{{ m.content or '' }}
+    {%- for call in m.tool_calls or [] -%}
+      {%- set f = call.function if call.function is defined else call -%}
+      {%- if loop.first and (m.content or '') | trim %}{{ '\n\n' }}{% elif not loop.first %}{{ '\n' }}{% endif -%}
+<tool_call>
+<function={{ f.name }}>
+{% set args = f.arguments | fromjson if f.arguments is string else f.arguments -%}
+{%- for key, value in (args or {}).items() -%}
+<parameter={{ key }}>
+{{ value if value is string else value | tojson }}
+</parameter>
+{% endfor -%}
+</function>
+</tool_call>
+    {%- endfor -%}
+<|im_end|>
+{% elif m.role == 'tool' -%}
+{%- if loop.first or messages[loop.index0 - 1].role != 'tool' -%}
+<|im_start|>user
+{%- endif %}
+<tool_response>
+{{ m.content }}
+</tool_response>
+{%- if loop.last or messages[loop.index0 + 1].role != 'tool' -%}
+<|im_end|>
+{% endif -%}
+{%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+<|im_start|>assistant
+{% if enable_thinking is defined and not enable_thinking -%}
+<think>
+
+</think>
+
+{% else -%}
+<think>
+{% endif -%}
+{%- endif -%}
+"""
+
+
+def _corpus(repo_root: Path, limit_files: int = 400) -> Iterator[str]:
+    """Local text to train on: qcode's own sources, then part of the Python stdlib."""
+    yield "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>\n</tool_call>\n" * 50
+    sources = sorted(repo_root.glob("**/*.py")) + sorted(repo_root.glob("**/*.md"))
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+    for path in [*sources, *stdlib][:limit_files]:
+        try:
+            yield path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+
+
+def _train_tokenizer(repo_root: Path):  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AddedToken, PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train_from_iterator(_corpus(repo_root), trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>",
+                                   pad_token="<|endoftext|>", model_max_length=32768)
+    fast.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
+    fast.add_tokens([AddedToken(t, special=False, normalized=False) for t in TEXT_TOKENS])
+    fast.chat_template = CHAT_TEMPLATE.strip("\n")
+    return fast
+
+
+def build_tiny_qwen3(folder: Path, *, hidden_size: int = 128, layers: int = 2,
+                     max_positions: int = 32768) -> Path:
+    """Write a loadable Qwen3ForCausalLM folder (config, tokenizer, template, weights) and return it.
+
+    Reuses an existing build in `folder` (its marker file `qcode-tiny.json` is written last).
+    """
+    import torch
+    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
+
+    folder = Path(folder)
+    if (folder / "qcode-tiny.json").is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(Path(__file__).resolve().parents[1])
+    tokenizer.save_pretrained(folder)
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 2,
+        num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1, head_dim=64,
+        max_position_embeddings=max_positions, tie_word_embeddings=True, eos_token_id=eos,
+        bos_token_id=pad, pad_token_id=pad, torch_dtype="float32",
+    )
+    torch.manual_seed(SEED)
+    model = Qwen3ForCausalLM(config).to(torch.float32)
+    model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad)
+    model.save_pretrained(folder, safe_serialization=True)
+    (folder / "qcode-tiny.json").write_text(json.dumps({"seed": SEED, "vocab": len(tokenizer)}))
+    return folder
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "tiny-qwen3")
+    print(build_tiny_qwen3(target))

@@ -1,0 +1,1 @@
+"""Front-door commands that live in their own modules; `qcode.cli` registers them."""

@@ -1,0 +1,115 @@
+"""`qcode bot`: the CI front door. Reads GitHub Actions' conventions, or the same as flags."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from qcode.agent.events import EventBus
+from qcode.bot.events import load_event
+from qcode.bot.runner import BotOptions, BotOutcome, run_bot
+from qcode.bot.triggers import TriggerConfig
+from qcode.config import load_settings
+from qcode.progress import ProgressPrinter
+
+__all__ = ["command"]
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _forget_token(token: str | None) -> None:
+    """Drop every variable holding the token from our own environment, so no child process (host
+    git for the session, Docker, an engine) inherits it; only the push gets it, explicitly."""
+    if token:
+        for name in [name for name, value in os.environ.items() if value == token]:
+            del os.environ[name]
+
+
+def _write_outputs(outcome: BotOutcome) -> None:
+    """Step outputs for the workflow (GITHUB_OUTPUT), when running in GitHub Actions."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(f"action={outcome.action}\n")
+        out.write(f"status={outcome.result.status if outcome.result else ''}\n")
+        out.write(f"branch={outcome.branch or ''}\n")
+        out.write(f"pull-request={outcome.pull.html_url if outcome.pull else ''}\n")
+
+
+@click.command()
+@click.option("--event", "event_path", type=click.Path(path_type=Path), envvar="GITHUB_EVENT_PATH",
+              help="The event payload JSON.  [env: GITHUB_EVENT_PATH]")
+@click.option("--event-name", envvar="GITHUB_EVENT_NAME",
+              help="issues or issue_comment; guessed from the payload if unset.  [env: GITHUB_EVENT_NAME]")
+@click.option("--repo", envvar="GITHUB_REPOSITORY",
+              help="owner/name on GitHub; default: the event's repository.  [env: GITHUB_REPOSITORY]")
+@click.option("--api-url", envvar="GITHUB_API_URL", default="https://api.github.com", show_default=True,
+              help="[env: GITHUB_API_URL]")
+@click.option("--token", envvar="GITHUB_TOKEN", show_default=False,
+              help="Token for git push and the API; prefer the env var.  [env: GITHUB_TOKEN]")
+@click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+              help="The checked-out repository.  [default: the current folder]")
+@click.option("--label", envvar="QCODE_BOT_LABEL", default="qcode", show_default=True,
+              help="Issue label that triggers a run.")
+@click.option("--trigger", envvar="QCODE_BOT_TRIGGER", default="@qcode", show_default=True,
+              help="Comment prefix that triggers a run.")
+@click.option("--bot-login", "bot_logins", multiple=True,
+              help="A login whose comments never trigger (repeatable; github-actions[bot] always).")
+@click.option("--allow", "allowed", multiple=True,
+              help="author_association allowed to trigger by comment (repeatable; default OWNER, MEMBER, "
+                   "COLLABORATOR).")
+@click.option("--base", help="Branch the pull request targets.  [default: the repository's default branch]")
+@click.option("--engine", help="vllm, openai or replay:FILE.")
+@click.option("--model", help="Model name or local folder.")
+@click.option("--max-steps", type=int, help="Model calls, the planner's included.")
+@click.option("--verify", "verify_command", help="Command run in the sandbox after finish, e.g. 'pytest -q'.")
+@click.option("--dry-run", is_flag=True,
+              help="Touch no remote: write the patch, PR body and API calls to --out.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("qcode-bot-dry-run"),
+              show_default=True, help="Output folder of --dry-run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object on stdout.")
+@click.option("--api-backoff", type=float, default=1.0, hidden=True,
+              help="Seconds before the first API retry.")
+def command(event_path: Path | None, event_name: str | None, repo: str | None, api_url: str,
+            token: str | None, checkout: Path, label: str, trigger: str, bot_logins: tuple[str, ...],
+            allowed: tuple[str, ...], base: str | None, engine: str | None, model: str | None,
+            max_steps: int | None, verify_command: str | None, dry_run: bool, out: Path, as_json: bool,
+            api_backoff: float) -> None:
+    """Turn a labelled GitHub issue (or an `@qcode` comment) into a pull request."""
+    _forget_token(token)
+    if event_path is None:
+        raise click.UsageError("no event: run in GitHub Actions (GITHUB_EVENT_PATH) or pass --event PATH")
+    event = load_event(event_path, event_name)
+    triggers = TriggerConfig(label=label, comment_prefix=trigger,
+                             bot_logins=["github-actions[bot]", *bot_logins],
+                             **({"allowed_associations": list(allowed)} if allowed else {}))
+    options = BotOptions(checkout=checkout, repo=repo or event.repository.full_name, api_url=api_url,
+                         token=token, triggers=triggers, base=base, dry_run=out if dry_run else None,
+                         api_backoff=api_backoff)
+    flags = {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}
+    settings = load_settings(flags, checkout if checkout.is_dir() else None).settings
+    bus = EventBus()
+    bus.subscribe(ProgressPrinter(stderr))
+    outcome = run_bot(event, options, settings, bus, log=lambda line: stderr.print(f"[dim]{escape(line)}[/]"))
+    _write_outputs(outcome)
+    _report(outcome, as_json)
+
+
+def _report(outcome: BotOutcome, as_json: bool) -> None:
+    if as_json:
+        click.echo(outcome.model_dump_json(exclude={"result": {"verify"}}))
+    if outcome.action == "skipped":
+        stderr.print(f"nothing to do: {escape(outcome.reason)}")
+        sys.exit(0)
+    if outcome.pull is not None:
+        stderr.print(f"{outcome.action} pull request #{outcome.pull.number}: {outcome.pull.html_url}")
+    else:
+        stderr.print(f"no pull request: {escape(outcome.reason)}")
+    resolved = outcome.result is not None and outcome.result.status == "resolved" and outcome.pull is not None
+    sys.exit(0 if resolved else 1)

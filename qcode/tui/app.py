@@ -1,0 +1,337 @@
+"""`qcode tui`: an interactive session. The agent runs in an exclusive thread worker; the loop's events
+reach the UI only as messages, and the approver blocks that worker until the person answers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerState
+
+from qcode.agent.contracts import Engine, ToolCall
+from qcode.agent.events import (
+    EventBus,
+    ModelTurn,
+    Notice,
+    ObservationMade,
+    PlanUpdated,
+    RunFinished,
+    SessionStarted,
+    TokenStreamed,
+    ToolCalled,
+    TurnStarted,
+)
+from qcode.agent.session import Session
+from qcode.config import Settings
+from qcode.tui import extras
+from qcode.tui.approval import ApprovalGate, Decision
+from qcode.tui.screens import ApprovalScreen, DiffScreen, SessionsScreen
+from qcode.tui.view_model import RunStats, clock_text
+from qcode.tui.widgets import Conversation, PlanPanel, StatusBar, TopBar
+
+__all__ = ["QcodeApp"]
+
+
+class QcodeApp(App[int]):
+    """Type a task, watch the plan, the model's text and every tool call; steer with follow-ups."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "qcode"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("escape", "interrupt", "Interrupt"),
+        Binding("ctrl+r", "review_diff", "Diff"),
+        Binding("ctrl+z", "undo", "Undo"),
+        Binding("ctrl+o", "resume", "Sessions"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    state: reactive[str] = reactive("starting")
+    """starting → loading → idle ⇄ running (asking) → closing; or error when the engine failed."""
+
+    class LoopEvent(Message):
+        """One of the loop's events, posted from the worker thread."""
+
+        def __init__(self, event: object) -> None:
+            super().__init__()
+            self.event = event
+
+    class ApprovalNeeded(Message):
+        """The approver (worker thread) waits on `future` until the person answers."""
+
+        def __init__(self, call: ToolCall, future: Future[Decision]) -> None:
+            super().__init__()
+            self.call, self.future = call, future
+
+    class SessionReady(Message):
+        def __init__(self, session: Session) -> None:
+            super().__init__()
+            self.session = session
+
+    def __init__(self, settings: Settings, repo: Path, engine: Engine | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.settings, self.repo, self.clock = settings, repo, clock
+        self._engine = engine
+        self.bus = EventBus()
+        self.bus.subscribe(lambda event: self.post_message(self.LoopEvent(event)))
+        self.gate = ApprovalGate(settings.approval, self._ask)
+        self.session: Session | None = None
+        self.session_id: str | None = None
+        self.stats = RunStats()
+        self._session_future: Future[Session] = Future()
+        self._started = clock()
+        self._has_run = False
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(id="top")
+        with Horizontal(id="body"):
+            yield Conversation(id="conversation")
+            yield PlanPanel(id="plan")
+        yield StatusBar(id="status")
+        yield Input(placeholder="Describe a task and press Enter", id="prompt")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        top = self.query_one(TopBar)
+        top.repo, top.approval = self.repo.resolve().name, self.settings.approval
+        self.query_one(StatusBar).model = extras.model_label(self.settings, self._engine)
+        self.query_one("#prompt", Input).focus()
+        self.set_interval(1.0, self._tick)
+        self.state = "loading"
+        self._prepare()
+
+    def watch_state(self, state: str) -> None:
+        if self.is_mounted:
+            self.query_one(StatusBar).state = state
+            self.query_one(StatusBar).elapsed = clock_text(self.clock() - self._started)
+
+    def _tick(self) -> None:
+        if self.state in ("loading", "running", "asking", "stopping", "closing"):
+            self.query_one(StatusBar).elapsed = clock_text(self.clock() - self._started)
+
+    # -- workers --------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def _prepare(self) -> None:
+        """Build the engine (minutes for a large model) and the session, off the UI thread."""
+        try:
+            engine = self._engine = self._engine or extras.build_engine(self.settings)
+            session = extras.open_session(self.settings, self.repo, self.bus, engine, self.gate)
+        except BaseException as err:
+            self._session_future.set_exception(err)
+            raise
+        self._session_future.set_result(session)
+        self.post_message(self.SessionReady(session))
+
+    @work(thread=True, exclusive=True, group="agent", exit_on_error=False)
+    def _run(self, text: str) -> None:
+        """One task or follow-up on the session, to its end (finish, a limit, Esc)."""
+        self._session_future.result().run(text)
+
+    @on(SessionReady)
+    def _session_ready(self, message: SessionReady) -> None:
+        self.session = message.session
+        if self.state == "loading":
+            self.state = "idle"
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group in ("engine", "agent"):
+            error = event.worker.error
+            self.query_one(Conversation).add_note(f"{type(error).__name__}: {error}", "error")
+            self.state = "error" if event.worker.group == "engine" else "idle"
+        elif event.state is WorkerState.SUCCESS and event.worker.group == "agent" and self.state != "closing":
+            self.state = "idle"
+
+    # -- the loop's events ----------------------------------------------------------------------
+
+    @on(LoopEvent)
+    def _loop_event(self, message: LoopEvent) -> None:
+        conversation = self.query_one(Conversation)
+        match message.event:
+            case SessionStarted() as event:
+                self.session_id = event.session_id
+                self.query_one(TopBar).branch = event.branch
+            case TurnStarted() as event:
+                conversation.turn(event.step)
+                self.query_one(StatusBar).stats = self._stats_text(event.step)
+            case TokenStreamed() as event:
+                conversation.token(event.step, event.text)
+            case ModelTurn() as event:
+                conversation.model_turn(event)
+                self.stats.add_turn(event.step, event.usage, event.duration, event.time_to_first_token)
+                self.query_one(StatusBar).stats = self.stats.text()
+            case ToolCalled() as event:
+                conversation.tool_called(event)
+            case ObservationMade() as event:
+                conversation.observed(event)
+            case PlanUpdated() as event:
+                self.query_one(PlanPanel).plan = tuple(event.plan)
+            case Notice() as event:
+                conversation.add_note(event.text, event.level)
+            case RunFinished() as event:
+                conversation.finished(event)
+
+    def _stats_text(self, step: int) -> str:
+        self.stats.step = step
+        return self.stats.text()
+
+    # -- approvals ------------------------------------------------------------------------------
+
+    def _ask(self, call: ToolCall, future: Future[Decision]) -> None:
+        """Called by the gate on the worker thread; a closed app answers no."""
+        if not self.post_message(self.ApprovalNeeded(call, future)) and not future.done():
+            future.set_result(Decision.REJECT)
+
+    @on(ApprovalNeeded)
+    def _approval_needed(self, message: ApprovalNeeded) -> None:
+        if message.future.done():  # answered already (Esc, quit)
+            return
+        card = self.query_one(Conversation).card(message.call.id)
+        if card is not None:
+            card.set_status("asking")
+        self.state = "asking"
+
+        def answer(decision: Decision | None) -> None:
+            if not message.future.done():
+                message.future.set_result(decision or Decision.REJECT)
+            if card is not None:
+                card.set_status("running")
+            if self.state == "asking":
+                self.state = "running"
+
+        self.push_screen(ApprovalScreen(message.call), callback=answer)
+
+    def _close_approval(self) -> None:
+        if isinstance(self.screen, ApprovalScreen):
+            self.pop_screen()
+
+    # -- input and actions ----------------------------------------------------------------------
+
+    @on(Input.Submitted, "#prompt")
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        if self.state in ("running", "asking", "stopping", "closing"):
+            self.notify("A run is in progress: wait for it, or press Esc to interrupt it.",
+                        severity="warning")
+            return
+        if self.state == "error":
+            self.notify("The engine did not start; see the error above. Ctrl+Q quits.", severity="error")
+            return
+        event.input.value = ""
+        self.query_one(Conversation).add_user(text)
+        self._started, self._has_run = self.clock(), True
+        self.state = "running"
+        self._run(text)
+
+    def action_interrupt(self) -> None:
+        if self.state not in ("running", "asking") or self.session is None:
+            return
+        self.session.cancel()
+        self.gate.release("the user interrupted the run")
+        self._close_approval()
+        self.state = "stopping"
+
+    def action_review_diff(self) -> None:
+        if self.session is None or not self._has_run:
+            self.notify("Nothing to review yet: start a task first.")
+        elif self.state not in ("idle", "error"):
+            self.notify("The diff opens between runs (Esc interrupts this one).", severity="warning")
+        else:
+            self._show_diff(self.session)
+
+    @work(group="diff", exclusive=True)
+    async def _show_diff(self, session: Session) -> None:
+        diff = await asyncio.to_thread(session.workspace.diff)
+        await self.push_screen(DiffScreen(diff))
+
+    def action_undo(self) -> None:
+        if self.session is None or self.state != "idle" or not self._has_run:
+            self.notify("Undo works between runs, after a first task.")
+        elif not extras.can_undo(self.session):
+            self.notify("Undo needs Session.undo, which this build of qcode does not have yet.",
+                        severity="warning")
+        else:
+            self._undo(self.session)
+
+    @work(group="agent", exclusive=True)
+    async def _undo(self, session: Session) -> None:
+        message = await asyncio.to_thread(extras.undo, session, 1)
+        self.query_one(Conversation).add_note(f"undo: {message}")
+
+    def action_resume(self) -> None:
+        if self._has_run:
+            self.notify("Resume a past session from a fresh `qcode tui`.")
+        elif not extras.can_resume():
+            self.notify("Resuming needs list_sessions, which this build of qcode does not have yet.",
+                        severity="warning")
+        else:
+            self._pick_session()
+
+    @work(group="sessions", exclusive=True)
+    async def _pick_session(self) -> None:
+        rows = await asyncio.to_thread(extras.past_sessions, self.settings.state_dir)
+        chosen = await self.push_screen_wait(SessionsScreen(rows))
+        if chosen:
+            self.notify(f"Resuming {chosen} …")
+            self._session_future = Future()
+            self.state = "loading"
+            self._resume(chosen)
+
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def _resume(self, session_id: str) -> None:
+        old = self.session
+        if old is not None:
+            old.close()
+        engine = self._engine = self._engine or extras.build_engine(self.settings)
+        session = extras.open_session(self.settings, self.repo, self.bus, engine, self.gate,
+                                      resume=session_id)
+        self._session_future.set_result(session)
+        self.post_message(self.SessionReady(session))
+
+    async def action_quit(self) -> None:
+        if self.state == "closing":
+            return
+        self.state = "closing"
+        self._close_and_exit()
+
+    @work(group="shutdown")
+    async def _close_and_exit(self) -> None:
+        """Stop the run as Esc does, wait for the worker, then remove the sandbox, close the trajectory."""
+        if self.session is not None:
+            self.session.cancel()
+        self.gate.release("the user quit qcode", close=True)
+        self._close_approval()
+        for worker in list(self.workers):
+            if worker.group in ("engine", "agent") and worker.is_running:
+                try:
+                    await worker.wait()
+                except Exception:  # noqa: BLE001 - its error is already on screen; we are leaving
+                    pass
+        await asyncio.to_thread(self.close_session)
+        self.exit(0)
+
+    def close_session(self) -> None:
+        """Idempotent; also called by `run_tui` after the app is gone, for crash paths."""
+        future = self._session_future
+        session = self.session
+        if session is None and future.done() and future.exception() is None:
+            session = future.result()
+        if session is not None:
+            session.close()

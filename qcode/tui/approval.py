@@ -1,0 +1,136 @@
+"""When the TUI asks before a tool call runs, and the bridge that lets the worker thread wait for the answer.
+
+The policy is pure (tested directly). The gate is what `new_session(approver=...)` receives: the core
+calls it from the agent's worker thread before a validated call runs, and it blocks that thread on a
+`Future` the UI thread resolves — no polling, no sleeps.
+"""
+
+from __future__ import annotations
+
+import enum
+import shlex
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Literal
+
+from qcode.agent.contracts import ToolCall
+
+__all__ = ["ApprovalGate", "ApprovalMode", "Decision", "always_key", "is_safe_command", "needs_approval"]
+
+ApprovalMode = Literal["ask", "auto-edit", "yolo"]
+
+EDIT_TOOLS = frozenset({"edit_file", "write_file"})
+SHELL = "shell"
+
+_SAFE_PREFIXES: tuple[tuple[str, ...], ...] = (
+    ("ls",), ("cat",), ("head",), ("tail",), ("wc",), ("pwd",), ("echo",), ("grep",), ("rg",), ("find",),
+    ("tree",), ("cd",), ("diff",), ("file",), ("stat",), ("which",),
+    ("git", "status"), ("git", "diff"), ("git", "log"), ("git", "show"), ("git", "branch"),
+    ("pytest",), ("python", "-m", "pytest"), ("python3", "-m", "pytest"),
+)
+"""Read-only commands (and the test runner) that never need a person's yes; each pipeline segment must
+start with one of these."""
+_FIND_ACTIONS = frozenset({"-exec", "-execdir", "-delete", "-ok", "-okdir", "-fprint", "-fprintf", "-fls"})
+_SEPARATORS = frozenset({"|", "||", "&&", ";"})
+
+
+class Decision(enum.Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    ALWAYS = "always"
+    """Accept, and do not ask again for the same command (shell) or file (edits) in this session."""
+
+
+def is_safe_command(command: str) -> bool:
+    """True when every segment of the command is on the safe list and nothing writes or substitutes."""
+    if "`" in command or "$(" in command or "\n" in command:
+        return False
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:  # unbalanced quotes: not something to wave through
+        return False
+    segments: list[list[str]] = [[]]
+    for token in tokens:
+        if token in _SEPARATORS:
+            segments.append([])
+        elif token and set(token) <= set("<>&()"):
+            return False  # redirections, background jobs, subshells
+        else:
+            segments[-1].append(token)
+    return all(segment and _safe_segment(segment) for segment in segments)
+
+
+def _safe_segment(words: list[str]) -> bool:
+    if words[0] == "find" and _FIND_ACTIONS & set(words):
+        return False
+    return any(tuple(words[: len(prefix)]) == prefix for prefix in _SAFE_PREFIXES)
+
+
+def always_key(call: ToolCall) -> str:
+    """What "always" remembers: the exact command for shell, the file for edits, else the tool."""
+    if call.name == SHELL:
+        return f"shell:{str(call.arguments.get('command', '')).strip()}"
+    if call.name in EDIT_TOOLS:
+        return f"edit:{call.arguments.get('path', '')}"
+    return f"tool:{call.name}"
+
+
+def needs_approval(call: ToolCall, mode: ApprovalMode, allowed: frozenset[str] | set[str] = frozenset()
+                   ) -> bool:
+    """ask: edits and unsafe shell commands ask; auto-edit: only unsafe shell commands; yolo: nothing."""
+    if mode == "yolo" or always_key(call) in allowed:
+        return False
+    if call.name == SHELL:
+        return not is_safe_command(str(call.arguments.get("command", "")))
+    return call.name in EDIT_TOOLS and mode == "ask"
+
+
+AskUser = Callable[[ToolCall, "Future[Decision]"], None]
+"""Shows the prompt on the UI thread; the prompt resolves the future it is given."""
+
+
+class ApprovalGate:
+    """The session's approver: None approves, a string rejects with that reason (see tools/registry.py)."""
+
+    def __init__(self, mode: ApprovalMode, ask: AskUser) -> None:
+        self.mode = mode
+        self.allowed: set[str] = set()
+        self._ask = ask
+        self._lock = threading.Lock()
+        self._pending: Future[Decision] | None = None
+        self._reason: str | None = None
+        self._closed: str | None = None
+
+    def __call__(self, call: ToolCall) -> str | None:
+        if not needs_approval(call, self.mode, self.allowed):
+            return None
+        future: Future[Decision] = Future()
+        with self._lock:
+            if self._closed is not None:
+                return self._closed
+            self._pending, self._reason = future, None
+        self._ask(call, future)
+        try:
+            decision = future.result()  # blocks the worker thread only; the UI thread resolves it
+        finally:
+            with self._lock:
+                self._pending = None
+        if decision is Decision.ALWAYS:
+            self.allowed.add(always_key(call))
+        if decision is Decision.REJECT:
+            return self._reason or "the user rejected it"
+        return None
+
+    def release(self, reason: str, close: bool = False) -> None:
+        """Answer a pending prompt with a rejection (Esc, quit) so the worker thread moves on;
+        `close` also rejects every later call (the app is going away)."""
+        with self._lock:
+            pending = self._pending
+            if close:
+                self._closed = reason
+            if pending is not None and not pending.done():
+                self._reason = reason
+                pending.set_result(Decision.REJECT)

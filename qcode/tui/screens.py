@@ -1,0 +1,118 @@
+"""Modal screens: the approval prompt, the branch's diff, the list of past sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, OptionList, Static
+
+from qcode.agent.contracts import ToolCall
+from qcode.tui.approval import Decision
+from qcode.tui.view_model import compact
+from qcode.tui.widgets.conversation import diff_renderable
+
+__all__ = ["ApprovalScreen", "DiffScreen", "SessionsScreen", "call_preview"]
+
+
+def call_preview(call: ToolCall) -> RenderableType:
+    """What the person approves: the command, or the edit as -/+ lines."""
+    args = call.arguments
+    if call.name == "shell":
+        return Text(f"$ {args.get('command', '')}", style="bold")
+    if call.name == "edit_file":
+        old = "".join(f"-{line}\n" for line in str(args.get("old_text", "")).splitlines())
+        new = "".join(f"+{line}\n" for line in str(args.get("new_text", "")).splitlines())
+        return diff_renderable(f"--- {args.get('path', '')}\n{old}{new}")
+    if call.name == "write_file":
+        lines = str(args.get("content", "")).splitlines()
+        body = "".join(f"+{line}\n" for line in lines[:40])
+        if len(lines) > 40:
+            body += f"… {len(lines) - 40} more lines\n"
+        return diff_renderable(f"+++ {args.get('path', '')}\n{body}")
+    return Text(compact(args, 400))
+
+
+class ApprovalScreen(ModalScreen[Decision]):
+    """Accept, reject, or always accept this command (file, for edits) for the rest of the session."""
+
+    BINDINGS = [
+        Binding("y", "decide('accept')", "Accept"),
+        Binding("n,escape", "decide('reject')", "Reject"),
+        Binding("a", "decide('always')", "Always"),
+    ]
+
+    def __init__(self, call: ToolCall) -> None:
+        super().__init__()
+        self.call = call
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="approval"):
+            yield Label(Text(f"Allow {self.call.name}?", style="bold"), id="approval-title")
+            with VerticalScroll(id="approval-preview"):
+                yield Static(call_preview(self.call))
+            with Horizontal(id="approval-buttons"):
+                yield Button("Yes (y)", variant="success", id="accept")
+                yield Button("No (n)", variant="error", id="reject")
+                yield Button("Always (a)", variant="primary", id="always")
+
+    def on_mount(self) -> None:
+        self.query_one("#accept", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.action_decide(event.button.id or "reject")
+
+    def action_decide(self, choice: str) -> None:
+        self.dismiss(Decision(choice))
+
+
+class DiffScreen(ModalScreen[None]):
+    """The branch's diff so far, coloured; Esc or q closes it."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close")]
+
+    def __init__(self, diff: str) -> None:
+        super().__init__()
+        self.diff = diff
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="diff") as scroll:
+            scroll.border_title = "diff (Esc closes)"
+            empty = Text("No changes yet.", style="dim")
+            yield Static(diff_renderable(self.diff) if self.diff.strip() else empty)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class SessionsScreen(ModalScreen["str | None"]):
+    """Past sessions, newest first; Enter resumes one, Esc goes back."""
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, rows: Sequence[tuple[str, str]]) -> None:
+        """`rows`: (session id, one-line description)."""
+        super().__init__()
+        self.rows = list(rows)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="sessions") as box:
+            box.border_title = "resume a session (Enter) · Esc closes"
+            if self.rows:
+                yield OptionList(*(f"{sid}  {label}" for sid, label in self.rows))
+            else:
+                yield Static(Text("No past sessions.", style="dim"))
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.rows[event.option_index][0])
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,101 @@
+"""Pure helpers that turn loop events into what the TUI shows: streamed text, card titles, stats.
+
+No widgets here, so each piece is tested directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qcode.agent.contracts import Usage
+
+__all__ = ["RunStats", "card_title", "compact", "duration_text", "split_stream", "summarize_args"]
+
+THINK_OPEN, THINK_CLOSE, TOOL_OPEN = "<think>", "</think>", "<tool_call>"
+_PRIMARY_ARG = ("command", "path", "pattern", "summary")
+STATUS_MARK = {"running": "…", "asking": "?", "ok": "✓", "failed": "✗", "rejected": "⊘", "skipped": "·"}
+
+
+def split_stream(text: str) -> tuple[str, str]:
+    """(reasoning, visible) of a partial model output; tool-call XML is left to the cards.
+
+    Text before `</think>` is reasoning (the chat template may open `<think>` in the prompt); until
+    `</think>` arrives, only output that starts with `<think>` counts as reasoning.
+    """
+    reasoning = ""
+    stripped = text.lstrip()
+    if THINK_CLOSE in text:
+        reasoning, _, text = text.partition(THINK_CLOSE)
+    elif stripped.startswith(THINK_OPEN):
+        reasoning, text = stripped, ""
+    reasoning = reasoning.replace(THINK_OPEN, "").strip()
+    visible = text.split(TOOL_OPEN, 1)[0].strip()
+    return reasoning, visible
+
+
+def compact(value: object, limit: int = 60) -> str:
+    """One line, at most `limit` characters."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarize_args(name: str, arguments: dict[str, Any], limit: int = 60) -> str:
+    """The argument a person cares about first: the command, the path, the pattern…"""
+    if name == "update_plan":
+        plan = arguments.get("plan")
+        return f"{len(plan)} steps" if isinstance(plan, list) else ""
+    for key in _PRIMARY_ARG:
+        if key in arguments:
+            return compact(arguments[key], limit)
+    return compact(", ".join(f"{k}={v}" for k, v in arguments.items()), limit)
+
+
+def duration_text(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
+
+
+def card_title(name: str, arguments: dict[str, Any], status: str, duration: float | None = None) -> str:
+    tail = f"  {duration_text(duration)}" if duration is not None else ""
+    summary = summarize_args(name, arguments)
+    return f"{STATUS_MARK[status]} {name}" + (f"  {summary}" if summary else "") + tail
+
+
+def human_count(value: float) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 1000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:.0f}"
+
+
+def clock_text(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+@dataclass
+class RunStats:
+    """Token accounting the status bar shows, summed over the session."""
+
+    usage: Usage = field(default_factory=Usage)
+    step: int = 0
+    tokens_per_second: float | None = None
+
+    def add_turn(self, step: int, usage: Usage, duration: float, first_token: float | None) -> None:
+        self.usage = self.usage + usage
+        self.step = step
+        generating = duration - (first_token or 0.0)
+        if generating > 0 and usage.completion_tokens:
+            self.tokens_per_second = usage.completion_tokens / generating
+
+    @property
+    def cached_percent(self) -> float:
+        prompt = self.usage.prompt_tokens
+        return 100.0 * self.usage.cached_tokens / prompt if prompt else 0.0
+
+    def text(self) -> str:
+        rate = f"{self.tokens_per_second:.0f} tok/s" if self.tokens_per_second is not None else "– tok/s"
+        return (f"step {self.step} · ↑{human_count(self.usage.prompt_tokens)} "
+                f"↓{human_count(self.usage.completion_tokens)} · {self.cached_percent:.0f}% cached · {rate}")

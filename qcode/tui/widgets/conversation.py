@@ -1,0 +1,151 @@
+"""The conversation pane: the person's messages, the model's streamed turns, one card per tool call."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.markdown import Markdown
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Collapsible, Static
+
+from qcode.agent.events import ModelTurn, ObservationMade, RunFinished, ToolCalled
+from qcode.tui.view_model import card_title, compact, split_stream
+
+__all__ = ["Conversation", "ToolCard", "TurnView", "diff_renderable"]
+
+OUTPUT_LINES = 400
+"""A card shows at most this many lines of a tool's output (the model saw the text the loop capped)."""
+
+
+def diff_renderable(diff: str) -> RenderableType:
+    """A coloured unified diff."""
+    return Syntax(diff.rstrip("\n"), "diff", theme="ansi_dark", word_wrap=True, background_color="default")
+
+
+def _clip(text: str, lines: int = OUTPUT_LINES) -> str:
+    parts = text.splitlines()
+    if len(parts) <= lines:
+        return text
+    return "\n".join(parts[:lines]) + f"\n… {len(parts) - lines} more lines"
+
+
+class TurnView(Vertical):
+    """One model turn: reasoning collapsed under "thinking", the visible text streamed as it comes."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(classes="turn -empty")
+        self.step = step
+        self._buffer = ""
+        self._reasoning = Static(classes="reasoning")
+        self._thinking = Collapsible(self._reasoning, title="thinking", collapsed=True, classes="thinking")
+        self._text = Static(classes="text")
+
+    def compose(self) -> ComposeResult:
+        yield self._thinking
+        yield self._text
+
+    def append(self, token: str) -> None:
+        self._buffer += token
+        reasoning, visible = split_stream(self._buffer)
+        self._show(reasoning, Text(visible))
+
+    def complete(self, event: ModelTurn) -> None:
+        self._show(event.reasoning.strip(), Markdown(event.text.strip()) if event.text.strip() else Text(""))
+
+    def _show(self, reasoning: str, text: RenderableType) -> None:
+        self._thinking.display = bool(reasoning)
+        if reasoning:
+            self._thinking.title = f"thinking ({len(reasoning.split())} words)"
+            self._reasoning.update(Text(reasoning, style="dim italic"))
+        visible = not (isinstance(text, Text) and not text.plain)
+        self._text.display = visible
+        self._text.update(text)
+        self.set_class(not (reasoning or visible), "-empty")
+
+
+class ToolCard(Collapsible):
+    """A tool call: tool, main argument, status and duration; expands to the output (edits: a diff)."""
+
+    def __init__(self, event: ToolCalled) -> None:
+        self._body = Static(classes="output")
+        super().__init__(self._body, title=card_title(event.name, event.arguments, "running"), collapsed=True,
+                         classes="card -running")
+        self.call = event
+        self.status = "running"
+
+    def set_status(self, status: str, duration: float | None = None) -> None:
+        self.status = status
+        self.title = card_title(self.call.name, self.call.arguments, status, duration)
+        for name in ("running", "asking", "ok", "failed", "rejected"):
+            self.set_class(name == status, f"-{name}")
+
+    def complete(self, event: ObservationMade) -> None:
+        status = "ok" if event.ok else "rejected" if event.data.get("error") == "rejected" else "failed"
+        self.set_status(status, event.duration)
+        diff = event.data.get("diff")
+        if event.name in ("edit_file", "write_file") and event.ok and isinstance(diff, str) and diff:
+            self._body.update(diff_renderable(_clip(diff)))
+            self.collapsed = False
+        else:
+            self._body.update(Text(_clip(event.text.rstrip()) or "(no output)"))
+
+
+class Conversation(VerticalScroll):
+    """Everything that happened in the session, newest at the bottom, following the output."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's own keyword
+        super().__init__(id=id, can_focus=False)
+        self._turns: dict[int, TurnView] = {}
+        self._cards: dict[str, ToolCard] = {}
+        self._run = 0
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def add_user(self, text: str) -> None:
+        self._run += 1
+        self._turns.clear()
+        self._cards.clear()
+        self.mount(Static(Text(f"› {text}"), classes="user"))
+
+    def add_note(self, text: str, level: str = "info") -> None:
+        self.mount(Static(Text(text), classes=f"note -{level}"))
+
+    def turn(self, step: int) -> TurnView:
+        if step not in self._turns:
+            self._turns[step] = TurnView(step)
+            self.mount(self._turns[step])
+        return self._turns[step]
+
+    def token(self, step: int, text: str) -> None:
+        self.turn(step).append(text)
+
+    def model_turn(self, event: ModelTurn) -> None:
+        self.turn(event.step).complete(event)
+
+    def tool_called(self, event: ToolCalled) -> None:
+        card = ToolCard(event)
+        self._cards[event.call_id] = card
+        self.mount(card)
+
+    def card(self, call_id: str) -> ToolCard | None:
+        return self._cards.get(call_id)
+
+    def observed(self, event: ObservationMade) -> None:
+        card = self._cards.get(event.call_id)
+        if card is not None:
+            card.complete(event)
+
+    def finished(self, event: RunFinished) -> None:
+        for card in self._cards.values():
+            if card.status in ("running", "asking"):
+                card.set_status("skipped")
+        lines = [f"{event.status}: {compact(event.reason, 200)}"]
+        if event.branch:
+            commit = (event.commit or "")[:12]
+            lines.append(f"branch {event.branch}" + (f" · commit {commit}" if commit else ""))
+        if event.summary:
+            lines.append(compact(event.summary, 300))
+        self.mount(Static(Text("\n".join(lines)), classes=f"finished -{event.status}"))

@@ -1,0 +1,76 @@
+"""The plan panel and the two one-line bars (session at the top, progress at the bottom)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from qcode.agent.contracts import PlanStep
+
+__all__ = ["PlanPanel", "StatusBar", "TopBar"]
+
+_MARK = {"done": ("✓ ", "green"), "in_progress": ("▶ ", "bold yellow"), "pending": ("· ", "dim")}
+
+
+class PlanPanel(Static):
+    """The latest `update_plan`, one line a step."""
+
+    plan: reactive[tuple[PlanStep, ...]] = reactive((), layout=True)
+
+    def on_mount(self) -> None:
+        self.border_title = "plan"
+
+    def render(self) -> Text:
+        if not self.plan:
+            return Text("no plan yet", style="dim")
+        text = Text()
+        for index, step in enumerate(self.plan):
+            mark, style = _MARK[step.status]
+            text.append(mark, style=style)
+            text.append(step.step, style="dim" if step.status == "done" else "")
+            if index < len(self.plan) - 1:
+                text.append("\n")
+        return text
+
+    def watch_plan(self, plan: tuple[PlanStep, ...]) -> None:
+        done = sum(step.status == "done" for step in plan)
+        self.border_title = f"plan {done}/{len(plan)}" if plan else "plan"
+
+
+class TopBar(Static):
+    """Repository, branch and approval mode."""
+
+    repo: reactive[str] = reactive("")
+    branch: reactive[str] = reactive("")
+    approval: reactive[str] = reactive("ask")
+
+    def render(self) -> Text:
+        text = Text()
+        text.append(" qcode ", style="bold reverse")
+        text.append(f" {self.repo}")
+        if self.branch:
+            text.append(" → ", style="dim")
+            text.append(self.branch, style="cyan")
+        text.append(f"  approval: {self.approval}", style="dim")
+        return text
+
+
+class StatusBar(Static):
+    """What the agent is doing, the model, tokens, speed and elapsed time."""
+
+    state: reactive[str] = reactive("starting")
+    model: reactive[str] = reactive("")
+    stats: reactive[str] = reactive("")
+    elapsed: reactive[str] = reactive("00:00")
+
+    def render(self) -> Text:
+        style = {"running": "bold yellow", "idle": "green", "asking": "bold magenta",
+                 "error": "bold red"}.get(self.state.split(" ")[0], "bold")
+        text = Text()
+        text.append(f" {self.state} ", style=style)
+        text.append(f"· {self.model} ", style="dim")
+        if self.stats:
+            text.append(f"· {self.stats} ")
+        text.append(f"· {self.elapsed}", style="dim")
+        return text
