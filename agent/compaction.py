@@ -24,11 +24,12 @@ def message_chars(messages: Sequence[Message]) -> int:
     return len(json.dumps(list(messages), default=str))
 
 
-def compact(messages: Sequence[Message], keep_recent: int = 6, min_chars: int = 300
-            ) -> tuple[list[Message], list[dict[str, Any]]]:
+def compact(messages: Sequence[Message], keep_recent: int = 6, min_chars: int = 300,
+            drop_old_turns: bool = False) -> tuple[list[Message], list[dict[str, Any]]]:
     """Shorten tool outputs (and bulky call arguments) older than the last `keep_recent` tool results.
 
-    The system prompt, the task, every assistant decision and the recent work stay whole.
+    The system prompt, the task, every assistant decision and the recent work stay whole. With
+    `drop_old_turns` the old turns are removed instead, leaving one note in their place.
     Returns the new history and, per shortened message, what was dropped.
     """
     tool_indexes = [i for i, m in enumerate(messages) if m.get("role") == "tool"]
@@ -36,6 +37,8 @@ def compact(messages: Sequence[Message], keep_recent: int = 6, min_chars: int = 
     boundary = tool_indexes[-keep_recent] if len(tool_indexes) > keep_recent else 0
     while boundary > 0 and messages[boundary].get("role") != "assistant":
         boundary -= 1
+    if drop_old_turns:
+        return _drop_turns(messages, boundary)
     result: list[Message] = []
     dropped: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
@@ -66,3 +69,15 @@ def _shorten_arguments(message: Message) -> tuple[Message, int]:
                 arguments[key] = f"[{len(value)} characters compacted]"
         calls.append({**call, "function": {**call["function"], "arguments": arguments}})
     return {**message, "tool_calls": calls}, chars
+
+
+def _drop_turns(messages: Sequence[Message], boundary: int) -> tuple[list[Message], list[dict[str, Any]]]:
+    """Replace every whole turn between the task (messages 0-1) and `boundary` with one note."""
+    head, old, recent = list(messages[:2]), list(messages[2:boundary]), list(messages[boundary:])
+    if not old:
+        return list(messages), []
+    chars = message_chars(old)
+    turns = sum(1 for m in old if m.get("role") == "assistant")
+    note = {"role": "user", "content": f"[qcode removed {turns} earlier turns ({chars} characters) to fit the "
+                                       "context; the plan and changed files follow in the next note]"}
+    return [*head, note, *recent], [{"index": 2, "tool": "turns", "chars": chars, "turns": turns}]

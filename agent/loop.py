@@ -95,16 +95,23 @@ class AgentLoop:
             self.say(render("nudge"))
             return
         self.recovery.before_calls(self.steps, turn.tool_calls)
-        notices = []
-        # `finish` runs last, after the other calls of the same turn.
+        notices: list[str] = []
+        stop: LimitReached | None = None
+        # Every call of the turn gets an answer, even when the run must end, so the history stays
+        # well-formed for a follow-up. `finish` runs last, after the other calls of the same turn.
         for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
-            if self.cancelled.is_set():
-                # Every call of the turn gets an answer, so the history stays well-formed.
-                self._answer(call, "Not run: the user interrupted this step.")
+            if self.cancelled.is_set() or stop is not None:
+                self._answer(call, "Not run: the run was stopped before this call.")
                 continue
-            notice = self.execute(call)
+            try:
+                notice = self.execute(call)
+            except LimitReached as err:
+                stop = err
+                continue
             if notice:
                 notices.append(notice)
+        if stop is not None:
+            raise stop
         if notices and self._summary is None:
             self.say("\n".join(notices))
 
@@ -117,7 +124,7 @@ class AgentLoop:
         try:
             turn = self._complete(step)
         except ContextOverflow:
-            self._compact(force=True)
+            self._compact()
             turn = self._complete(step)
         self.usage = self.usage + turn.usage
         if turn.usage.prompt_tokens:
@@ -164,18 +171,25 @@ class AgentLoop:
     def _estimated_tokens(self) -> int:
         return int(message_chars(self.messages) * self._tokens_per_char)
 
+    def _context(self) -> int:
+        return getattr(self.engine, "context_length", None) or self.limits.context_tokens
+
     def _fit_context(self) -> None:
-        context = getattr(self.engine, "context_length", None) or self.limits.context_tokens
-        if self._estimated_tokens() > self.limits.compact_at * context:
+        if self._estimated_tokens() > self.limits.compact_at * self._context():
             self._compact()
 
-    def _compact(self, force: bool = False) -> None:
+    def _compact(self) -> None:
+        """Shorten old observations, keeping fewer recent ones until the history is back under half
+        the context; when nothing is left to shorten the run cannot continue."""
         before = self._estimated_tokens()
-        compacted, dropped = compact(self.messages, keep_recent=2 if force else 6)
+        target = self._context() / 2
+        for drop_old_turns, keep_recent in ((False, 6), (False, 3), (False, 1), (True, 6), (True, 2)):
+            compacted, dropped = compact(self.messages, keep_recent=keep_recent, drop_old_turns=drop_old_turns)
+            if message_chars(compacted) * self._tokens_per_char <= target:
+                break
         if not dropped:
-            if force:
-                raise LimitReached("the conversation no longer fits the model's context, even compacted")
-            return
+            raise LimitReached(f"the conversation no longer fits the model's context ({before} tokens), "
+                               "even compacted")
         self.messages = compacted
         plan = "\n".join(f"- [{s.status}] {s.step}" for s in self.ctx.plan) or "(no plan yet)"
         self.say(render("compacted", plan=plan, files=_changed_files(self.ctx.diff(None))))

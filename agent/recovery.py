@@ -37,6 +37,8 @@ class Recovery:
         self.level = 0
         """0: not stuck; 1: hinted; 2: rolled back. The next signal stops the run."""
         self._quiet_calls = 0
+        self._episode_start = 0
+        """The step where the first repetition of this stuck episode began."""
 
     def before_calls(self, step: int, calls: Sequence[ToolCall]) -> None:
         if self.checkpoints is None or not any(call.name in MUTATING_TOOLS for call in calls):
@@ -62,10 +64,12 @@ class Recovery:
 
     def _respond(self, signal: StuckSignal) -> str:
         if self.level == 1:
+            self._episode_start = signal.since_step
             self.bus.emit(Notice(level="warning", text=f"stuck ({signal.detail}); hinting"))
             return f"qcode notice: {signal.detail}. {_HINTS[signal.kind]}"
         if self.level == 2:
-            restored = self._roll_back(signal.since_step)
+            # Everything since the episode began is suspect, not just the latest repetition.
+            restored = self._roll_back(self._episode_start)
             where = (f"the checkpoint taken before step {restored.step}" if restored
                      else "the state before this repetition")
             return (f"qcode notice: still stuck ({signal.detail}). The workspace was rolled back to {where}; "

@@ -19,7 +19,7 @@ import importlib.util
 import keyword
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -86,30 +86,39 @@ def _splice(content: str, case: Case) -> str:
 
 
 def classify(corpus: Corpus, case: Case, result: str | None) -> Outcome:
-    """correct / refused / wrong (mangled in place) / wrong_place (changed lines elsewhere).
+    """correct / refused / wrong (the change stayed in the block but is not the intended one) /
+    wrong_place (lines outside the true block changed).
 
-    Applying a must-refuse edit at all counts as wrong_place: there was no right place.
+    A must-refuse edit that is applied anyway is `wrong` when it touched only the block the
+    model had in mind (already_applied, absent_rewritten) and `wrong_place` otherwise.
     """
     expected = corpus.expected(case)
     if result is None:
         return "correct" if expected is None else "refused"
     if result == expected:
         return "correct"
-    if expected is None:
-        return "wrong_place"
     before = corpus.content(case).split("\n")
+    start, end = _block(case)
     matcher = difflib.SequenceMatcher(None, before, result.split("\n"), False)
     for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
-        if tag != "equal" and (i1 < case.start or i2 > case.end):
+        if tag != "equal" and (i1 < start or i2 > end):
             return "wrong_place"
     return "wrong"
+
+
+def _block(case: Case) -> tuple[int, int]:
+    """The true block's lines in the file the edit is sent to."""
+    if case.category == "already_applied":
+        return case.start, case.start + len(case.replacement)
+    return case.start, case.end
 
 
 # ---------------------------------------------------------------- source files
 
 
+@functools.lru_cache(maxsize=4)
 def _files(packages: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
-    """Parseable, space-indented modules of each package (40-4000 lines), and versions."""
+    """Space-indented modules of each package (40-4000 lines), and versions."""
     files, versions = {}, {}
     for pkg in packages:
         spec = importlib.util.find_spec(pkg)
@@ -120,13 +129,9 @@ def _files(packages: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
         for path in sorted(root.rglob("*.py")):
             text = path.read_text(encoding="utf-8", errors="replace")
             lines = text.split("\n")
-            if "\r" in text or "\t" in text or not 40 <= len(lines) <= 4000:
-                continue
-            try:
-                ast.parse(text)
-            except SyntaxError:
-                continue
-            files[f"{pkg}/{path.relative_to(root).as_posix()}"] = text
+            ok = "\r" not in text and "\t" not in text and text.endswith("\n")
+            if ok and 40 <= len(lines) <= 4000:
+                files[f"{pkg}/{path.relative_to(root).as_posix()}"] = text
     return files, versions
 
 
@@ -151,8 +156,12 @@ def _inner(node: ast.AST) -> Iterator[ast.stmt]:
 @functools.lru_cache(maxsize=128)
 def _statements(text: str) -> tuple[tuple[int, int, int], ...]:
     """(function, first line, end line) of every statement inside a function, docstrings aside."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return ()
     spans = []
-    funcs = [n for n in _inner(ast.parse(text)) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    funcs = [n for n in _inner(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     for f, fn in enumerate(funcs):
         for node in [fn, *_inner(fn)]:
             if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
@@ -239,7 +248,8 @@ def _change(block: list[Line], rng: random.Random, avoid: set[int]) -> list[Line
 Pair = tuple[list[Line], list[Line]]
 
 
-def _map(pair: Pair, fn) -> Pair:  # noqa: ANN001 - fn: (key, text) -> text
+def _map(pair: Pair, fn: Callable[[int, str], str]) -> Pair:
+    """The same per-line rewrite on old and new: fn(key, text) -> text."""
     return [(k, fn(k, t)) for k, t in pair[0]], [(k, fn(k, t)) for k, t in pair[1]]
 
 

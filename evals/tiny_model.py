@@ -10,6 +10,8 @@ not run on vLLM's CPU backend). Building takes a few seconds; no network is need
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import sysconfig
 from collections.abc import Iterator
@@ -22,101 +24,66 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TEXT_TOKENS = ["<tool_call>", "</tool_call>", "<think>", "</think>", "<tool_response>", "</tool_response>"]
 """Single tokens that stay in the decoded text (as in Qwen's own tokenizer)."""
 VOCAB_SIZE = 2048
+MARKER = "qcode-tiny.json"
 SEED = 1234
 
 # Qwen3.5/3.6 style: tools as JSON lines in the system turn, calls in the XML parameter format,
 # tool results grouped in a user turn, `<think>` opened by the generation prompt.
 CHAT_TEMPLATE = r"""
 {%- set preserve = preserve_thinking is defined and preserve_thinking -%}
-{%- set ns = namespace(last_query=messages|length - 1) -%}
+{%- set ns = namespace(last_query=-1) -%}
 {%- for m in messages -%}{%- if m.role == 'user' -%}{%- set ns.last_query = loop.index0 -%}{%- endif -%}{%- endfor -%}
 {%- if tools -%}
-<|im_start|>system
-{%- if messages and messages[0].role == 'system' %}
-{{ messages[0].content }}
-{%- endif %}
-
-# Tools
-
-You have access to the following functions:
-
-<tools>
-{%- for tool in tools %}
-{{ tool | tojson }}
-{%- endfor %}
-</tools>
-
-If you choose to call a function ONLY reply in the following format with NO suffix:
-
-<tool_call>
-<function=example_function_name>
-<parameter=example_parameter_1>
-value_1
-</parameter>
-</function>
-</tool_call><|im_end|>
-{% elif messages and messages[0].role == 'system' -%}
-<|im_start|>system
-{{ messages[0].content }}<|im_end|>
-{% endif -%}
+  {{- '<|im_start|>system\n' -}}
+  {%- if messages and messages[0].role == 'system' -%}{{- messages[0].content + '\n\n' -}}{%- endif -%}
+  {{- '# Tools\n\nYou have access to the following functions:\n\n<tools>' -}}
+  {%- for tool in tools -%}{{- '\n' + (tool | tojson) -}}{%- endfor -%}
+  {{- '\n</tools>\n\nIf you choose to call a function ONLY reply in the following format with NO suffix:\n\n' -}}
+  {{- '<tool_call>\n<function=example_function_name>\n<parameter=example_parameter_1>\nvalue_1\n' -}}
+  {{- '</parameter>\n</function>\n</tool_call><|im_end|>\n' -}}
+{%- elif messages and messages[0].role == 'system' -%}
+  {{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' -}}
+{%- endif -%}
 {%- for m in messages -%}
-  {%- if m.role == 'system' -%}
-  {%- elif m.role == 'user' -%}
-<|im_start|>user
-{{ m.content }}<|im_end|>
-{% elif m.role == 'assistant' -%}
-<|im_start|>assistant
-{% if m.reasoning_content and (preserve or loop.index0 > ns.last_query) -%}
-<think>
-{{ m.reasoning_content | trim }}
-</think>
-
-{% endif -%}
-{{ m.content or '' }}
+  {%- if m.role == 'user' -%}
+    {{- '<|im_start|>user\n' + m.content + '<|im_end|>\n' -}}
+  {%- elif m.role == 'assistant' -%}
+    {{- '<|im_start|>assistant\n' -}}
+    {%- if m.reasoning_content and (preserve or loop.index0 > ns.last_query) -%}
+      {{- '<think>\n' + (m.reasoning_content | trim) + '\n</think>\n\n' -}}
+    {%- endif -%}
+    {{- m.content or '' -}}
     {%- for call in m.tool_calls or [] -%}
       {%- set f = call.function if call.function is defined else call -%}
-      {%- if loop.first and (m.content or '') | trim %}{{ '\n\n' }}{% elif not loop.first %}{{ '\n' }}{% endif -%}
-<tool_call>
-<function={{ f.name }}>
-{% set args = f.arguments | fromjson if f.arguments is string else f.arguments -%}
-{%- for key, value in (args or {}).items() -%}
-<parameter={{ key }}>
-{{ value if value is string else value | tojson }}
-</parameter>
-{% endfor -%}
-</function>
-</tool_call>
+      {%- if loop.first and (m.content or '') | trim -%}{{- '\n\n' -}}{%- elif not loop.first -%}{{- '\n' -}}{%- endif -%}
+      {{- '<tool_call>\n<function=' + f.name + '>\n' -}}
+      {%- set args = f.arguments | fromjson if f.arguments is string else f.arguments -%}
+      {%- for key, value in (args or {}).items() -%}
+        {{- '<parameter=' + key + '>\n' -}}
+        {{- value if value is string else value | tojson -}}
+        {{- '\n</parameter>\n' -}}
+      {%- endfor -%}
+      {{- '</function>\n</tool_call>' -}}
     {%- endfor -%}
-<|im_end|>
-{% elif m.role == 'tool' -%}
-{%- if loop.first or messages[loop.index0 - 1].role != 'tool' -%}
-<|im_start|>user
-{%- endif %}
-<tool_response>
-{{ m.content }}
-</tool_response>
-{%- if loop.last or messages[loop.index0 + 1].role != 'tool' -%}
-<|im_end|>
-{% endif -%}
-{%- endif -%}
+    {{- '<|im_end|>\n' -}}
+  {%- elif m.role == 'tool' -%}
+    {%- if loop.first or messages[loop.index0 - 1].role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}
+    {{- '\n<tool_response>\n' + m.content + '\n</tool_response>' -}}
+    {%- if loop.last or messages[loop.index0 + 1].role != 'tool' -%}{{- '<|im_end|>\n' -}}{%- endif -%}
+  {%- endif -%}
 {%- endfor -%}
 {%- if add_generation_prompt -%}
-<|im_start|>assistant
-{% if enable_thinking is defined and not enable_thinking -%}
-<think>
-
-</think>
-
-{% else -%}
-<think>
-{% endif -%}
+  {{- '<|im_start|>assistant\n' -}}
+  {%- if enable_thinking is defined and not enable_thinking -%}{{- '<think>\n\n</think>\n\n' -}}
+  {%- else -%}{{- '<think>\n' -}}{%- endif -%}
 {%- endif -%}
 """
 
 
 def _corpus(repo_root: Path, limit_files: int = 400) -> Iterator[str]:
     """Local text to train on: qcode's own sources, then part of the Python stdlib."""
-    yield "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>\n</tool_call>\n" * 50
+    call = "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>\n</tool_call>\n"
+    yield call * 50
     sources = sorted(repo_root.glob("**/*.py")) + sorted(repo_root.glob("**/*.md"))
     stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
     for path in [*sources, *stdlib][:limit_files]:
@@ -148,17 +115,20 @@ def build_tiny_qwen3(folder: Path, *, hidden_size: int = 128, layers: int = 2,
                      max_positions: int = 32768) -> Path:
     """Write a loadable Qwen3ForCausalLM folder (config, tokenizer, template, weights) and return it.
 
-    Reuses an existing build in `folder` (its marker file `qcode-tiny.json` is written last).
+    Reuses a finished build in `folder` (one with the marker file).
     """
     import torch
     from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
     folder = Path(folder)
-    if (folder / "qcode-tiny.json").is_file():
+    if (folder / MARKER).is_file():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    # Build beside the target and rename, so concurrent builders never see a half-written folder.
+    staging = folder.with_name(f"{folder.name}.building-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     tokenizer = _train_tokenizer(Path(__file__).resolve().parents[1])
-    tokenizer.save_pretrained(folder)
+    tokenizer.save_pretrained(staging)
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     config = Qwen3Config(
@@ -170,8 +140,14 @@ def build_tiny_qwen3(folder: Path, *, hidden_size: int = 128, layers: int = 2,
     torch.manual_seed(SEED)
     model = Qwen3ForCausalLM(config).to(torch.float32)
     model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad)
-    model.save_pretrained(folder, safe_serialization=True)
-    (folder / "qcode-tiny.json").write_text(json.dumps({"seed": SEED, "vocab": len(tokenizer)}))
+    model.save_pretrained(staging, safe_serialization=True)
+    (staging / MARKER).write_text(json.dumps({"seed": SEED, "vocab": len(tokenizer)}))
+    try:
+        staging.rename(folder)
+    except OSError:  # another process finished first (or the folder exists half-made): keep theirs
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (folder / MARKER).is_file():
+            raise
     return folder
 
 

@@ -10,7 +10,7 @@ from qcode.agent.events import EventBus
 from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
 from qcode.config import Settings
-from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, image_present
+from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
 
 __all__ = ["check_sandbox", "docker_sandbox_factory", "new_session"]
 
@@ -23,7 +23,7 @@ def sandbox_settings(settings: Settings) -> SandboxSettings:
 
 def check_sandbox(settings: Settings) -> None:
     """Fail fast, before any folder is made, when Docker or the image is missing."""
-    image_present(docker_client(), settings.sandbox_image)
+    require_image(docker_client(), settings.sandbox_image)
 
 
 def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]

@@ -88,6 +88,8 @@ def _apply(text: str, old: str, new: str, replace_all: bool) -> tuple[str, Strat
             "lines to old_text so it matches one place, or set replace_all=true to change all."
         )
     if hits:
+        if len(hits) == 1:
+            _refuse_if_contains(text, new, hits[0], hits[0] + len(old))
         return text.replace(old, new, -1 if replace_all else 1), "exact", len(hits)
     file_lines, final_nl = _split(text)
     old_lines, new_lines = _split(old)[0], _split(new)[0]
@@ -100,6 +102,7 @@ def _apply(text: str, old: str, new: str, replace_all: bool) -> tuple[str, Strat
             f"{where}). Add surrounding lines so it matches one place, or set replace_all=true."
         )
     if not matches:
+        _refuse_if_applied(file_lines, new_lines)
         matches, strategy = [_fuzzy_match(file_lines, old_lines)], "fuzzy"
     for m in reversed(matches):  # bottom-up so earlier line numbers stay valid
         file_lines[m.start : m.end] = _merge(file_lines, m, old_lines, new_lines)
@@ -168,6 +171,32 @@ def _whitespace_matches(file_lines: list[str], old_lines: list[str]) -> list[_Ma
         else:
             i += 1
     return found
+
+
+def _refuse_if_contains(text: str, new: str, start: int, end: int) -> None:
+    """A re-sent edit that still matches exactly (old_text was a prefix of a changed line):
+    new_text already surrounds the match, so replacing would add the change a second time."""
+    at = text.find(new, max(0, end - len(new)))
+    if at != -1 and at <= start and end <= at + len(new):
+        line = text.count("\n", 0, at) + 1
+        raise EditError(
+            f"new_text is already in the file (from line {line}) around the only match of "
+            "old_text: the edit looks applied already. Re-read the file with read_file first."
+        )
+
+
+def _refuse_if_applied(file_lines: list[str], new_lines: list[str]) -> None:
+    """old_text is not in the file but new_text is: most likely a re-sent edit, and a fuzzy
+    match would apply the change twice or to a near-duplicate block. (Two lines at least,
+    so a common one-liner elsewhere does not count.)"""
+    if sum(1 for line in new_lines if line.strip()) < 2:
+        return
+    there = _whitespace_matches(file_lines, new_lines)
+    if there:
+        raise EditError(
+            f"old_text is not in the file, but new_text already is (lines {_span(there[0])}): "
+            "the edit looks applied already. Re-read the file with read_file before editing again."
+        )
 
 
 # ---------------------------------------------------------------- merging the change

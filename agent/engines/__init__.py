@@ -1,4 +1,4 @@
-"""Engines turn a conversation into the model's next turn: `replay:FILE`, `vllm`, `openai`."""
+"""Engines turn a conversation into the model's next turn: `vllm`, `openai`, `replay:FILE`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ __all__ = ["make_engine"]
 
 
 def make_engine(spec: str, settings: Settings) -> Engine:
-    """Build the engine named by `spec` (`vllm`, `openai` or `replay:FILE`)."""
+    """Build the engine named by `spec` (`vllm`, `openai` or `replay:FILE`).
+
+    `vllm` runs the model in-process (`settings.model` is a Hugging Face name or a local folder);
+    `openai` talks to any OpenAI-compatible server at `settings.openai_base_url`.
+    """
     kind, _, argument = spec.partition(":")
     if kind == "replay":
         from qcode.agent.engines.replay import ReplayEngine
@@ -23,8 +27,12 @@ def make_engine(spec: str, settings: Settings) -> Engine:
         if not argument:
             raise UserError("--engine replay needs a file: --engine replay:PATH/TO/turns.jsonl")
         return ReplayEngine(Path(argument).expanduser())
-    if kind in ("vllm", "openai"):
-        raise UserError(
-            f"the {kind} engine is not available in this build; use --engine replay:FILE or try `qcode demo`"
-        )
+    if kind == "vllm" and not argument:
+        from qcode.agent.engines.vllm_engine import VllmEngine
+
+        return VllmEngine(settings)
+    if kind == "openai" and not argument:
+        from qcode.agent.engines.openai_engine import OpenAIEngine
+
+        return OpenAIEngine(settings)
     raise UserError(f"unknown engine {spec!r}; use vllm, openai or replay:FILE")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 
@@ -90,8 +91,8 @@ def command(event_path: Path | None, event_name: str | None, repo: str | None, a
                              bot_logins=["github-actions[bot]", *bot_logins],
                              **({"allowed_associations": list(allowed)} if allowed else {}))
     options = BotOptions(checkout=checkout, repo=repo or event.repository.full_name, api_url=api_url,
-                         token=token, triggers=triggers, base=base, dry_run=out if dry_run else None,
-                         api_backoff=api_backoff)
+                         token=SecretStr(token) if token else None, triggers=triggers, base=base,
+                         dry_run=out if dry_run else None, api_backoff=api_backoff)
     flags = {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}
     settings = load_settings(flags, checkout if checkout.is_dir() else None).settings
     bus = EventBus()

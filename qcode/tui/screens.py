@@ -40,12 +40,16 @@ def call_preview(call: ToolCall) -> RenderableType:
 
 
 class ApprovalScreen(ModalScreen[Decision]):
-    """Accept, reject, or always accept this command (file, for edits) for the rest of the session."""
+    """Accept, reject, or always accept this command (file, for edits) for the rest of the session.
+
+    Esc is the app's interrupt here too: it rejects the call and stops the run.
+    """
 
     BINDINGS = [
         Binding("y", "decide('accept')", "Accept"),
-        Binding("n,escape", "decide('reject')", "Reject"),
+        Binding("n", "decide('reject')", "Reject"),
         Binding("a", "decide('always')", "Always"),
+        Binding("escape", "app.interrupt", "Interrupt"),
     ]
 
     def __init__(self, call: ToolCall) -> None:

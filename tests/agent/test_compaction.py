@@ -30,3 +30,15 @@ def test_nothing_to_drop_when_history_is_short() -> None:
     messages = _history(2)
     compacted, dropped = compact(messages, keep_recent=6)
     assert compacted == messages and dropped == []
+
+
+def test_dropping_old_turns_keeps_the_history_well_formed() -> None:
+    messages = _history(10)
+    compacted, dropped = compact(messages, keep_recent=2, drop_old_turns=True)
+    assert compacted[:2] == messages[:2]
+    assert compacted[2]["role"] == "user" and "removed 8 earlier turns" in compacted[2]["content"]
+    assert compacted[3:] == messages[-4:]
+    assert dropped[0]["turns"] == 8
+    # every tool result still follows the assistant turn that asked for it
+    ids = {c["id"] for m in compacted if m["role"] == "assistant" for c in m.get("tool_calls", [])}
+    assert {m["tool_call_id"] for m in compacted if m["role"] == "tool"} <= ids

@@ -445,7 +445,7 @@ def schema_for(value: Any) -> dict[str, str]:
     raise AssertionError(value)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500, deadline=None, database=None)
 @given(name=IDENT, arguments=st.dictionaries(IDENT, ARG_VALUE, max_size=5))
 def test_render_then_parse_round_trips(name: str, arguments: dict[str, Any]) -> None:
     assume(not any(unsupported(v) for v in arguments.values()))
@@ -510,7 +510,7 @@ def assert_invariants(raw: str, parsed: ParsedTurn) -> None:
     assert parsed.text == parsed.text.strip()
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=GARBAGE)
 def test_fuzz_malformed_turns(raw: str) -> None:
     parsed = qwen_xml._parse(raw, TOOLS)  # unguarded: any exception fails the test

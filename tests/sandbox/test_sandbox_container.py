@@ -109,9 +109,9 @@ def test_exit_restarts_the_shell_for_the_next_command(sandbox: DockerSandbox) ->
 
 
 def test_background_output_is_not_lost(sandbox: DockerSandbox) -> None:
-    sandbox.exec("rm -f /tmp/go && mkfifo /tmp/go && { cat /tmp/go; echo from-background; } &")
-    released = sandbox.exec("echo released > /tmp/go")  # the job prints during or after this
-    waited = sandbox.exec("wait; echo waited")
+    sandbox.exec("rm -f /tmp/go; mkfifo /tmp/go; { cat /tmp/go; echo from-background; } &")
+    released = sandbox.exec("echo released > /tmp/go", timeout=10)  # job prints during or after
+    waited = sandbox.exec("wait; echo waited", timeout=10)
     assert released.output + waited.output == "released\nfrom-background\nwaited\n"
 
 

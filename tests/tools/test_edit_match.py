@@ -189,3 +189,30 @@ def test_identical_old_and_new_text_is_refused() -> None:
 
 def test_edit_error_is_a_tool_error_for_the_model() -> None:
     assert issubclass(EditError, ToolError)
+
+
+def test_a_re_sent_insert_is_refused_instead_of_inserted_twice() -> None:
+    # The edit was applied already: old_text is gone, new_text is in the file.
+    old = "        amount = 0\n        for item in self.items:\n"
+    new = "        amount = 0\n        assert self.items\n        for item in self.items:\n"
+    applied = apply_edit(CLASS, old, new).new_content
+    with pytest.raises(EditError, match="applied already"):
+        apply_edit(applied, old, new)
+
+
+def test_a_re_sent_line_append_is_refused_instead_of_appended_twice() -> None:
+    # old_text is a prefix of the changed line, so it still matches exactly.
+    old, new = "amount += item.price", "amount += item.price  # net"
+    applied = apply_edit(CLASS, old, new).new_content
+    with pytest.raises(EditError, match="applied already"):
+        apply_edit(applied, old, new)
+
+
+def test_a_re_sent_delete_does_not_land_on_a_near_duplicate_block() -> None:
+    content = (
+        "def usage(ctx):\n    f = make(ctx)\n    return f.value()\n\n"
+        "def help(ctx):\n    f = make(ctx)\n    f.write_help(ctx)\n    return f.value()\n"
+    )
+    old = "    f = make(ctx)\n    f.write_usage(ctx)\n    return f.value()\n"  # deleted from usage() already
+    with pytest.raises(EditError, match="applied already"):
+        apply_edit(content, old, "    f = make(ctx)\n    return f.value()\n")

@@ -8,6 +8,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from qcode.agent.events import ModelTurn, ObservationMade, RunFinished, ToolCalled
@@ -101,34 +102,42 @@ class Conversation(VerticalScroll):
         self._cards: dict[str, ToolCard] = {}
         self._run = 0
 
-    def on_mount(self) -> None:
-        self.anchor()
+    def _follow(self) -> None:
+        """Keep the newest output in view, unless the person scrolled up to read something."""
+        if self.scroll_y >= self.max_scroll_y - 1:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+    def _append(self, widget: Widget) -> None:
+        self._follow()
+        self.mount(widget)
 
     def add_user(self, text: str) -> None:
         self._run += 1
         self._turns.clear()
         self._cards.clear()
-        self.mount(Static(Text(f"› {text}"), classes="user"))
+        self._append(Static(Text(f"› {text}"), classes="user"))
 
     def add_note(self, text: str, level: str = "info") -> None:
-        self.mount(Static(Text(text), classes=f"note -{level}"))
+        self._append(Static(Text(text), classes=f"note -{level}"))
 
     def turn(self, step: int) -> TurnView:
         if step not in self._turns:
             self._turns[step] = TurnView(step)
-            self.mount(self._turns[step])
+            self._append(self._turns[step])
         return self._turns[step]
 
     def token(self, step: int, text: str) -> None:
+        self._follow()
         self.turn(step).append(text)
 
     def model_turn(self, event: ModelTurn) -> None:
+        self._follow()
         self.turn(event.step).complete(event)
 
     def tool_called(self, event: ToolCalled) -> None:
         card = ToolCard(event)
         self._cards[event.call_id] = card
-        self.mount(card)
+        self._append(card)
 
     def card(self, call_id: str) -> ToolCard | None:
         return self._cards.get(call_id)
@@ -136,6 +145,7 @@ class Conversation(VerticalScroll):
     def observed(self, event: ObservationMade) -> None:
         card = self._cards.get(event.call_id)
         if card is not None:
+            self._follow()
             card.complete(event)
 
     def finished(self, event: RunFinished) -> None:
@@ -148,4 +158,4 @@ class Conversation(VerticalScroll):
             lines.append(f"branch {event.branch}" + (f" · commit {commit}" if commit else ""))
         if event.summary:
             lines.append(compact(event.summary, 300))
-        self.mount(Static(Text("\n".join(lines)), classes=f"finished -{event.status}"))
+        self._append(Static(Text("\n".join(lines)), classes=f"finished -{event.status}"))

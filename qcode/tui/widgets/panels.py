@@ -69,8 +69,8 @@ class StatusBar(Static):
                  "error": "bold red"}.get(self.state.split(" ")[0], "bold")
         text = Text()
         text.append(f" {self.state} ", style=style)
-        text.append(f"· {self.model} ", style="dim")
+        text.append(f"· {self.elapsed} ", style="dim")
         if self.stats:
             text.append(f"· {self.stats} ")
-        text.append(f"· {self.elapsed}", style="dim")
+        text.append(f"· {self.model}", style="dim")
         return text

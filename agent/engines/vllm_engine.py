@@ -1,0 +1,260 @@
+"""The embedded engine: vLLM's AsyncLLM in-process, serving Qwen3.6 (or any Qwen3-style model).
+
+One engine, many callers: `complete` is synchronous and thread-safe; each call becomes a request
+on vLLM's async engine, which runs on a background event-loop thread, so several sessions (TUI
+tabs, bot runners) batch on one GPU and share its prefix cache.
+
+A turn is generated in at most two requests, both against the same token prefix:
+
+1. reasoning (thinking on): free text up to `thinking_budget` tokens, stopped at `</think>`;
+   past the budget the engine closes `</think>` itself;
+2. the answer: constrained by the tool-call grammar (`vllm_grammar`), so every `<tool_call>`
+   names a real tool with schema-valid arguments, while text stays free.
+
+The prompt is the model's own chat template (tools, `enable_thinking`, `preserve_thinking`);
+the output goes through `qcode.agent.qwen_xml.parse_turn`, the parser the replay engine uses.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qcode.agent.contracts import Message, TokenCallback, Turn, Usage
+from qcode.agent.engines._loop_thread import LoopThread
+from qcode.agent.engines.chat import for_chat_template
+from qcode.agent.engines.errors import ContextLengthExceeded
+from qcode.agent.engines.model_choice import engine_option
+from qcode.agent.engines.vllm_grammar import ToolChoice, structural_tag
+from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, plan_engine, require_vllm
+from qcode.agent.exceptions import EngineError
+from qcode.agent.qwen_xml import parse_turn
+
+__all__ = ["EngineOptions", "VllmEngine", "decode_rate"]
+
+THINK_CLOSE = "</think>"
+ANSWER_RESERVE = 256
+"""Tokens kept free for the answer when checking that a prompt fits the context."""
+
+
+@dataclass
+class EngineOptions:
+    """Per-engine generation options, read once from the settings."""
+
+    thinking: bool = True
+    thinking_budget: int = 8192
+    preserve_thinking: bool = True
+    """Keep past reasoning in the history (stable prefix → prefix-cache hits every step)."""
+    constrained: bool = True
+    tool_choice: ToolChoice = "auto"
+    max_argument_chars: int | None = None
+    max_turn_tokens: int = 16384
+    seed: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EngineOptions:
+        return cls(
+            thinking=bool(settings.thinking), thinking_budget=int(settings.thinking_budget),
+            preserve_thinking=bool(engine_option(settings, "preserve_thinking", True)),
+            constrained=bool(engine_option(settings, "constrained_tool_calls", True)),
+            tool_choice=engine_option(settings, "tool_choice", "auto"),
+            max_argument_chars=engine_option(settings, "max_argument_chars", None),
+            max_turn_tokens=int(engine_option(settings, "max_turn_tokens", 16384)),
+            seed=engine_option(settings, "seed", None),
+        )
+
+
+@dataclass
+class _Stream:
+    """What one turn has produced so far (filled on the loop thread, read after it ends)."""
+
+    out: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
+    first_token: float | None = None
+    request_ids: list[str] = field(default_factory=list)
+
+
+def decode_rate(turn: Turn) -> float:
+    """Completion tokens per second after the first token (0 when unknown)."""
+    decode = turn.duration - (turn.time_to_first_token or 0.0)
+    return turn.usage.completion_tokens / decode if decode > 0 else 0.0
+
+
+class VllmEngine:
+    """`Engine` over an in-process vLLM AsyncLLM. Build once, share between sessions, `close()` at exit."""
+
+    def __init__(self, settings: Any, options: EngineOptions | None = None) -> None:
+        device = require_vllm()
+        self.plan: EnginePlan = plan_engine(settings, device)
+        self.options = options or EngineOptions.from_settings(settings)
+        self.name = f"vllm:{self.plan.choice.model}"
+        self.notices: list[str] = [self.plan.choice.reason]
+        """One-line facts for the session to show (which weights and why)."""
+        self._runner = LoopThread()
+        try:
+            self._llm = self._runner.run(self._start())
+        except BaseException:
+            self._runner.close()
+            raise
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(self.plan.engine_kwargs["model"])
+        self._think_close = self.tokenizer.convert_tokens_to_ids(THINK_CLOSE)
+        self._defaults = {k: v for k, v in self._llm.model_config.get_diff_sampling_param().items()
+                          if k not in ("max_new_tokens", "max_tokens")}
+        self._closed = False
+
+    async def _start(self) -> Any:
+        from vllm import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        try:
+            return AsyncLLM.from_engine_args(AsyncEngineArgs(**self.plan.engine_kwargs))
+        except Exception as err:
+            raise classify_start_failure(err, self.plan) from err
+
+    @property
+    def max_model_len(self) -> int:
+        return self.plan.max_model_len
+
+    # ------------------------------------------------------------------ the Engine protocol
+
+    def render(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[int]:
+        """The prompt's token ids, rendered by the model's own chat template."""
+        text = self.tokenizer.apply_chat_template(
+            for_chat_template(messages), tools=list(tools) or None, tokenize=False, add_generation_prompt=True,
+            enable_thinking=self.options.thinking, preserve_thinking=self.options.preserve_thinking,
+        )
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def complete(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *,
+                 on_token: TokenCallback | None = None, tool_choice: ToolChoice | None = None) -> Turn:
+        if self._closed:
+            raise EngineError("the vllm engine is closed")
+        started = time.monotonic()
+        prompt = self.render(messages, tools)
+        if len(prompt) + ANSWER_RESERVE > self.max_model_len:
+            raise ContextLengthExceeded(len(prompt), self.max_model_len, ANSWER_RESERVE)
+        stream = _Stream()
+        future = self._runner.submit(self._turn(prompt, tools, tool_choice or self.options.tool_choice, stream))
+        future.add_done_callback(lambda _: stream.out.put(("done", None)))
+        try:
+            while (item := stream.out.get())[0] == "token":
+                if on_token is not None:
+                    on_token(item[1])
+        except BaseException:
+            self._abort(stream, future)
+            raise
+        raw, usage, finish = future.result()
+        parsed = parse_turn(raw, tools)
+        ttft = None if stream.first_token is None else stream.first_token - started
+        return Turn(text=parsed.text, reasoning=parsed.reasoning, tool_calls=parsed.tool_calls, raw=raw,
+                    usage=usage, time_to_first_token=ttft, duration=time.monotonic() - started,
+                    finish_reason=finish)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._runner.run(self._shutdown())
+        finally:
+            self._runner.close()
+
+    async def _shutdown(self) -> None:
+        """Stop vLLM on its own loop, so its output task ends there and nothing is left for `__del__`."""
+        llm, self._llm = self._llm, None
+        llm.shutdown()
+        del llm
+
+    # ------------------------------------------------------------------ generation (loop thread)
+
+    async def _turn(self, prompt: list[int], tools: Sequence[dict[str, Any]], tool_choice: ToolChoice,
+                    stream: _Stream) -> tuple[str, Usage, str | None]:
+        usage = Usage(prompt_tokens=len(prompt))
+        raw, ids = "", list(prompt)
+        if self.options.thinking:
+            reasoning, reasoning_ids, cached = await self._reason(ids, stream)
+            usage.cached_tokens = cached
+            usage.completion_tokens += len(reasoning_ids)
+            close = THINK_CLOSE + "\n\n" if reasoning.endswith("\n") else "\n" + THINK_CLOSE + "\n\n"
+            self._emit(stream, close)
+            raw = reasoning + close
+            ids += reasoning_ids + list(self.tokenizer.encode(close, add_special_tokens=False))
+        budget = min(self.options.max_turn_tokens, self.max_model_len - len(ids))
+        if budget <= 0:
+            return raw, usage, "length"
+        params = self._params(budget, tools, tool_choice)
+        answer, answer_ids, cached, finish = await self._generate(ids, params, stream)
+        if not self.options.thinking:
+            usage.cached_tokens = cached
+        usage.completion_tokens += len(answer_ids)
+        return raw + answer, usage, finish
+
+    async def _reason(self, prompt: list[int], stream: _Stream) -> tuple[str, list[int], int]:
+        """Free reasoning up to the budget; returns its text (without `</think>`) and token ids."""
+        from vllm import SamplingParams
+
+        if self.options.thinking_budget <= 0:
+            return "", [], 0
+        stop_ids = [self._think_close] if isinstance(self._think_close, int) and self._think_close >= 0 else []
+        params = SamplingParams(**self._sampling(self.options.thinking_budget), stop=[THINK_CLOSE],
+                                stop_token_ids=stop_ids)
+        text, ids, cached, _ = await self._generate(prompt, params, stream)
+        eos = {self._think_close, self.tokenizer.eos_token_id}
+        while ids and ids[-1] in eos:
+            ids.pop()
+        if THINK_CLOSE in self.tokenizer.decode(ids[-4:]):
+            # `</think>` arrived as several ordinary tokens (a stop string): re-encode the text.
+            ids = list(self.tokenizer.encode(text, add_special_tokens=False))
+        return text, ids, cached
+
+    def _params(self, max_tokens: int, tools: Sequence[dict[str, Any]], tool_choice: ToolChoice) -> Any:
+        from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
+
+        constraint = None
+        if self.options.constrained and tools:
+            spec = structural_tag(tools, tool_choice, self.options.max_argument_chars)
+            constraint = StructuredOutputsParams(structural_tag=spec)
+        return SamplingParams(**self._sampling(max_tokens), structured_outputs=constraint)
+
+    def _sampling(self, max_tokens: int) -> dict[str, Any]:
+        from vllm.sampling_params import RequestOutputKind
+
+        return {**self._defaults, "max_tokens": max_tokens, "seed": self.options.seed,
+                "output_kind": RequestOutputKind.DELTA}
+
+    async def _generate(self, prompt: list[int], params: Any, stream: _Stream) -> tuple[str, list[int], int, str | None]:
+        """One request; streams text deltas; returns (text, token ids, cached prompt tokens, finish)."""
+        request_id = f"qcode-{uuid.uuid4().hex[:12]}"
+        stream.request_ids.append(request_id)
+        text, ids, cached, finish = "", [], 0, None
+        try:
+            async for output in self._llm.generate({"prompt_token_ids": prompt}, params, request_id=request_id):
+                completion = output.outputs[0]
+                ids += list(completion.token_ids)
+                if completion.text:
+                    text += completion.text
+                    self._emit(stream, completion.text)
+                cached = output.num_cached_tokens or cached
+                finish = completion.finish_reason or finish
+        except Exception as err:
+            if "maximum context length" in str(err) or "longer than the maximum model length" in str(err):
+                raise ContextLengthExceeded(len(prompt), self.max_model_len, 0) from err
+            raise EngineError(f"vLLM failed on a request: {err}") from err
+        return text, ids, cached, finish
+
+    def _emit(self, stream: _Stream, text: str) -> None:
+        if stream.first_token is None:
+            stream.first_token = time.monotonic()
+        stream.out.put(("token", text))
+
+    def _abort(self, stream: _Stream, future: Any) -> None:
+        future.cancel()
+        for request_id in stream.request_ids:
+            self._runner.submit(self._llm.abort(request_id))
+

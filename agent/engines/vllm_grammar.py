@@ -1,0 +1,97 @@
+"""The decoding constraint that makes Qwen3 XML tool calls well-formed by construction.
+
+Built on xgrammar's own Qwen3.5/3.6 structural tag (`qwen_3_5`: `<tool_call>\\n<function=NAME>\\n`,
+one `<parameter=KEY>` per argument checked against the tool's JSON schema, then
+`\\n</function>\\n</tool_call>`), with two changes that close the gaps a model could slip through:
+
+- the trigger is `<tool_call>` itself, not `<tool_call>\\n<function=`, so any `<tool_call>` the
+  model opens must continue into a real tool's call (the stock trigger lets a bare `<tool_call>`
+  through as free text, which the parser would then report as a broken call);
+- free text may not contain the XML pieces of a call (`<function=`, `</parameter>`, …), which
+  our parser would otherwise read as a call without its `<tool_call>`.
+
+Free text and reasoning stay free: the constraint covers only the answer after `</think>`, and
+outside a call it only forbids those few markers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+__all__ = ["ToolChoice", "cap_string_lengths", "structural_tag"]
+
+ToolChoice = Literal["auto", "required"]
+CALL_TRIGGER = "<tool_call>"
+FREE_TEXT_EXCLUDES = ["<think>", "</think>", "</tool_call>", "<function=", "</function>", "<parameter=",
+                      "</parameter>"]
+CAPPED_STRING = "^(?:[^<]|<+[^</]){{0,{limit}}}<*$"
+MAX_WHITESPACE = 16
+"""Whitespace allowed between the XML parts: enough for indented JSON values, not for a run-away."""
+
+
+def cap_string_lengths(schema: dict[str, Any], max_chars: int) -> dict[str, Any]:
+    """A copy of a tool's parameter schema where every string argument is at most `max_chars` long.
+
+    Strings that already set a smaller `maxLength` keep it; strings with their own `pattern` are
+    left alone. Capped strings may not contain `</` (the closing tag must stay unambiguous). Looks into `anyOf`/`oneOf` branches,
+    array items and nested properties, so optional (`anyOf: [string, null]`) arguments are covered.
+    """
+    capped = copy.deepcopy(schema)
+    _cap(capped, max_chars, depth=0)
+    return capped
+
+
+def _cap(node: Any, max_chars: int, depth: int) -> None:
+    if not isinstance(node, dict) or depth > 16:
+        return
+    kind = node.get("type")
+    if (kind == "string" or (isinstance(kind, list) and "string" in kind)) and "pattern" not in node:
+        # A bounded string must still not contain `</parameter>`; xgrammar's `maxLength` allows any
+        # character, so the bound goes into a pattern that also keeps `</` out of the value.
+        limit = min(int(node.pop("maxLength", max_chars)), max_chars)
+        node["pattern"] = CAPPED_STRING.format(limit=limit)
+    children: list[Any] = []
+    for key in ("anyOf", "oneOf", "allOf"):
+        children += node.get(key) or []
+    children += list((node.get("properties") or {}).values())
+    children += list((node.get("$defs") or {}).values())
+    if isinstance(node.get("items"), dict):
+        children.append(node["items"])
+    for child in children:
+        _cap(child, max_chars, depth + 1)
+
+
+def _function_tools(tools: Sequence[dict[str, Any]], max_chars: int | None) -> list[dict[str, Any]]:
+    found = []
+    for tool in tools:
+        function = tool.get("function", tool)
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        if max_chars is not None:
+            parameters = cap_string_lengths(parameters, max_chars)
+        found.append({"type": "function", "function": {"name": function["name"], "parameters": parameters}})
+    return found
+
+
+def structural_tag(tools: Sequence[dict[str, Any]], tool_choice: ToolChoice = "auto",
+                   max_argument_chars: int | None = None) -> str:
+    """The `StructuredOutputsParams.structural_tag` JSON for an answer that starts after `</think>`.
+
+    `auto`: free text with any number of well-formed calls. `required`: the answer is exactly one
+    well-formed call (used when the caller wants a call every turn, e.g. an untrained model).
+    `max_argument_chars` caps every string argument (a guard against run-away generation).
+    """
+    from xgrammar.builtin_structural_tag import get_model_structural_tag
+
+    tag = get_model_structural_tag(
+        "qwen_3_5", tools=_function_tools(tools, max_argument_chars), tool_choice=tool_choice,
+        reasoning="disabled", max_whitespace_cnt=MAX_WHITESPACE, parallel_tool_calls=tool_choice == "auto",
+    )
+    triggered = tag.format
+    if getattr(triggered, "type", None) != "triggered_tags":
+        raise ValueError(f"unexpected structural tag shape from xgrammar: {type(triggered).__name__}")
+    triggered.triggers = [CALL_TRIGGER]
+    triggered.excludes = sorted(set(triggered.excludes) | set(FREE_TEXT_EXCLUDES))
+    return json.dumps(tag.model_dump(mode="json"))

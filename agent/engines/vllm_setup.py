@@ -1,0 +1,148 @@
+"""Getting the embedded vLLM engine started, or failing with one line the user can act on."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qcode.agent.engines.model_choice import GpuInfo, ModelChoice, choose_model, engine_option, speculative_config
+from qcode.agent.exceptions import EngineError, UserError
+
+__all__ = ["EnginePlan", "classify_start_failure", "plan_engine", "quiet_vllm_logs", "require_vllm"]
+
+NO_ENGINE_HINT = ("use --engine openai against an OpenAI-compatible server (e.g. `vllm serve` on a GPU box), "
+                  "or try `qcode demo`")
+
+
+def quiet_vllm_logs() -> None:
+    """vLLM logs to stdout by default, which would corrupt `--json`; send warnings and worse to stderr."""
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+
+
+def require_vllm() -> str:
+    """Import vLLM and return its device type (`cuda`, `cpu`, …); UserError when it cannot run here."""
+    quiet_vllm_logs()
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        raise UserError(f"the vllm engine needs vLLM, which is not installed (pip install 'qcode[vllm]'); "
+                        f"{NO_ENGINE_HINT}") from None
+    device = str(getattr(current_platform, "device_type", "") or "")
+    if device not in ("cuda", "cpu", "rocm", "xpu", "tpu"):
+        raise UserError(f"no CUDA device found for the vllm engine; {NO_ENGINE_HINT}")
+    return device
+
+
+def measure_gpu() -> GpuInfo | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return GpuInfo(memory_gib=props.total_memory / 1024**3, count=torch.cuda.device_count(), name=props.name)
+
+
+def hf_cache_dir() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def model_config(model: str) -> dict[str, Any]:
+    """The model's config.json: from a local folder, or the Hugging Face cache; UserError if neither."""
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        path = folder / "config.json"
+        if not path.is_file():
+            raise UserError(f"{folder} has no config.json; --model must be a model folder or a Hugging Face name")
+        return json.loads(path.read_text(encoding="utf-8"))
+    if model.startswith((".", "/", "~")):
+        raise UserError(f"model folder {model} does not exist; pass --model with a model folder or a Hugging Face name")
+    return json.loads(Path(_cached_or_download(model, "config.json")).read_text(encoding="utf-8"))
+
+
+def _cached_or_download(model: str, filename: str) -> str:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return hf_hub_download(model, filename, local_files_only=True)
+    except LocalEntryNotFoundError:
+        pass
+    try:
+        return hf_hub_download(model, filename, etag_timeout=5)
+    except Exception as err:  # offline, DNS, proxy, 401 …: all mean "cannot fetch it from here"
+        raise UserError(
+            f"the weights of {model} are not in the Hugging Face cache ({hf_cache_dir()}) and could not be "
+            f"downloaded ({type(err).__name__}); download them where there is network "
+            f"(`huggingface-cli download {model}`) into that cache, or pass --model FOLDER"
+        ) from None
+
+
+@dataclass(frozen=True)
+class EnginePlan:
+    """Everything decided before vLLM starts: the weights, why, and the engine arguments."""
+
+    choice: ModelChoice
+    engine_kwargs: dict[str, Any]
+    max_model_len: int
+    device: str
+
+
+def plan_engine(settings: Any, device: str) -> EnginePlan:
+    """Choose weights and engine arguments from the settings and the measured hardware."""
+    on_gpu = device != "cpu"
+    max_len = int(settings.max_model_len)
+    utilization = float(engine_option(settings, "gpu_memory_utilization", 0.9))
+    tensor_parallel = int(engine_option(settings, "tensor_parallel_size", 1))
+    choice = choose_model(settings.model, measure_gpu() if on_gpu else None, utilization=utilization,
+                          max_model_len=max_len, tensor_parallel_size=tensor_parallel)
+    config = model_config(choice.model)
+    text_config = config.get("text_config", config)
+    native = int(text_config.get("max_position_embeddings") or max_len)
+    max_len = min(max_len, native)
+    kwargs: dict[str, Any] = {
+        "model": str(Path(choice.model).expanduser()) if Path(choice.model).expanduser().is_dir() else choice.model,
+        "max_model_len": max_len,
+        "gpu_memory_utilization": utilization,
+        "tensor_parallel_size": tensor_parallel,
+        "enable_prefix_caching": True,
+        "enforce_eager": not on_gpu,
+        "disable_log_stats": True,
+        "structured_outputs_config": {"backend": "xgrammar"},
+        "speculative_config": speculative_config(int(engine_option(settings, "mtp_tokens", 2)), on_gpu=on_gpu,
+                                                 model_config=config),
+    }
+    seed = engine_option(settings, "seed", None)
+    if seed is not None:
+        kwargs["seed"] = int(seed)
+    return EnginePlan(choice=choice, engine_kwargs=kwargs, max_model_len=max_len, device=device)
+
+
+_MEMORY_SIGNS = ("out of memory", "no available memory for the cache blocks", "kv cache is needed",
+                 "larger than the available kv cache", "insufficient memory", "cudaerrormemoryallocation")
+
+
+def classify_start_failure(err: BaseException, plan: EnginePlan) -> UserError | EngineError:
+    """Turn a failed engine start into one line naming the fix."""
+    text = f"{err}".lower()
+    model = plan.choice.model
+    if any(sign in text for sign in _MEMORY_SIGNS) or "engine core initialization failed" in text:
+        return UserError(
+            f"vLLM could not start {model} (max_model_len {plan.max_model_len}): {_first_line(err)}. If it ran "
+            "out of GPU memory, use the FP8 weights (--model Qwen/Qwen3.6-27B-FP8), a shorter context "
+            "(QCODE_MAX_MODEL_LEN=32768) or more GPUs (tensor_parallel_size); the log above has the cause"
+        )
+    return EngineError(f"vLLM could not start {model}: {_first_line(err)}")
+
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return (lines[0] if lines else type(err).__name__)[:300]

@@ -1,0 +1,74 @@
+"""The tool-call constraint, checked with xgrammar's matcher over the tiny model's tokenizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qcode.agent.engines.vllm_grammar import cap_string_lengths, structural_tag
+from qcode.agent.qwen_xml import render_tool_call
+from qcode.tools.builtin import default_registry
+
+TOOLS = default_registry().schemas()
+
+
+@pytest.fixture(scope="module")
+def compiler(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
+    import xgrammar as xgr
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    return xgr.GrammarCompiler(xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=len(tokenizer)))
+
+
+def accepts(compiler, spec: str, text: str) -> bool:  # type: ignore[no-untyped-def]
+    import xgrammar as xgr
+
+    return bool(xgr.GrammarMatcher(compiler.compile_structural_tag(spec)).accept_string(text))
+
+
+GOOD = render_tool_call("read_file", {"path": "a.py", "start_line": 3})
+PLAN = render_tool_call("update_plan", {"plan": [{"step": "fix", "status": "in_progress"}]})
+
+
+@pytest.mark.parametrize("text", ["Let me look.", "plain text\n\nmore", f"Reading it.\n\n{GOOD}", GOOD,
+                                  f"{GOOD}\n{PLAN}"])
+def test_auto_keeps_text_free_and_takes_wellformed_calls(compiler, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert accepts(compiler, structural_tag(TOOLS, "auto"), text)
+
+
+@pytest.mark.parametrize("text", [
+    render_tool_call("no_such_tool", {"path": "a.py"}),                    # unknown tool
+    render_tool_call("read_file", {"path": "a.py", "start_line": "x"}),   # wrong type
+    render_tool_call("read_file", {"start_line": 3}),                      # missing required argument
+    render_tool_call("read_file", {"path": "a.py", "colour": "red"}),      # unknown argument
+    render_tool_call("update_plan", {"plan": [{"step": "a", "status": "maybe"}]}),  # enum
+    "<tool_call>junk",                                                    # a bare opening
+    "<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>",  # a call without its tag
+])
+def test_auto_refuses_every_malformed_call(compiler, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert not accepts(compiler, structural_tag(TOOLS, "auto"), text)
+
+
+def test_required_starts_with_exactly_one_call(compiler) -> None:  # type: ignore[no-untyped-def]
+    spec = structural_tag(TOOLS, "required")
+    assert accepts(compiler, spec, GOOD)
+    assert not accepts(compiler, spec, "Let me look.")
+    assert not accepts(compiler, spec, f"{GOOD}\n{PLAN}")
+
+
+def test_argument_cap_bounds_strings_and_keeps_the_close_tag_unambiguous(compiler) -> None:  # type: ignore[no-untyped-def]
+    spec = structural_tag(TOOLS, "required", max_argument_chars=10)
+    assert accepts(compiler, spec, render_tool_call("shell", {"command": "ls -la"}))
+    assert not accepts(compiler, spec, render_tool_call("shell", {"command": "x" * 30}))
+    swallowed = "<tool_call>\n<function=read_file>\n<parameter=path>\na</parameter><parameter=path>"
+    assert not accepts(compiler, spec, swallowed)
+
+
+def test_cap_reaches_optional_and_nested_strings() -> None:
+    schema = cap_string_lengths(TOOLS[1]["function"]["parameters"], 7)   # list_files: anyOf [string, null]
+    assert "{0,7}" in schema["properties"]["path"]["anyOf"][0]["pattern"]
+    plan = cap_string_lengths(next(t for t in TOOLS if t["function"]["name"] == "update_plan")["function"]
+                              ["parameters"], 5)
+    assert "{0,5}" in plan["$defs"]["PlanStep"]["properties"]["step"]["pattern"]

@@ -1,0 +1,99 @@
+"""The real `qcode tui` in a real terminal (tmux, 120×40): task → plan, cards, branch; ctrl+q exits 0."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import qcode_containers, write_replay
+from tests.tui.conftest import fix_turns
+
+pytestmark = [pytest.mark.docker,
+              pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)")]
+
+
+class Terminal:
+    """One tmux server of our own (its own socket), one 120×40 window running a command."""
+
+    def __init__(self, socket: Path) -> None:
+        self.base = ["tmux", "-S", str(socket)]
+
+    def start(self, command: str, env: dict[str, str]) -> None:
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        subprocess.run([*self.base, "new-session", "-d", "-x", "120", "-y", "40", "-s", "qcode",
+                        f"env -i {exports} {command}"], check=True)
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        flags = ["-l"] if literal else []
+        subprocess.run([*self.base, "send-keys", "-t", "qcode", *flags, *keys], check=True)
+
+    def screen(self) -> str:
+        capture = [*self.base, "capture-pane", "-p", "-t", "qcode"]
+        return subprocess.run(capture, capture_output=True, text=True).stdout
+
+    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
+        """Poll the pane until `predicate` holds, up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; screen:\n{screen}")
+            time.sleep(0.1)  # polling interval of capture-pane, not synchronisation
+
+    def kill(self) -> None:
+        subprocess.run([*self.base, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    term = Terminal(tmp_path / "tmux.sock")
+    yield term
+    term.kill()
+
+
+def test_qcode_tui_in_tmux(terminal: Terminal, make_repo, tmp_path: Path, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.tui.conftest import BUGGY, TEST
+
+    repo = make_repo({"stats.py": BUGGY, "test_stats.py": TEST})
+    replay = write_replay(tmp_path / "turns.jsonl", fix_turns())
+    status_file = tmp_path / "exit-status"
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "QCODE_STATE_DIR", "QCODE_CONFIG",
+                                               "QCODE_SANDBOX_IMAGE") if name in os.environ}
+    env["TERM"] = "xterm-256color"
+    inner = (f"qcode tui --repo {repo} --engine replay:{replay} --approval yolo; "
+             f"echo $? > {status_file}")
+    command = f"sh -c {shlex.quote(inner)}"
+    terminal.start(command, env)
+    terminal.wait_for(lambda s: "Describe a task" in s, "the app to start")
+    terminal.wait_for(lambda s: " idle " in s, "the session to be ready")
+
+    started = time.monotonic()
+    terminal.keys("fix mean in stats.py", literal=True)
+    terminal.keys("Enter")
+    screen = terminal.wait_for(lambda s: "resolved: finished" in s, "the finished state")
+    elapsed = time.monotonic() - started
+    assert elapsed < 30
+    assert "plan 2/2" in screen and "✓ Reproduce" in screen and "✓ Fix mean" in screen
+    assert "✓ edit_file  stats.py" in screen and "✗ shell  python -m pytest -q" in screen
+    assert "branch qcode/fix-mean-in-stats-py" in screen
+    (tmp_path / "finished-screen.txt").write_text(screen)
+    if os.environ.get("QCODE_TUI_SCREEN_OUT"):
+        Path(os.environ["QCODE_TUI_SCREEN_OUT"]).write_text(screen)
+
+    (session_id,) = [p.name for p in (isolated_state / "sessions").iterdir()]
+    terminal.keys("C-q")
+    deadline = time.monotonic() + 30
+    while not status_file.exists() or not status_file.read_text().strip():
+        assert time.monotonic() < deadline, f"qcode did not exit; screen:\n{terminal.screen()}"
+        time.sleep(0.1)
+    assert status_file.read_text().strip() == "0"
+    assert qcode_containers(session_id) == []

@@ -1,0 +1,20 @@
+; C++: the C shapes plus classes, namespaces, and methods defined in or out of their class.
+(function_definition declarator: (function_declarator declarator: (identifier) @def.function))
+(function_definition declarator: (function_declarator declarator: (field_identifier) @def.method))
+(function_definition declarator: (function_declarator declarator: (qualified_identifier name: (identifier) @def.method)))
+(function_definition declarator: (pointer_declarator declarator: (function_declarator declarator: (identifier) @def.function)))
+(field_declaration declarator: (function_declarator declarator: (field_identifier) @def.method))
+(declaration declarator: (function_declarator declarator: (identifier) @def.function))
+(class_specifier name: (type_identifier) @def.class body: (_))
+(struct_specifier name: (type_identifier) @def.class body: (_))
+(union_specifier name: (type_identifier) @def.class body: (_))
+(enum_specifier name: (type_identifier) @def.enum body: (_))
+(namespace_definition name: (namespace_identifier) @def.module)
+(type_definition declarator: (type_identifier) @def.type)
+(alias_declaration name: (type_identifier) @def.type)
+(preproc_function_def name: (identifier) @def.macro)
+
+(call_expression function: (identifier) @ref)
+(call_expression function: (field_expression field: (field_identifier) @ref))
+(call_expression function: (qualified_identifier name: (identifier) @ref))
+(type_identifier) @ref

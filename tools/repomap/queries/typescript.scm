@@ -1,0 +1,25 @@
+; TypeScript and TSX: the JavaScript shapes plus interfaces, type aliases, enums and signatures.
+(class_declaration name: (type_identifier) @def.class)
+(abstract_class_declaration name: (type_identifier) @def.class)
+(interface_declaration name: (type_identifier) @def.interface)
+(type_alias_declaration name: (type_identifier) @def.type)
+(enum_declaration name: (identifier) @def.enum)
+(module name: (identifier) @def.module)
+(function_declaration name: (identifier) @def.function)
+(generator_function_declaration name: (identifier) @def.function)
+(function_signature name: (identifier) @def.function)
+(method_definition name: (property_identifier) @def.method)
+(method_signature name: (property_identifier) @def.method)
+(abstract_method_signature name: (property_identifier) @def.method)
+(variable_declarator
+  name: (identifier) @def.function
+  value: [(arrow_function) (function_expression)])
+
+(call_expression function: (identifier) @ref)
+(call_expression function: (member_expression property: (property_identifier) @ref))
+(new_expression constructor: (identifier) @ref)
+(type_annotation (type_identifier) @ref)
+(extends_clause value: (identifier) @ref)
+(implements_clause (type_identifier) @ref)
+(generic_type name: (type_identifier) @ref)
+(import_specifier name: (identifier) @ref)
