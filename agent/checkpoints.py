@@ -58,9 +58,23 @@ class Checkpoints:
         every = self.all()
         return every[-1] if every else None
 
+    def rewind(self, steps: int, step_now: int) -> tuple[Checkpoint | None, str]:
+        """Undo the last `steps` changes: snapshot the present (so the undo can itself be undone),
+        then restore the checkpoint `steps` changes back, or the base commit when there are fewer."""
+        if steps < 1:
+            raise ValueError("steps must be at least 1")
+        self.snapshot(step_now, "before undo")
+        every = self.all()
+        if len(every) > steps:
+            target = every[-1 - steps]
+            return target, self.restore(target)
+        return None, self._restore_commit(self.workspace.repo.head)
+
     def restore(self, checkpoint: Checkpoint) -> str:
         """Put the workspace back to `checkpoint`; returns a diffstat of what the restore changed."""
+        return self._restore_commit(checkpoint.commit)
+
+    def _restore_commit(self, commit: str) -> str:
         before = self.workspace.stage_all()
-        self.workspace.restore_tree(checkpoint.commit)
-        return self.workspace.git(["diff", "--stat", "--no-ext-diff", before,
-                                            self.workspace.tree_of(checkpoint.commit)])
+        self.workspace.restore_tree(commit)
+        return self.workspace.git(["diff", "--stat", "--no-ext-diff", before, self.workspace.tree_of(commit)])

@@ -19,11 +19,12 @@ from pydantic import BaseModel, Field
 
 from qcode.agent.checkpoints import Checkpoints
 from qcode.agent.contracts import Engine, Sandbox, Usage
-from qcode.agent.events import EventBus, Notice, RunFinished, SessionStarted
-from qcode.agent.exceptions import QcodeError, TerminatingError
+from qcode.agent.events import EventBus, Notice, RolledBack, RunFinished, SessionStarted
+from qcode.agent.exceptions import QcodeError, TerminatingError, UserError
 from qcode.agent.loop import AgentLoop, Approver, LoopLimits, LoopOutcome
 from qcode.agent.overview import repo_overview
 from qcode.agent.recovery import Recovery
+from qcode.agent.sessions import SessionMeta, history_from_trajectory, save_meta
 from qcode.agent.trajectory import TrajectoryWriter
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
 from qcode.prompts import render
@@ -68,21 +69,27 @@ class RunResult(BaseModel):
 
 class Session:
     def __init__(self, options: SessionOptions, engine: Engine, sandbox_factory: SandboxFactory,
-                 bus: EventBus | None = None, approver: Approver | None = None) -> None:
+                 bus: EventBus | None = None, approver: Approver | None = None,
+                 resume: SessionMeta | None = None) -> None:
         self.options, self.engine, self.sandbox_factory = options, engine, sandbox_factory
         self.bus = bus or EventBus()
         self.approver = approver
         self.repo: RepoInfo = inspect_repo(options.repo)
-        self.id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+        self.resumed = resume
+        if resume is not None:
+            # The conversation happened against the base it started from, not today's HEAD.
+            self.repo.head = resume.base_commit
+        self.id = resume.id if resume else time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         self.folder = options.state_dir / "sessions" / self.id
         self.trajectory_path = self.folder / "trajectory.jsonl"
         self.workspace = Workspace(self.folder, self.repo)
-        self.branch: str | None = options.branch
+        self.checkpoints = Checkpoints(self.workspace)
+        self.branch: str | None = resume.branch if resume else options.branch
         self.cancelled = threading.Event()
         self._writer: TrajectoryWriter | None = None
         self._sandbox: Sandbox | None = None
         self._loop: AgentLoop | None = None
-        self._first_task = ""
+        self._meta: SessionMeta | None = resume
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -93,7 +100,11 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        """Remove the sandbox (and the workspace unless kept); idempotent."""
+        """Remove the sandbox (and the workspace unless kept); idempotent.
+
+        The workspace's last state is kept as a checkpoint first, so a resume starts from it."""
+        if self._loop is not None and self.workspace.path.is_dir():
+            self.checkpoints.snapshot(self._loop.steps + 1, "session closed")
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
@@ -110,26 +121,56 @@ class Session:
     def _open(self, task: str) -> AgentLoop:
         if self._loop is not None:
             return self._loop
-        self._first_task = task
         self.folder.mkdir(parents=True, exist_ok=True)
         self._writer = TrajectoryWriter(self.trajectory_path)
-        self.bus.subscribe(self._writer)
         if self.branch is None:
             self.branch = unique_branch(self.repo.root, f"qcode/{slugify(task)}")
-        self.workspace.create(self.branch)
+        self._prepare_workspace()
+        self.bus.subscribe(self._writer)
         self.bus.emit(SessionStarted(session_id=self.id, repo=str(self.repo.root), base_commit=self.repo.head,
                                      branch=self.branch, workspace=str(self.workspace.path),
                                      trajectory=str(self.trajectory_path), task=task, engine=self.engine.name))
         if self.repo.dirty:
             self.bus.emit(Notice(level="warning", text="the repository has uncommitted changes; qcode works "
                                  "from HEAD and leaves your changes untouched"))
+        if self._meta is None:
+            now = time.time()
+            self._meta = SessionMeta(id=self.id, repo=str(self.repo.root), base_commit=self.repo.head,
+                                     branch=self.branch, task=task, created=now, updated=now)
+        save_meta(self.folder, self._meta)
         self._sandbox = self.sandbox_factory(self.workspace.path, self.id)
         ctx = ToolContext(workspace=self.workspace.path, sandbox=self._sandbox, diff=self.workspace.diff,
                           command_timeout=self.options.command_timeout, approve=self.approver)
-        self.checkpoints = Checkpoints(self.workspace)
         self._loop = AgentLoop(self.engine, default_registry(), ctx, self.bus, self.options.limits,
                                recovery=Recovery(self.checkpoints, self.bus), cancelled=self.cancelled)
+        if self.resumed is not None:
+            history, ctx.plan = history_from_trajectory(self.trajectory_path)
+            self._loop.messages = [{"role": "system", "content": render("system")}, *history]
         return self._loop
+
+    def _prepare_workspace(self) -> None:
+        assert self.branch is not None
+        if self.resumed is not None and self.workspace.path.exists():
+            self.workspace.remove()  # a kept copy may be stale; the last checkpoint is the truth
+        self.workspace.create(self.branch)
+        if self.resumed is not None:
+            self.workspace.tip = self.resumed.tip
+            latest = self.checkpoints.latest()
+            if latest is not None:
+                self.checkpoints.restore(latest)
+
+    def undo(self, steps: int = 1) -> str:
+        """Undo the last `steps` changes to the workspace (between runs); the model is told on its
+        next turn. Returns a diffstat of what changed."""
+        if self._loop is None:
+            raise UserError("nothing to undo yet: no task has run in this session")
+        target, stat = self.checkpoints.rewind(steps, self._loop.steps + 1)
+        where = f"checkpoint {target.number} (before step {target.step})" if target else "the starting commit"
+        self.bus.emit(RolledBack(number=target.number if target else 0, step=target.step if target else 0,
+                                 diffstat=stat))
+        self._loop.say(f"qcode notice: the user undid the last {steps} change(s); the workspace is back at "
+                       f"{where}. Re-read files before editing them.")
+        return stat or "nothing changed"
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -150,6 +191,9 @@ class Session:
             raise
         self.bus.emit(RunFinished(**result.model_dump(exclude={"session_id", "verify"}),
                                   duration=time.monotonic() - started))
+        if self._meta is not None:
+            self._meta.status, self._meta.tip = result.status, self.workspace.tip
+            save_meta(self.folder, self._meta)
         return result
 
     def _task_prompt(self, task: str) -> str:
@@ -179,8 +223,9 @@ class Session:
         return {"command": command, "exit_code": outcome.exit_code, "output": outcome.output[-2000:]}
 
     def _commit(self, result: RunResult) -> None:
-        assert self.branch is not None
-        title = self._first_task.strip().splitlines()[0][:72] if self._first_task.strip() else "qcode"
+        assert self.branch is not None and self._meta is not None
+        first_task = self._meta.task.strip()
+        title = first_task.splitlines()[0][:72] if first_task else "qcode"
         body = result.summary.strip() or result.reason
         commit = self.workspace.commit(f"qcode: {title}\n\n{body}\n")
         if commit is None:

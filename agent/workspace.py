@@ -232,8 +232,9 @@ class Workspace:
                        self.path.parent, env={"GIT_DIR": str(self.host_git)})
 
     def remove(self) -> None:
+        """Delete the workspace copy. The host-only git dir stays: it is small (its objects borrow
+        the user's) and holds the checkpoints that `qcode undo` and resuming need."""
         shutil.rmtree(self.path, ignore_errors=True)
-        shutil.rmtree(self.host_git, ignore_errors=True)
 
 
 def unique_branch(repo: Path, base: str) -> str:

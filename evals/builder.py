@@ -68,7 +68,9 @@ def _run_suite(box: DockerSandbox, tree: PackageTree) -> tuple[int | None, str, 
 
 
 def _safe_id(test: str) -> bool:
-    return "::" in test and all(ch.isalnum() or ch in "_-./:[]" for ch in test)
+    """Selectable on a command line and readable in -rA's `STATUS id` lines."""
+    name, _, params = test.partition("[")
+    return "::" in name and test.isprintable() and not any(ch.isspace() for ch in test) and "::" not in params
 
 
 def build_package_tasks(tree: PackageTree, tarball: str, settings: SandboxSettings, seed: int,
@@ -116,7 +118,7 @@ def _try_mutation(box: DockerSandbox, tree: PackageTree, work: Path, sources: di
         return None  # ids the grader could not select, or tests that vanished (a collection error)
     files = {test.split("::")[0] for test in failing}
     p2p = sorted(t for t in passing if t.split("::")[0] in files and t not in failing and _safe_id(t))
-    instance_id = f"{tree.name}__{mutation.path.replace('/', '.').removesuffix('.py')}-{mutation.line}"
+    instance_id = f"{tree.name}__{tree.module_name(mutation.path)}-{mutation.line}"
     statement = problem_statement(tree.module_name(mutation.path), mutation.function, output, failing,
                                   seed=f"{seed}:{instance_id}")
     return Task(instance_id=instance_id, problem_statement=statement, FAIL_TO_PASS=failing, PASS_TO_PASS=p2p,

@@ -51,8 +51,8 @@ def _snippet_and_error(body: str, hidden: set[str]) -> tuple[str, str]:
             break
     error = [line[1:].strip() for line in lines if line.startswith("E ")]
     error = [line for line in error if line and not any(name in line for name in hidden)][:12]
-    if any(name in snippet for name in hidden):
-        snippet = ""
+    if any(name in snippet for name in hidden) or "(" not in snippet:
+        snippet = ""  # a test's name, or a line that shows no call (`assert result == expected`)
     return snippet, "\n".join(error)
 
 

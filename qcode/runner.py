@@ -9,6 +9,7 @@ from qcode.agent.engines import make_engine
 from qcode.agent.events import EventBus
 from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
+from qcode.agent.sessions import load_meta
 from qcode.config import Settings
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
 
@@ -37,9 +38,13 @@ def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]
 
 def new_session(settings: Settings, repo: Path, bus: EventBus | None = None, engine: Engine | None = None,
                 patch_out: Path | None = None, branch: str | None = None, approver: Approver | None = None,
-                keep_workspace: bool = False) -> Session:
-    """A ready Session; raises UserError (exit 2) for bad input before touching anything."""
+                keep_workspace: bool = False, resume: str | None = None) -> Session:
+    """A ready Session (or a past one, `resume`d by id); raises UserError (exit 2) for bad input
+    before touching anything."""
     check_sandbox(settings)
+    meta = load_meta(settings.state_dir, resume) if resume else None
+    if meta is not None:
+        repo = Path(meta.repo)
     options = SessionOptions(
         repo=repo, state_dir=settings.state_dir, branch=branch, keep_workspace=keep_workspace,
         limits=LoopLimits(max_steps=settings.max_steps, max_tokens=settings.max_tokens,
@@ -47,4 +52,5 @@ def new_session(settings: Settings, repo: Path, bus: EventBus | None = None, eng
         command_timeout=settings.command_timeout, verify_command=settings.verify_command, patch_out=patch_out,
     )
     session_engine = engine or make_engine(settings.engine, settings)
-    return Session(options, session_engine, docker_sandbox_factory(settings), bus=bus, approver=approver)
+    return Session(options, session_engine, docker_sandbox_factory(settings), bus=bus, approver=approver,
+                   resume=meta)

@@ -225,8 +225,10 @@ class VllmEngine:
     def _sampling(self, max_tokens: int) -> dict[str, Any]:
         from vllm.sampling_params import RequestOutputKind
 
-        return {**self._defaults, "max_tokens": max_tokens, "seed": self.options.seed,
-                "output_kind": RequestOutputKind.DELTA}
+        # Per-request seeds break vLLM's CPU worker when a prompt is prefilled in chunks ("CPU
+        # Generator does not use offset"); on CPU the seed goes to the engine (see plan_engine).
+        seed = self.options.seed if self.plan.device != "cpu" else None
+        return {**self._defaults, "max_tokens": max_tokens, "seed": seed, "output_kind": RequestOutputKind.DELTA}
 
     async def _generate(self, prompt: list[int], params: Any, stream: _Stream) -> tuple[str, list[int], int, str | None]:
         """One request; streams text deltas; returns (text, token ids, cached prompt tokens, finish)."""

@@ -34,11 +34,13 @@ BLOCK = 128
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir: Path) -> Iterator[VllmEngine]:
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     settings = Settings(model=str(tiny_model_dir), gpu_memory_utilization=0.3, max_model_len=8192)
     options = EngineOptions(thinking=True, thinking_budget=12, tool_choice="auto", max_argument_chars=40,
                             max_turn_tokens=200, seed=7)
-    engine = VllmEngine(settings, options)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VLLM_CPU_KVCACHE_SPACE", os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"))
+        env.setenv("QCODE_SEED", "7")  # on CPU the seed goes to the engine, not to each request
+        engine = VllmEngine(settings, options)
     yield engine
     engine.close()
 
@@ -140,16 +142,20 @@ def test_prompt_over_the_context_is_a_recoverable_signal(engine: VllmEngine) -> 
 
 def test_sessions_share_one_engine_concurrently(engine: VllmEngine) -> None:
     turns: dict[int, Turn] = {}
+    errors: list[BaseException] = []
 
     def run(index: int) -> None:
-        turns[index] = engine.complete(conversation(f"session {index}"), TOOLS, tool_choice="required")
+        try:
+            turns[index] = engine.complete(conversation(f"session {index}"), TOOLS, tool_choice="required")
+        except BaseException as err:  # surfaced below: a thread's exception would otherwise vanish
+            errors.append(err)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(turns) == [0, 1, 2]
+    assert not errors and sorted(turns) == [0, 1, 2]
     for turn in turns.values():
         assert len(turn.tool_calls) == 1
         assert_schema_valid(turn)

@@ -1,0 +1,103 @@
+"""Past sessions: their metadata, and the conversation rebuilt from a trajectory for a resume."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from qcode.agent.contracts import Message, PlanStep
+from qcode.agent.exceptions import UserError
+from qcode.agent.trajectory import read_trajectory
+
+__all__ = ["SessionMeta", "history_from_trajectory", "list_sessions", "load_meta", "save_meta"]
+
+META_FILE = "session.json"
+
+
+class SessionMeta(BaseModel):
+    id: str
+    repo: str
+    base_commit: str
+    branch: str
+    task: str
+    status: str = "running"
+    """The last run's status: running, resolved, unresolved or error."""
+    tip: str | None = None
+    """The session's latest commit on its branch."""
+    created: float
+    updated: float
+
+
+def save_meta(folder: Path, meta: SessionMeta) -> None:
+    meta.updated = time.time()
+    tmp = folder / f".{META_FILE}.tmp"
+    tmp.write_text(meta.model_dump_json(indent=2), encoding="utf-8")
+    tmp.replace(folder / META_FILE)  # atomic: a reader never sees half a file
+
+
+def load_meta(state_dir: Path, session_id: str) -> SessionMeta:
+    path = state_dir / "sessions" / session_id / META_FILE
+    if not path.is_file():
+        raise UserError(f"no session {session_id!r} in {state_dir}; `qcode undo --list` shows the sessions")
+    try:
+        return SessionMeta.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError:
+        raise UserError(f"{path} is damaged; that session cannot be resumed or undone") from None
+
+
+def list_sessions(state_dir: Path, repo: Path | None = None) -> list[SessionMeta]:
+    """Sessions newest first, optionally only those of one repository; damaged ones are skipped."""
+    found = []
+    for path in (state_dir / "sessions").glob(f"*/{META_FILE}"):
+        try:
+            meta = SessionMeta.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ValidationError, OSError):
+            continue
+        if repo is None or Path(meta.repo) == repo.resolve():
+            found.append(meta)
+    return sorted(found, key=lambda m: m.updated, reverse=True)
+
+
+def history_from_trajectory(path: Path) -> tuple[list[Message], list[PlanStep]]:
+    """The user/assistant/tool messages of a session, in order, and its latest plan.
+
+    Calls that were never answered (a stopped run) get a 'not run' answer, so the history stays
+    well-formed for the engine's chat template.
+    """
+    messages: list[Message] = []
+    plan: list[PlanStep] = []
+    pending: list[dict[str, Any]] = []
+    for record in read_trajectory(path):
+        kind = record.get("type")
+        if kind in ("user_message", "turn"):
+            messages.extend(_not_run(pending))
+            pending = []
+        if kind == "user_message":
+            messages.append({"role": "user", "content": record["text"]})
+        elif kind == "turn":
+            message: dict[str, Any] = {"role": "assistant", "content": record["text"]}
+            if record.get("reasoning"):
+                message["reasoning_content"] = record["reasoning"]
+            calls = record.get("tool_calls") or []
+            if calls:
+                message["tool_calls"] = [{"id": c["id"], "type": "function",
+                                          "function": {"name": c["name"], "arguments": c["arguments"]}}
+                                         for c in calls]
+            messages.append(message)
+            pending = list(calls)
+        elif kind == "observation":
+            pending = [c for c in pending if c["id"] != record["call_id"]]
+            messages.append({"role": "tool", "tool_call_id": record["call_id"], "name": record["name"],
+                             "content": record["text"]})
+        elif kind == "plan_updated":
+            plan = [PlanStep.model_validate(step) for step in record["plan"]]
+    messages.extend(_not_run(pending))
+    return messages, plan
+
+
+def _not_run(calls: list[dict[str, Any]]) -> list[Message]:
+    return [{"role": "tool", "tool_call_id": c["id"], "name": c["name"],
+             "content": "Not run: the run was stopped before this call."} for c in calls]

@@ -1,0 +1,57 @@
+"""`qcode undo` for a finished session: rewind its checkpoints and commit the result on its branch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from qcode.agent.checkpoints import Checkpoints
+from qcode.agent.exceptions import UserError
+from qcode.agent.sessions import load_meta, save_meta
+from qcode.agent.workspace import Workspace, inspect_repo
+
+__all__ = ["UndoOutcome", "undo_session"]
+
+
+class UndoOutcome(BaseModel):
+    session_id: str
+    branch: str
+    commit: str | None
+    """The new commit on the branch; None when the undo changed nothing."""
+    restored_to: str
+    diffstat: str
+
+
+def undo_session(state_dir: Path, session_id: str, steps: int = 1) -> UndoOutcome:
+    """Restore a session's workspace `steps` changes back and commit that state on its branch.
+
+    History is kept: the undo is a new commit on top, so it can itself be reverted."""
+    if steps < 1:
+        raise UserError("--steps must be at least 1")
+    meta = load_meta(state_dir, session_id)
+    repo = inspect_repo(Path(meta.repo))
+    repo.head = meta.base_commit
+    folder = state_dir / "sessions" / meta.id
+    workspace = Workspace(folder, repo)
+    checkpoints = Checkpoints(workspace)
+    if checkpoints.latest() is None:
+        raise UserError(f"session {meta.id} changed no files; there is nothing to undo")
+    workspace.remove()
+    workspace.create(meta.branch)
+    try:
+        latest = checkpoints.latest()
+        assert latest is not None
+        checkpoints.restore(latest)
+        workspace.tip = meta.tip
+        target, stat = checkpoints.rewind(steps, latest.step + 1)
+        where = f"checkpoint {target.number} (before step {target.step})" if target else "the starting commit"
+        commit = workspace.commit(f"qcode: undo the last {steps} change(s)\n\nRestored to {where}.\n")
+        if commit is not None:
+            workspace.publish(commit, meta.branch)
+            meta.tip = commit
+            save_meta(folder, meta)
+        return UndoOutcome(session_id=meta.id, branch=meta.branch, commit=commit, restored_to=where,
+                           diffstat=stat)
+    finally:
+        workspace.remove()

@@ -1,0 +1,116 @@
+"""A small OpenAI-compatible chat server on 127.0.0.1 for the openai engine's tests.
+
+It speaks the documented shapes: `GET /v1/models` (with vLLM's `max_model_len` extra) and
+streamed `POST /v1/chat/completions` (SSE chunks with content, reasoning_content, tool-call
+fragments, and a final usage chunk). `behaviour` scripts what the next answers are.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Behaviour:
+    model: str = "Qwen/Qwen3.6-27B"
+    max_model_len: int | None = 262144
+    native_tools: bool = True
+    """False: answer 400 to any request with tool_choice=auto, like vllm serve without a tool parser."""
+    refuse_extras: bool = False
+    """True: answer 400 to requests carrying chat_template_kwargs, like a strict server."""
+    context_limit: int | None = None
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    """Each: {"content": str, "reasoning": str, "tool_calls": [(name, arguments_json)]}."""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def _stream(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield _chunk({"role": "assistant", "content": ""})
+    for piece in _pieces(answer.get("reasoning", "")):
+        yield _chunk({"reasoning_content": piece})
+    for piece in _pieces(answer.get("content", "")):
+        yield _chunk({"content": piece})
+    for index, (name, arguments) in enumerate(answer.get("tool_calls", [])):
+        yield _chunk({"tool_calls": [{"index": index, "id": f"chatcmpl-tool-{index}", "type": "function",
+                                      "function": {"name": name, "arguments": ""}}]})
+        for piece in _pieces(arguments):
+            yield _chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+    yield _chunk({}, "tool_calls" if answer.get("tool_calls") else "stop")
+    yield {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [],
+           "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150,
+                     "prompt_tokens_details": {"cached_tokens": 96}}}
+
+
+def _pieces(text: str, size: int = 7) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _json(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _error(self, message: str) -> None:
+            self._json(400, {"error": {"message": message, "type": "BadRequestError", "code": 400}})
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path != "/v1/models":
+                return self._json(404, {"error": {"message": "not found"}})
+            entry: dict[str, Any] = {"id": behaviour.model, "object": "model", "owned_by": "test"}
+            if behaviour.max_model_len:
+                entry["max_model_len"] = behaviour.max_model_len
+            self._json(200, {"object": "list", "data": [entry]})
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            behaviour.requests.append(body)
+            words = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+            if behaviour.context_limit and words > behaviour.context_limit:
+                return self._error(f"This model's maximum context length is {behaviour.context_limit} tokens. "
+                                   f"However, your request has {words} input tokens.")
+            if behaviour.refuse_extras and "chat_template_kwargs" in body:
+                return self._error("Unrecognized request argument supplied: chat_template_kwargs")
+            if not behaviour.native_tools and body.get("tool_choice") == "auto":
+                return self._error('"auto" tool choice requires --enable-auto-tool-choice and '
+                                   "--tool-call-parser to be set")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for chunk in _stream(behaviour.answers.pop(0)):
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+
+    return Handler
+
+
+@contextmanager
+def fake_openai_server(behaviour: Behaviour) -> Iterator[str]:
+    """Serve on a free port of 127.0.0.1; yields the base URL (…/v1)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(behaviour))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
