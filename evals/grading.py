@@ -23,7 +23,8 @@ from qcode.sandbox.container import DockerSandbox, SandboxSettings
 
 __all__ = ["Grade", "TestRun", "grade_patch", "parse_test_report", "run_tests"]
 
-_REPORT_LINE = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+)", re.M)
+_REPORT_LINE = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS) (.+?)(?: - .*)?$", re.M)
+"""`STATUS id` or `STATUS id - message`; an id may hold spaces (the builder never lists those)."""
 GRADE_OUTPUT_LIMIT = 4_000_000
 """Characters of test output kept while grading (the -rA summary sits at the end)."""
 

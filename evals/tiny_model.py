@@ -9,6 +9,7 @@ not run on vLLM's CPU backend). Building takes a few seconds; no network is need
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["build_tiny_qwen3", "CHAT_TEMPLATE", "SPECIAL_TOKENS", "TEXT_TOKENS"]
+__all__ = ["build_tiny_qwen3", "cached_tiny_qwen3", "CHAT_TEMPLATE", "SPECIAL_TOKENS", "TEXT_TOKENS"]
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 """Control tokens: dropped when decoding with skip_special_tokens."""
@@ -151,6 +152,15 @@ def build_tiny_qwen3(folder: Path, *, hidden_size: int = 128, layers: int = 2,
     return folder
 
 
+def cached_tiny_qwen3() -> Path:
+    """The tiny model in a cache folder keyed by this builder's source (a changed builder → a new model).
+
+    `QCODE_TEST_MODELS` moves the cache (default `~/.cache/qcode/test-models`).
+    """
+    key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    root = Path(os.environ.get("QCODE_TEST_MODELS") or Path.home() / ".cache" / "qcode" / "test-models")
+    return build_tiny_qwen3(root / f"tiny-qwen3-{key}")
+
+
 if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "tiny-qwen3")
-    print(build_tiny_qwen3(target))
+    print(build_tiny_qwen3(Path(sys.argv[1])) if len(sys.argv) > 1 else cached_tiny_qwen3())

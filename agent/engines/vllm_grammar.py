@@ -8,7 +8,9 @@ one `<parameter=KEY>` per argument checked against the tool's JSON schema, then
   model opens must continue into a real tool's call (the stock trigger lets a bare `<tool_call>`
   through as free text, which the parser would then report as a broken call);
 - free text may not contain the XML pieces of a call (`<function=`, `</parameter>`, …), which
-  our parser would otherwise read as a call without its `<tool_call>`.
+  our parser would otherwise read as a call without its `<tool_call>`;
+- argument values may not contain `<tool_call>`, `</think>` or `<parameter=`, where the parsers
+  (ours and vLLM's) would cut the value.
 
 Free text and reasoning stay free: the constraint covers only the answer after `</think>`, and
 outside a call it only forbids those few markers.
@@ -27,7 +29,10 @@ ToolChoice = Literal["auto", "required"]
 CALL_TRIGGER = "<tool_call>"
 FREE_TEXT_EXCLUDES = ["<think>", "</think>", "</tool_call>", "<function=", "</function>", "<parameter=",
                       "</parameter>"]
-CAPPED_STRING = "^(?:[^<]|<+[^</]){{0,{limit}}}<*$"
+VALUE_EXCLUDES = ["<tool_call>", "</think>", "<parameter="]
+"""Kept out of argument values: our parser (like vLLM's) would cut a value there."""
+CAPPED_STRING = "^(?:[^<]|<+[^</tp]){{0,{limit}}}<*$"
+"""A bounded string without `</`, `<t…` or `<p…` (the closing tag and VALUE_EXCLUDES stay unambiguous)."""
 MAX_WHITESPACE = 16
 """Whitespace allowed between the XML parts: enough for indented JSON values, not for a run-away."""
 
@@ -36,8 +41,8 @@ def cap_string_lengths(schema: dict[str, Any], max_chars: int) -> dict[str, Any]
     """A copy of a tool's parameter schema where every string argument is at most `max_chars` long.
 
     Strings that already set a smaller `maxLength` keep it; strings with their own `pattern` are
-    left alone. Capped strings may not contain `</` (the closing tag must stay unambiguous). Looks into `anyOf`/`oneOf` branches,
-    array items and nested properties, so optional (`anyOf: [string, null]`) arguments are covered.
+    left alone. Capped strings may not contain `</`, `<t` or `<p` (see CAPPED_STRING). Looks into
+    `anyOf`/`oneOf` branches, array items and nested properties, so optional arguments are covered.
     """
     capped = copy.deepcopy(schema)
     _cap(capped, max_chars, depth=0)
@@ -93,5 +98,7 @@ def structural_tag(tools: Sequence[dict[str, Any]], tool_choice: ToolChoice = "a
     if getattr(triggered, "type", None) != "triggered_tags":
         raise ValueError(f"unexpected structural tag shape from xgrammar: {type(triggered).__name__}")
     triggered.triggers = [CALL_TRIGGER]
+    for call in triggered.tags:
+        call.content.excludes = list(VALUE_EXCLUDES)
     triggered.excludes = sorted(set(triggered.excludes) | set(FREE_TEXT_EXCLUDES))
     return json.dumps(tag.model_dump(mode="json"))

@@ -145,6 +145,7 @@ class QcodeApp(App[int]):
     @on(SessionReady)
     def _session_ready(self, message: SessionReady) -> None:
         self.session = message.session
+        self.session_id = message.session.id
         if self.state == "loading":
             self.state = "idle"
 
@@ -264,9 +265,6 @@ class QcodeApp(App[int]):
     def action_undo(self) -> None:
         if self.session is None or self.state != "idle" or not self._has_run:
             self.notify("Undo works between runs, after a first task.")
-        elif not extras.can_undo(self.session):
-            self.notify("Undo needs Session.undo, which this build of qcode does not have yet.",
-                        severity="warning")
         else:
             self._undo(self.session)
 
@@ -278,9 +276,6 @@ class QcodeApp(App[int]):
     def action_resume(self) -> None:
         if self._has_run:
             self.notify("Resume a past session from a fresh `qcode tui`.")
-        elif not extras.can_resume():
-            self.notify("Resuming needs list_sessions, which this build of qcode does not have yet.",
-                        severity="warning")
         else:
             self._pick_session()
 

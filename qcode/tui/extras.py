@@ -1,12 +1,8 @@
-"""The TUI's few calls into the core besides the event bus: building the engine and the session, and
-the optional undo / resume APIs (used when this build of the core has them)."""
+"""The TUI's few calls into the core besides the event bus: the engine, the session, undo, resume."""
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from pathlib import Path
-from typing import Any
 
 from qcode.agent.contracts import Engine
 from qcode.agent.events import EventBus
@@ -14,7 +10,7 @@ from qcode.agent.session import Session
 from qcode.config import Settings
 from qcode.tui.approval import ApprovalGate
 
-__all__ = ["build_engine", "can_resume", "can_undo", "model_label", "open_session", "past_sessions", "undo"]
+__all__ = ["build_engine", "model_label", "open_session", "past_sessions", "undo"]
 
 
 def model_label(settings: Settings, engine: Engine | None) -> str:
@@ -36,39 +32,16 @@ def open_session(settings: Settings, repo: Path, bus: EventBus, engine: Engine, 
                  resume: str | None = None) -> Session:
     from qcode.runner import new_session
 
-    extra: dict[str, Any] = {"resume": resume} if resume else {}
-    return new_session(settings, repo, bus=bus, engine=engine, approver=gate, **extra)
-
-
-def can_undo(session: Session) -> bool:
-    return callable(getattr(session, "undo", None))
+    return new_session(settings, repo, bus=bus, engine=engine, approver=gate, resume=resume)
 
 
 def undo(session: Session, steps: int = 1) -> str:
-    return str(session.undo(steps))  # type: ignore[attr-defined]
+    return session.undo(steps)
 
 
-def _sessions_module() -> Any:
-    try:
-        return importlib.import_module("qcode.agent.sessions")
-    except ImportError:
-        return None
-
-
-def can_resume() -> bool:
-    from qcode.runner import new_session
-
-    module = _sessions_module()
-    return (module is not None and hasattr(module, "list_sessions")
-            and "resume" in inspect.signature(new_session).parameters)
-
-
-def past_sessions(state_dir: Path) -> list[tuple[str, str]]:
+def past_sessions(state_dir: Path, repo: Path | None = None) -> list[tuple[str, str]]:
     """(id, one-line description) of past sessions, newest first."""
-    rows = []
-    for item in _sessions_module().list_sessions(state_dir):
-        sid = str(getattr(item, "id", None) or getattr(item, "session_id", ""))
-        task = str(getattr(item, "task", "") or "")
-        status = str(getattr(item, "status", "") or "")
-        rows.append((sid, " · ".join(part for part in (status, " ".join(task.split())[:60]) if part)))
-    return rows
+    from qcode.agent.sessions import list_sessions
+
+    return [(meta.id, " · ".join(part for part in (meta.status, " ".join(meta.task.split())[:60]) if part))
+            for meta in list_sessions(state_dir, repo)]

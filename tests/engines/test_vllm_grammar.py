@@ -45,6 +45,8 @@ def test_auto_keeps_text_free_and_takes_wellformed_calls(compiler, text: str) ->
     render_tool_call("read_file", {"path": "a.py", "colour": "red"}),      # unknown argument
     render_tool_call("update_plan", {"plan": [{"step": "a", "status": "maybe"}]}),  # enum
     "<tool_call>junk",                                                    # a bare opening
+    render_tool_call("write_file", {"path": "a.md", "content": "see <tool_call> here"}),  # cut by parsers
+    render_tool_call("write_file", {"path": "a.md", "content": "x <parameter=path> y"}),
     "<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>",  # a call without its tag
 ])
 def test_auto_refuses_every_malformed_call(compiler, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -64,6 +66,8 @@ def test_argument_cap_bounds_strings_and_keeps_the_close_tag_unambiguous(compile
     assert not accepts(compiler, spec, render_tool_call("shell", {"command": "x" * 30}))
     swallowed = "<tool_call>\n<function=read_file>\n<parameter=path>\na</parameter><parameter=path>"
     assert not accepts(compiler, spec, swallowed)
+    assert not accepts(compiler, spec, render_tool_call("shell", {"command": "a<tool_call>"}))
+    assert accepts(compiler, spec, render_tool_call("shell", {"command": "a < b"}))
 
 
 def test_cap_reaches_optional_and_nested_strings() -> None:

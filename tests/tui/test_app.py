@@ -181,3 +181,44 @@ def test_quit_while_a_prompt_waits(buggy_repo: Path, settings_for: Callable[...,
         assert records[-1]["type"] == "finished" and records[-1]["reason"] == "interrupted by the user"
 
     asyncio.run(scenario())
+
+
+def test_undo_between_runs_then_resume_in_a_new_app(buggy_repo: Path,
+                                                    settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for(fix_turns(), "yolo", buggy_repo)
+
+    async def first_app() -> str:
+        app = QcodeApp(settings, buggy_repo)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await submit(pilot, app, "fix mean")
+            await until(pilot, lambda: len(finished_texts(app)) == 1, "the run to finish")
+            await pilot.press("ctrl+z")
+            await until(pilot, lambda: (app.session.workspace.path / "stats.py").read_text().endswith(
+                "(len(values) + 1)\n"), "the undo to restore the file")
+            session_id = app.session_id
+            await quit_app(pilot, app)
+        return session_id
+
+    async def second_app(session_id: str) -> None:
+        resumed = settings_for([raw_call("read_file", path="stats.py"), raw_call("finish", summary="checked")],
+                               "yolo", buggy_repo)
+        app = QcodeApp(resumed, buggy_repo)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.state == "idle", "the session to be ready")
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: type(app.screen).__name__ == "SessionsScreen", "the session list")
+            await pilot.press("enter")
+            await until(pilot, lambda: app.session_id == session_id and app.state == "idle", "the resume")
+            await submit(pilot, app, "check it")
+            await until(pilot, lambda: len(finished_texts(app)) == 1, "the resumed run to finish")
+            await quit_app(pilot, app)
+        assert app.return_code == 0
+
+    session_id = asyncio.run(first_app())
+    asyncio.run(second_app(session_id))
+    records = read_trajectory(Path(settings.state_dir) / "sessions" / session_id / "trajectory.jsonl")
+    assert [r["type"] for r in records].count("session_started") == 2
+    assert any(r["type"] == "rolled_back" for r in records)
+    # The resumed workspace is the undone state, not the branch's commit.
+    reads = [r for r in records if r["type"] == "observation" and r["name"] == "read_file"]
+    assert "(len(values) + 1)" in reads[-1]["text"]
