@@ -9,7 +9,6 @@ also undoes what shell commands did to the workspace.
 from __future__ import annotations
 
 from pydantic import BaseModel
-
 from qcode.agent.workspace import Workspace
 
 __all__ = ["Checkpoint", "Checkpoints"]

@@ -12,11 +12,19 @@ import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-
 from qcode.agent.compaction import compact, message_chars
 from qcode.agent.contracts import Engine, Message, ToolCall, Turn, Usage
-from qcode.agent.events import (Compacted, EventBus, ModelTurn, ObservationMade, PlanUpdated, TokenStreamed,
-                                ToolCalled, TurnStarted, UserMessage)
+from qcode.agent.events import (
+    Compacted,
+    EventBus,
+    ModelTurn,
+    ObservationMade,
+    PlanUpdated,
+    TokenStreamed,
+    ToolCalled,
+    TurnStarted,
+    UserMessage,
+)
 from qcode.agent.exceptions import ContextOverflow, Interrupted, LimitReached
 from qcode.agent.recovery import Recovery
 from qcode.prompts import render
@@ -89,7 +97,7 @@ class AgentLoop:
         self.bus.emit(UserMessage(text=text))
 
     def step(self, phase: Phase) -> None:
-        turn = self.query(phase)
+        turn = _refuse_truncated_calls(self.query(phase))
         self.messages.append(_assistant_message(turn))
         if not turn.tool_calls:
             self.say(render("nudge"))
@@ -200,6 +208,18 @@ class AgentLoop:
 def _changed_files(diff: str) -> str:
     files = [line.removeprefix("+++ b/") for line in diff.splitlines() if line.startswith("+++ b/")]
     return "\n".join(f"- {name}" for name in files) or "(no files changed yet)"
+
+
+def _refuse_truncated_calls(turn: Turn) -> Turn:
+    """A call 'repaired' because generation hit the token limit is cut off, not just unclosed:
+    running a half-written file would do harm, so the model is asked to resend it."""
+    if turn.finish_reason != "length":
+        return turn
+    problem = ("Your reply was cut off by the output token limit inside this call, so its arguments are "
+               "incomplete and it was not run. Send it again, shorter (split a big write_file into several "
+               "edit_file calls).")
+    calls = [call.model_copy(update={"problem": problem}) if call.repaired else call for call in turn.tool_calls]
+    return turn.model_copy(update={"tool_calls": calls})
 
 
 def _assistant_message(turn: Turn) -> Message:

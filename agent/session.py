@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-
 from qcode.agent.checkpoints import Checkpoints
 from qcode.agent.contracts import Engine, Sandbox, Usage
 from qcode.agent.events import EventBus, Notice, RolledBack, RunFinished, SessionStarted

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-
 from qcode.agent.contracts import Message, PlanStep
 from qcode.agent.exceptions import UserError
 from qcode.agent.trajectory import read_trajectory

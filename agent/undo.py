@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import BaseModel
-
 from qcode.agent.checkpoints import Checkpoints
 from qcode.agent.exceptions import UserError
 from qcode.agent.sessions import load_meta, save_meta

@@ -22,10 +22,11 @@ MODES = ("free", "auto", "required")
 
 def run(turns: int) -> dict[str, dict[str, float]]:
     from qcode.agent.engines.vllm_engine import EngineOptions, VllmEngine
-    from qcode.config import Settings
     from qcode.evals.tiny_model import cached_tiny_qwen3
     from qcode.prompts import render
     from qcode.tools.builtin import default_registry
+
+    from qcode.config import Settings
 
     tools = default_registry().schemas()
     settings = Settings(model=str(cached_tiny_qwen3()), max_model_len=16384,

@@ -28,10 +28,11 @@ def observation(step: int, name: str) -> str:
 
 def run(steps: int) -> list[dict[str, Any]]:
     from qcode.agent.engines.vllm_engine import EngineOptions, VllmEngine
-    from qcode.config import Settings
     from qcode.evals.tiny_model import cached_tiny_qwen3
     from qcode.prompts import render
     from qcode.tools.builtin import default_registry
+
+    from qcode.config import Settings
 
     tools = default_registry().schemas()
     settings = Settings(model=str(cached_tiny_qwen3()), max_model_len=32768,

@@ -5,7 +5,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from qcode.agent.events import ModelTurn, Notice, ObservationMade, PlanUpdated, RunFinished, SessionStarted, ToolCalled
+from qcode.agent.events import (
+    ModelTurn,
+    Notice,
+    ObservationMade,
+    PlanUpdated,
+    RunFinished,
+    SessionStarted,
+    ToolCalled,
+)
 
 __all__ = ["ProgressPrinter"]
 

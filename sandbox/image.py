@@ -11,7 +11,6 @@ from pathlib import Path
 
 import docker
 from docker.errors import BuildError, DockerException
-
 from qcode.agent.exceptions import UserError
 
 __all__ = ["DEFAULT_IMAGE", "OFFLINE_PACKAGES", "build_from_dockerfile", "build_offline"]

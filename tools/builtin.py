@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from qcode.agent.contracts import Observation, PlanStep
 from qcode.agent.exceptions import ToolError
 from qcode.tools import files, search

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from rapidfuzz import process
-
 from qcode.agent.contracts import Observation, PlanStep, Sandbox, ToolCall
 from qcode.agent.exceptions import RecoverableError
 from qcode.agent.qwen_xml import render_tool_call
+from rapidfuzz import process
 
 __all__ = ["Approver", "Tool", "ToolContext", "ToolRegistry"]
 

@@ -74,7 +74,8 @@ def choose_model(requested: str, gpu: GpuInfo | None, *, utilization: float, max
     return ModelChoice(FP8_MODEL, reason)
 
 
-def speculative_config(mtp_tokens: int, *, on_gpu: bool, model_config: dict[str, Any]) -> dict[str, Any] | None:
+def speculative_config(mtp_tokens: int, *, on_gpu: bool,
+                       model_config: dict[str, Any]) -> dict[str, Any] | None:
     """MTP speculative decoding when asked for, on a GPU, for weights that carry MTP layers."""
     if mtp_tokens <= 0 or not on_gpu:
         return None
@@ -98,6 +99,8 @@ def engine_option(settings: Any, name: str, default: Any) -> Any:
         return default
     if isinstance(default, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, float):
+        return float(raw)
     if isinstance(default, int) or name in _INT_OPTIONS:
         return int(raw) if raw.strip().lower() not in ("", "none") else None
     return raw

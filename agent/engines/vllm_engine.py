@@ -31,7 +31,7 @@ from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.model_choice import engine_option
 from qcode.agent.engines.vllm_grammar import ToolChoice, structural_tag
 from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, plan_engine, require_vllm
-from qcode.agent.exceptions import EngineError
+from qcode.agent.exceptions import EngineError, UserError
 from qcode.agent.qwen_xml import parse_turn
 
 __all__ = ["EngineOptions", "VllmEngine", "decode_rate"]
@@ -57,11 +57,14 @@ class EngineOptions:
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineOptions:
+        choice = engine_option(settings, "tool_choice", "auto")
+        if choice not in ("auto", "required"):
+            raise UserError(f"tool_choice must be auto or required, not {choice!r}")
         return cls(
             thinking=bool(settings.thinking), thinking_budget=int(settings.thinking_budget),
             preserve_thinking=bool(engine_option(settings, "preserve_thinking", True)),
             constrained=bool(engine_option(settings, "constrained_tool_calls", True)),
-            tool_choice=engine_option(settings, "tool_choice", "auto"),
+            tool_choice=choice,
             max_argument_chars=engine_option(settings, "max_argument_chars", None),
             max_turn_tokens=int(engine_option(settings, "max_turn_tokens", 16384)),
             seed=engine_option(settings, "seed", None),
@@ -125,8 +128,9 @@ class VllmEngine:
     def render(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[int]:
         """The prompt's token ids, rendered by the model's own chat template."""
         text = self.tokenizer.apply_chat_template(
-            for_chat_template(messages), tools=list(tools) or None, tokenize=False, add_generation_prompt=True,
-            enable_thinking=self.options.thinking, preserve_thinking=self.options.preserve_thinking,
+            for_chat_template(messages), tools=list(tools) or None, tokenize=False,
+            add_generation_prompt=True, enable_thinking=self.options.thinking,
+            preserve_thinking=self.options.preserve_thinking,
         )
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
@@ -139,7 +143,8 @@ class VllmEngine:
         if len(prompt) + ANSWER_RESERVE > self.max_model_len:
             raise ContextLengthExceeded(len(prompt), self.max_model_len, ANSWER_RESERVE)
         stream = _Stream()
-        future = self._runner.submit(self._turn(prompt, tools, tool_choice or self.options.tool_choice, stream))
+        choice = tool_choice or self.options.tool_choice
+        future = self._runner.submit(self._turn(prompt, tools, choice, stream))
         future.add_done_callback(lambda _: stream.out.put(("done", None)))
         try:
             while (item := stream.out.get())[0] == "token":
@@ -176,9 +181,10 @@ class VllmEngine:
                     stream: _Stream) -> tuple[str, Usage, str | None]:
         usage = Usage(prompt_tokens=len(prompt))
         raw, ids = "", list(prompt)
+        reasoned = self.options.thinking and self.options.thinking_budget > 0
         if self.options.thinking:
             reasoning, reasoning_ids, cached = await self._reason(ids, stream)
-            usage.cached_tokens = cached
+            usage.cached_tokens = cached  # the turn's prompt is the reasoning request's prompt
             usage.completion_tokens += len(reasoning_ids)
             close = THINK_CLOSE + "\n\n" if reasoning.endswith("\n") else "\n" + THINK_CLOSE + "\n\n"
             self._emit(stream, close)
@@ -189,7 +195,7 @@ class VllmEngine:
             return raw, usage, "length"
         params = self._params(budget, tools, tool_choice)
         answer, answer_ids, cached, finish = await self._generate(ids, params, stream)
-        if not self.options.thinking:
+        if not reasoned:
             usage.cached_tokens = cached
         usage.completion_tokens += len(answer_ids)
         return raw + answer, usage, finish
@@ -200,7 +206,8 @@ class VllmEngine:
 
         if self.options.thinking_budget <= 0:
             return "", [], 0
-        stop_ids = [self._think_close] if isinstance(self._think_close, int) and self._think_close >= 0 else []
+        known = isinstance(self._think_close, int) and self._think_close >= 0
+        stop_ids = [self._think_close] if known else []
         params = SamplingParams(**self._sampling(self.options.thinking_budget), stop=[THINK_CLOSE],
                                 stop_token_ids=stop_ids)
         text, ids, cached, _ = await self._generate(prompt, params, stream)
@@ -230,13 +237,15 @@ class VllmEngine:
         seed = self.options.seed if self.plan.device != "cpu" else None
         return {**self._defaults, "max_tokens": max_tokens, "seed": seed, "output_kind": RequestOutputKind.DELTA}
 
-    async def _generate(self, prompt: list[int], params: Any, stream: _Stream) -> tuple[str, list[int], int, str | None]:
+    async def _generate(self, prompt: list[int], params: Any,
+                        stream: _Stream) -> tuple[str, list[int], int, str | None]:
         """One request; streams text deltas; returns (text, token ids, cached prompt tokens, finish)."""
         request_id = f"qcode-{uuid.uuid4().hex[:12]}"
         stream.request_ids.append(request_id)
         text, ids, cached, finish = "", [], 0, None
         try:
-            async for output in self._llm.generate({"prompt_token_ids": prompt}, params, request_id=request_id):
+            request = self._llm.generate({"prompt_token_ids": prompt}, params, request_id=request_id)
+            async for output in request:
                 completion = output.outputs[0]
                 ids += list(completion.token_ids)
                 if completion.text:

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qcode.agent.engines.model_choice import GpuInfo, ModelChoice, choose_model, engine_option, speculative_config
+from qcode.agent.engines.model_choice import (
+    GpuInfo,
+    ModelChoice,
+    choose_model,
+    engine_option,
+    speculative_config,
+)
 from qcode.agent.exceptions import EngineError, UserError
 
 __all__ = ["EnginePlan", "classify_start_failure", "plan_engine", "quiet_vllm_logs", "require_vllm"]
@@ -60,10 +66,12 @@ def model_config(model: str) -> dict[str, Any]:
     if folder.is_dir():
         path = folder / "config.json"
         if not path.is_file():
-            raise UserError(f"{folder} has no config.json; --model must be a model folder or a Hugging Face name")
+            raise UserError(f"{folder} has no config.json; --model must be a model folder or a Hugging Face "
+                            "name")
         return json.loads(path.read_text(encoding="utf-8"))
     if model.startswith((".", "/", "~")):
-        raise UserError(f"model folder {model} does not exist; pass --model with a model folder or a Hugging Face name")
+        raise UserError(f"model folder {model} does not exist; pass --model with a model folder or a "
+                        "Hugging Face name")
     return json.loads(Path(_cached_or_download(model, "config.json")).read_text(encoding="utf-8"))
 
 
@@ -108,7 +116,7 @@ def plan_engine(settings: Any, device: str) -> EnginePlan:
     native = int(text_config.get("max_position_embeddings") or max_len)
     max_len = min(max_len, native)
     kwargs: dict[str, Any] = {
-        "model": str(Path(choice.model).expanduser()) if Path(choice.model).expanduser().is_dir() else choice.model,
+        "model": str(local) if (local := Path(choice.model).expanduser()).is_dir() else choice.model,
         "max_model_len": max_len,
         "gpu_memory_utilization": utilization,
         "tensor_parallel_size": tensor_parallel,
@@ -135,8 +143,8 @@ def classify_start_failure(err: BaseException, plan: EnginePlan) -> UserError | 
     model = plan.choice.model
     if any(sign in text for sign in _MEMORY_SIGNS) or "engine core initialization failed" in text:
         return UserError(
-            f"vLLM could not start {model} (max_model_len {plan.max_model_len}): {_first_line(err)}. If it ran "
-            "out of GPU memory, use the FP8 weights (--model Qwen/Qwen3.6-27B-FP8), a shorter context "
+            f"vLLM could not start {model} (max_model_len {plan.max_model_len}): {_first_line(err)}. If it "
+            "ran out of GPU memory, use the FP8 weights (--model Qwen/Qwen3.6-27B-FP8), a shorter context "
             "(QCODE_MAX_MODEL_LEN=32768) or more GPUs (tensor_parallel_size); the log above has the cause"
         )
     return EngineError(f"vLLM could not start {model}: {_first_line(err)}")

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from qcode.agent.checkpoints import Checkpoints
 from qcode.agent.workspace import Workspace, inspect_repo
+
 from tests.conftest import git
 
 

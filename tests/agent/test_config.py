@@ -1,8 +1,8 @@
 from pathlib import Path
 
 import pytest
-
 from qcode.agent.exceptions import UserError
+
 from qcode.config import load_settings
 
 

@@ -6,9 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from qcode.agent.exceptions import UserError
 from qcode.agent.workspace import Workspace, inspect_repo, slugify, unique_branch
+
 from tests.conftest import git
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import docker
-
 from qcode.agent.qwen_xml import render_tool_call
+
 from tests.conftest import SANDBOX_IMAGE
 
 

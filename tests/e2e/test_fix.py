@@ -7,11 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from qcode.agent.trajectory import read_trajectory
+
 from tests.conftest import git
-from tests.e2e.helpers import (qcode_containers, raw_call, run_qcode, run_tests_in_sandbox_image,
-                               write_replay)
+from tests.e2e.helpers import qcode_containers, raw_call, run_qcode, run_tests_in_sandbox_image, write_replay
 
 pytestmark = pytest.mark.docker
 

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from qcode.agent.contracts import Message, Turn
 from qcode.agent.events import EventBus
 from qcode.agent.exceptions import LimitReached
 from qcode.agent.loop import AgentLoop, LoopLimits
-from qcode.agent.recovery import Recovery
 from qcode.agent.qwen_xml import parse_turn
+from qcode.agent.recovery import Recovery
 from qcode.sandbox.container import DockerSandbox, SandboxSettings
 from qcode.tools.builtin import default_registry
 from qcode.tools.registry import ToolContext
+
 from tests.conftest import SANDBOX_IMAGE
 
 pytestmark = pytest.mark.docker

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from qcode.agent.trajectory import read_trajectory
+
 from tests.conftest import git
 from tests.e2e.helpers import raw_call, run_qcode, write_replay
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from qcode.agent.engines.replay import ReplayEngine
 from qcode.agent.sessions import list_sessions
+
 from qcode.config import load_settings
 from qcode.runner import new_session
 from tests.conftest import git

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from qcode.evals.tiny_model import cached_tiny_qwen3
 
 # vLLM and torch emit Future/Deprecation/User warnings at import and shutdown; they are not ours.

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from qcode.agent.trajectory import read_trajectory
 from qcode.tools.builtin import default_registry
+
 from tests.e2e.helpers import run_qcode
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]

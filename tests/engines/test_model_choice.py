@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from qcode.agent.engines.model_choice import (
+    DEFAULT_MODEL,
+    FP8_MODEL,
+    GpuInfo,
+    choose_model,
+    engine_option,
+    speculative_config,
+)
 
-from qcode.agent.engines.model_choice import (DEFAULT_MODEL, FP8_MODEL, GpuInfo, choose_model, engine_option,
-                                              speculative_config)
 from qcode.config import Settings
 
 

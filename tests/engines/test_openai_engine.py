@@ -6,14 +6,14 @@ import json
 import socket
 
 import pytest
-
 from qcode.agent.engines import make_engine
 from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.openai_engine import OpenAIEngine
 from qcode.agent.exceptions import UserError
 from qcode.agent.qwen_xml import render_tool_call
-from qcode.config import Settings
 from qcode.tools.builtin import default_registry
+
+from qcode.config import Settings
 from tests.engines.fake_openai import Behaviour, fake_openai_server
 
 TOOLS = default_registry().schemas()

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from qcode.agent.qwen_xml import parse_turn, render_tool_call
 from qcode.tools.builtin import default_registry
+
 from tests.engines.conftest import VLLM_WARNINGS
 
 pytestmark = pytest.mark.filterwarnings(*VLLM_WARNINGS)

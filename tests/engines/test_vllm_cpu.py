@@ -16,12 +16,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from qcode.agent.contracts import Turn
 from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.vllm_engine import EngineOptions, VllmEngine
-from qcode.config import Settings
 from qcode.tools.builtin import default_registry
+
+from qcode.config import Settings
 from tests.engines.conftest import VLLM_WARNINGS
 
 pytestmark = [pytest.mark.filterwarnings(*VLLM_WARNINGS), pytest.mark.timeout(900)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from qcode.agent.engines.vllm_grammar import cap_string_lengths, structural_tag
 from qcode.agent.qwen_xml import render_tool_call
 from qcode.tools.builtin import default_registry

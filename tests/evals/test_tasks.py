@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from qcode.agent.exceptions import UserError
 from qcode.evals.tasks import DEFAULT_TEST_COMMAND, Task, dump_tasks, load_tasks
 

@@ -1,0 +1,65 @@
+"""Loop behaviour that needs no sandbox: truncated calls, limits, nudges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qcode.agent.contracts import ExecResult, Message, Turn
+from qcode.agent.events import EventBus
+from qcode.agent.exceptions import LimitReached
+from qcode.agent.loop import AgentLoop, LoopLimits
+from qcode.agent.qwen_xml import parse_turn
+from qcode.tools.builtin import default_registry
+from qcode.tools.registry import ToolContext
+
+
+class NoSandbox:
+    """These tests never reach the shell; a call that did would fail loudly."""
+
+    def exec(self, command: str, timeout: float | None = None) -> ExecResult:
+        raise AssertionError("the shell must not run in this test")
+
+    def close(self) -> None:
+        pass
+
+
+class Scripted:
+    name = "scripted"
+
+    def __init__(self, turns: list[tuple[str, str]]) -> None:
+        self.turns = list(turns)
+
+    def complete(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *, on_token=None) -> Turn:
+        raw, finish_reason = self.turns.pop(0)
+        parsed = parse_turn(raw, tools)
+        return Turn(text=parsed.text, tool_calls=parsed.tool_calls, raw=raw, finish_reason=finish_reason)
+
+    def close(self) -> None:
+        pass
+
+
+def _loop(tmp_path: Path, turns: list[tuple[str, str]], **limits: Any) -> AgentLoop:
+    ctx = ToolContext(workspace=tmp_path, sandbox=NoSandbox(), diff=lambda path: "")
+    return AgentLoop(Scripted(turns), default_registry(), ctx, EventBus(), LoopLimits(**limits))
+
+
+def test_a_call_cut_off_by_the_token_limit_is_not_run(tmp_path: Path) -> None:
+    cut = "<tool_call>\n<function=write_file>\n<parameter=path>\nbig.py\n</parameter>\n<parameter=content>\nx = 1\n"
+    loop = _loop(tmp_path, [(cut, "length"), (cut, "stop")])
+    loop.messages = [{"role": "user", "content": "go"}]
+    loop.step("executor")
+    assert not (tmp_path / "big.py").exists()
+    assert "cut off by the output token limit" in loop.messages[-1]["content"]
+    loop.step("executor")  # the same text, ended normally: an unclosed parameter is repaired and run
+    assert (tmp_path / "big.py").read_text() == "x = 1"
+
+
+def test_turn_without_calls_gets_a_nudge_and_limits_stop(tmp_path: Path) -> None:
+    loop = _loop(tmp_path, [("just thinking aloud", "stop")] * 3, max_steps=2)
+    with pytest.raises(LimitReached, match="step limit"):
+        loop.run("task")
+    nudges = [m for m in loop.messages if m["role"] == "user" and "called no tool" in m["content"]]
+    assert len(nudges) == 2
