@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from qcode.agent.exceptions import QcodeError
+
 __all__ = ["Overview", "INSTRUCTION_FILES", "summarize_tree", "repo_overview"]
 
 INSTRUCTION_FILES = ("AGENTS.md", "QWEN.md")
@@ -17,6 +19,8 @@ MAX_INSTRUCTION_CHARS = 8000
 class Overview(BaseModel):
     text: str
     file_count: int
+    repo_map: str = ""
+    """The files that matter most for the task, with their signatures (tree-sitter, PageRank)."""
     instructions: str = ""
     instructions_file: str = ""
 
@@ -32,8 +36,8 @@ def summarize_tree(paths: Sequence[str], max_lines: int = 60) -> str:
     return "\n".join(lines)
 
 
-def repo_overview(root: Path, paths: Sequence[str]) -> Overview:
-    overview = Overview(text=summarize_tree(paths), file_count=len(paths))
+def repo_overview(root: Path, paths: Sequence[str], focus: str = "", map_tokens: int = 1536) -> Overview:
+    overview = Overview(text=summarize_tree(paths), file_count=len(paths), repo_map=_repo_map(root, focus, map_tokens))
     for name in INSTRUCTION_FILES:
         candidate = root / name
         if name in paths and candidate.is_file() and not candidate.is_symlink():
@@ -41,3 +45,13 @@ def repo_overview(root: Path, paths: Sequence[str]) -> Overview:
             overview.instructions_file = name
             break
     return overview
+
+
+def _repo_map(root: Path, focus: str, tokens: int) -> str:
+    """The map is a help, not a requirement: a failure to build it leaves the planner without it."""
+    from qcode.tools.repomap import build_repo_map
+
+    try:
+        return build_repo_map(root, focus=focus, tokens=tokens).text
+    except QcodeError:
+        return ""

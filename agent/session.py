@@ -196,9 +196,11 @@ class Session:
         return result
 
     def _task_prompt(self, task: str) -> str:
-        overview = repo_overview(self.workspace.path, self.workspace.tracked_files())
+        """The planner's input: the issue, the tree's shape, the repo map for the issue, AGENTS.md."""
+        overview = repo_overview(self.workspace.path, self.workspace.tracked_files(), focus=task)
         return render("task", task=task, overview=overview.text, file_count=overview.file_count,
-                      instructions=overview.instructions, instructions_file=overview.instructions_file)
+                      repo_map=overview.repo_map, instructions=overview.instructions,
+                      instructions_file=overview.instructions_file)
 
     def _conclude(self, outcome: LoopOutcome, status: Status, reason: str) -> RunResult:
         result = RunResult(status=status, reason=reason, steps=outcome.steps, usage=outcome.usage,

@@ -41,7 +41,8 @@ def run(turns: int) -> dict[str, dict[str, float]]:
                 messages: list[dict[str, Any]] = [
                     {"role": "system", "content": render("system")},
                     {"role": "user", "content": f"Task {turn_index}: total() is off by one; fix it."}]
-                turn = engine.complete(messages, tools, tool_choice="required" if mode == "required" else "auto")
+                choice = "required" if mode == "required" else "auto"
+                turn = engine.complete(messages, tools, tool_choice=choice)
                 totals["tokens"] += turn.usage.completion_tokens
                 totals["decode_s"] += turn.duration - (turn.time_to_first_token or 0.0)
                 totals["ttft"] += turn.time_to_first_token or 0.0
@@ -59,7 +60,8 @@ def report(results: dict[str, dict[str, float]]) -> None:
                   title="constrained decoding overhead (tiny Qwen3, vLLM CPU)")
     for mode, row in results.items():
         rate = row["tokens"] / row["decode_s"]
-        table.add_row(mode, f"{row['turns']:.0f}", f"{row['tokens']:.0f}", f"{row['decode_s']:.1f}", f"{rate:.1f}",
+        table.add_row(mode, f"{row['turns']:.0f}", f"{row['tokens']:.0f}", f"{row['decode_s']:.1f}",
+                      f"{rate:.1f}",
                       f"{rate / base:.2f}×", f"{row['ttft'] / row['turns']:.3f}")
     Console().print(table)
 

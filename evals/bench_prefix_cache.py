@@ -40,8 +40,9 @@ def run(steps: int) -> list[dict[str, Any]]:
     options = EngineOptions(thinking=True, thinking_budget=16, tool_choice="required", max_argument_chars=40,
                             max_turn_tokens=300)
     engine = VllmEngine(settings, options)
+    task = "total([1, 2]) returns 4 instead of 3; fix it."
     messages: list[dict[str, Any]] = [{"role": "system", "content": render("system")},
-                                      {"role": "user", "content": "total([1, 2]) returns 4 instead of 3; fix it."}]
+                                      {"role": "user", "content": task}]
     rows = []
     try:
         for step in range(1, steps + 1):

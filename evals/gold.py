@@ -112,14 +112,14 @@ class GoldEngine:
     def complete(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *,
                  on_token: TokenCallback | None = None) -> Turn:
         started = time.monotonic()
-        if self._pending is not None:
-            if self._pending.may_succeed and _last_tool_text(messages).startswith("Edited "):
-                self._next += 1  # tolerant matching applied the drifted edit: do not repeat it
-            self._pending = None
+        after_fault, self._pending = self._pending, None
+        if after_fault is not None and after_fault.may_succeed and _last_tool_text(messages).startswith("Edited "):
+            self._next += 1  # tolerant matching applied the drifted edit: do not repeat it
         if self._next >= len(self.calls):
             raise EngineError("the gold trajectory is over, but the run did not finish")
         name, arguments, say = self.calls[self._next]
-        fault = self.faults.maybe(name, arguments) if self.faults is not None else None
+        # After a fault comes the correct call, never a second fault.
+        fault = self.faults.maybe(name, arguments) if self.faults is not None and after_fault is None else None
         if fault is not None:
             self._pending = fault
             self.faults_injected.append(fault.kind)

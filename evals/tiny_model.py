@@ -33,13 +33,16 @@ SEED = 1234
 CHAT_TEMPLATE = r"""
 {%- set preserve = preserve_thinking is defined and preserve_thinking -%}
 {%- set ns = namespace(last_query=-1) -%}
-{%- for m in messages -%}{%- if m.role == 'user' -%}{%- set ns.last_query = loop.index0 -%}{%- endif -%}{%- endfor -%}
+{%- for m in messages -%}
+  {%- if m.role == 'user' -%}{%- set ns.last_query = loop.index0 -%}{%- endif -%}
+{%- endfor -%}
 {%- if tools -%}
   {{- '<|im_start|>system\n' -}}
   {%- if messages and messages[0].role == 'system' -%}{{- messages[0].content + '\n\n' -}}{%- endif -%}
   {{- '# Tools\n\nYou have access to the following functions:\n\n<tools>' -}}
   {%- for tool in tools -%}{{- '\n' + (tool | tojson) -}}{%- endfor -%}
-  {{- '\n</tools>\n\nIf you choose to call a function ONLY reply in the following format with NO suffix:\n\n' -}}
+  {{- '\n</tools>\n\nIf you choose to call a function ONLY reply in the following format ' -}}
+  {{- 'with NO suffix:\n\n' -}}
   {{- '<tool_call>\n<function=example_function_name>\n<parameter=example_parameter_1>\nvalue_1\n' -}}
   {{- '</parameter>\n</function>\n</tool_call><|im_end|>\n' -}}
 {%- elif messages and messages[0].role == 'system' -%}
@@ -56,7 +59,8 @@ CHAT_TEMPLATE = r"""
     {{- m.content or '' -}}
     {%- for call in m.tool_calls or [] -%}
       {%- set f = call.function if call.function is defined else call -%}
-      {%- if loop.first and (m.content or '') | trim -%}{{- '\n\n' -}}{%- elif not loop.first -%}{{- '\n' -}}{%- endif -%}
+      {%- if loop.first and (m.content or '') | trim -%}{{- '\n\n' -}}
+      {%- elif not loop.first -%}{{- '\n' -}}{%- endif -%}
       {{- '<tool_call>\n<function=' + f.name + '>\n' -}}
       {%- set args = f.arguments | fromjson if f.arguments is string else f.arguments -%}
       {%- for key, value in (args or {}).items() -%}
@@ -83,7 +87,8 @@ CHAT_TEMPLATE = r"""
 
 def _corpus(repo_root: Path, limit_files: int = 400) -> Iterator[str]:
     """Local text to train on: qcode's own sources, then part of the Python stdlib."""
-    call = "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>\n</tool_call>\n"
+    call = ("<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>\n"
+            "</tool_call>\n")
     yield call * 50
     sources = sorted(repo_root.glob("**/*.py")) + sorted(repo_root.glob("**/*.md"))
     stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))

@@ -16,6 +16,8 @@ def _environment() -> Environment:
         loader=PackageLoader("qcode.prompts", ""),
         undefined=StrictUndefined,
         keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
         autoescape=False,
     )
 

@@ -6,17 +6,18 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from qcode.agent.events import EventBus
 from qcode.agent.exceptions import UserError
-from qcode.agent.session import RunResult
 from qcode.config import Settings, load_settings
-from qcode.progress import ProgressPrinter
+
+if TYPE_CHECKING:  # the loop's modules load only for the commands that run it
+    from qcode.agent.events import EventBus
+    from qcode.agent.session import RunResult
 
 __all__ = ["main"]
 
@@ -33,7 +34,25 @@ def _settings(flags: dict[str, Any], repo: Path | None) -> Settings:
     return load_settings(flags, repo).settings
 
 
-@click.group(invoke_without_command=False)
+# Front doors that live in their own modules (qcode/commands/<name>.py, each exposing `command`),
+# imported only when run: `qcode fix` does not pay for Textual or tree-sitter.
+_COMMAND_MODULES = ("map", "bot", "eval", "tui", "undo")
+
+
+class _LazyCommands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_COMMAND_MODULES])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _COMMAND_MODULES:
+            import importlib
+
+            command: click.Command = importlib.import_module(f"qcode.commands.{name}").command
+            return command
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyCommands)
 @click.version_option(package_name="qcode")
 def cli() -> None:
     """qcode: a local agentic coding assistant. Every command the model runs stays in a Docker sandbox."""
@@ -60,14 +79,22 @@ def fix(issue: str, repo: Path, engine: str | None, model: str | None, max_steps
         _fail("the issue text is empty; pass it as an argument or on stdin with -")
     settings = _settings({"engine": engine, "model": model, "max_steps": max_steps,
                           "verify_command": verify_command}, repo)
-    bus = EventBus()
-    bus.subscribe(ProgressPrinter())
-    with new_session(settings, repo, bus=bus, patch_out=patch_out) as session:
+    with new_session(settings, repo, bus=_progress_bus(), patch_out=patch_out) as session:
         if session.repo.dirty and not yes and sys.stdin.isatty() and not as_json:
             click.confirm("The repository has uncommitted changes; qcode works from HEAD and leaves them "
                           "alone. Continue?", abort=True, err=True)
         result = session.run(task)
     _report(result, session.repo.root, as_json)
+
+
+def _progress_bus() -> EventBus:
+    """Events → the Rich progress view on stderr."""
+    from qcode.agent.events import EventBus
+    from qcode.progress import ProgressPrinter
+
+    bus = EventBus()
+    bus.subscribe(ProgressPrinter())
+    return bus
 
 
 def _report(result: RunResult, repo: Path, as_json: bool) -> None:
@@ -110,9 +137,7 @@ def demo(target: Path | None, as_json: bool) -> None:
     repo, replay, task = prepare_demo(target)
     stderr.print(f"sample repo: {repo}")
     settings = _settings({"engine": f"replay:{replay}", "verify_command": "python -m pytest -q"}, None)
-    bus = EventBus()
-    bus.subscribe(ProgressPrinter())
-    with new_session(settings, repo, bus=bus) as session:
+    with new_session(settings, repo, bus=_progress_bus()) as session:
         result = session.run(task)
     _report(result, repo, as_json)
 
@@ -151,23 +176,8 @@ def doctor() -> None:
     sys.exit(EXIT_USAGE if failures else EXIT_OK)
 
 
-# Front doors that live in their own modules (qcode/commands/<name>.py, each exposing `command`).
-_COMMAND_MODULES = ("map", "bot", "eval", "tui", "undo")
-
-
-def _register_commands() -> None:
-    import importlib
-    import importlib.util
-
-    for name in _COMMAND_MODULES:
-        module_name = f"qcode.commands.{name}"
-        if importlib.util.find_spec(module_name) is not None:
-            cli.add_command(importlib.import_module(module_name).command, name)
-
-
 def main() -> None:
-    _register_commands()
-    if len(sys.argv) == 1 and sys.stdin.isatty() and sys.stdout.isatty() and "tui" in cli.commands:
+    if len(sys.argv) == 1 and sys.stdin.isatty() and sys.stdout.isatty():
         sys.argv.append("tui")  # bare `qcode` in a terminal opens the app
     # SIGTERM (CI runners, `timeout`) unwinds like Ctrl-C, so sandboxes and workspaces are cleaned up.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

@@ -48,7 +48,8 @@ class OpenAIEngine:
         self.name = f"openai:{self.model}"
         self.native_tools = True
         self._extras: dict[str, Any] = {
-            "chat_template_kwargs": {"enable_thinking": self.thinking, "preserve_thinking": self.preserve_thinking},
+            "chat_template_kwargs": {"enable_thinking": self.thinking,
+                                     "preserve_thinking": self.preserve_thinking},
         }
         if self.thinking and self.budget > 0:
             self._extras["thinking_token_budget"] = self.budget
@@ -62,7 +63,8 @@ class OpenAIEngine:
             raise UserError(f"cannot reach an OpenAI-compatible server at {self.base_url}; start one (e.g. "
                             f"`vllm serve {wanted}`) or set QCODE_OPENAI_BASE_URL") from None
         except openai.AuthenticationError:
-            raise UserError(f"the server at {self.base_url} refused the API key; set QCODE_OPENAI_API_KEY") from None
+            raise UserError(f"the server at {self.base_url} refused the API key; "
+                            "set QCODE_OPENAI_API_KEY") from None
         except openai.APIStatusError as err:
             raise UserError(f"the server at {self.base_url} answered /models with HTTP {err.status_code}; "
                             "is it an OpenAI-compatible endpoint (…/v1)?") from None
@@ -125,7 +127,8 @@ class OpenAIEngine:
         except openai.APIConnectionError as err:
             raise EngineError(f"lost the connection to {self.base_url}: {err}") from err
         except openai.APIStatusError as err:
-            raise EngineError(f"{self.base_url} answered HTTP {err.status_code}: {_message(err)[:300]}") from err
+            detail = _message(err)[:300]
+            raise EngineError(f"{self.base_url} answered HTTP {err.status_code}: {detail}") from err
         return acc.turn(tools, started)
 
     def _adapt(self, err: Any, messages: Sequence[Message]) -> None:
@@ -223,5 +226,6 @@ def _native_call(call: dict[str, Any], index: int) -> ToolCall:
             f"The arguments of your `{call['name']}` call are not valid JSON: {call['arguments'][:120]!r}. "
             "Nothing was run; send the call again with a JSON object of arguments."))
     if not isinstance(arguments, dict):
-        return ToolCall(id=call_id, name=call["name"], problem="The tool-call arguments must be a JSON object.")
+        return ToolCall(id=call_id, name=call["name"],
+                        problem="The tool-call arguments must be a JSON object.")
     return ToolCall(id=call_id, name=call["name"], arguments=arguments)

@@ -17,6 +17,7 @@ the output goes through `qcode.agent.qwen_xml.parse_turn`, the parser the replay
 
 from __future__ import annotations
 
+import atexit
 import queue
 import time
 import uuid
@@ -109,6 +110,9 @@ class VllmEngine:
         self._defaults = {k: v for k, v in self._llm.model_config.get_diff_sampling_param().items()
                           if k not in ("max_new_tokens", "max_tokens")}
         self._closed = False
+        # A process that never calls close() must still exit: multiprocessing's exit hook would
+        # otherwise wait forever for vLLM's engine process. atexit runs this first (LIFO).
+        atexit.register(self.close)
 
     async def _start(self) -> Any:
         from vllm import AsyncEngineArgs
@@ -164,6 +168,7 @@ class VllmEngine:
         if self._closed:
             return
         self._closed = True
+        atexit.unregister(self.close)
         try:
             self._runner.run(self._shutdown())
         finally:
@@ -235,7 +240,8 @@ class VllmEngine:
         # Per-request seeds break vLLM's CPU worker when a prompt is prefilled in chunks ("CPU
         # Generator does not use offset"); on CPU the seed goes to the engine (see plan_engine).
         seed = self.options.seed if self.plan.device != "cpu" else None
-        return {**self._defaults, "max_tokens": max_tokens, "seed": seed, "output_kind": RequestOutputKind.DELTA}
+        return {**self._defaults, "max_tokens": max_tokens, "seed": seed,
+                "output_kind": RequestOutputKind.DELTA}
 
     async def _generate(self, prompt: list[int], params: Any,
                         stream: _Stream) -> tuple[str, list[int], int, str | None]:

@@ -23,7 +23,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-__all__ = ["ToolChoice", "cap_string_lengths", "structural_tag"]
+__all__ = ["ToolChoice", "cap_arguments", "structural_tag"]
 
 ToolChoice = Literal["auto", "required"]
 CALL_TRIGGER = "<tool_call>"
@@ -33,16 +33,19 @@ VALUE_EXCLUDES = ["<tool_call>", "</think>", "<parameter="]
 """Kept out of argument values: our parser (like vLLM's) would cut a value there."""
 CAPPED_STRING = "^(?:[^<]|<+[^</tp]){{0,{limit}}}<*$"
 """A bounded string without `</`, `<t…` or `<p…` (the closing tag and VALUE_EXCLUDES stay unambiguous)."""
+MAX_ITEMS = 16
+"""With capped arguments, arrays are capped too: an untrained model would never close one."""
 MAX_WHITESPACE = 16
 """Whitespace allowed between the XML parts: enough for indented JSON values, not for a run-away."""
 
 
-def cap_string_lengths(schema: dict[str, Any], max_chars: int) -> dict[str, Any]:
+def cap_arguments(schema: dict[str, Any], max_chars: int) -> dict[str, Any]:
     """A copy of a tool's parameter schema where every string argument is at most `max_chars` long.
 
-    Strings that already set a smaller `maxLength` keep it; strings with their own `pattern` are
-    left alone. Capped strings may not contain `</`, `<t` or `<p` (see CAPPED_STRING). Looks into
-    `anyOf`/`oneOf` branches, array items and nested properties, so optional arguments are covered.
+    Arrays get at most MAX_ITEMS items. Strings that already set a smaller `maxLength` keep it;
+    strings with their own `pattern` are left alone. Capped strings may not contain `</`, `<t` or
+    `<p` (see CAPPED_STRING). Looks into `anyOf`/`oneOf` branches, array items and nested
+    properties, so optional arguments are covered.
     """
     capped = copy.deepcopy(schema)
     _cap(capped, max_chars, depth=0)
@@ -63,6 +66,8 @@ def _cap(node: Any, max_chars: int, depth: int) -> None:
         children += node.get(key) or []
     children += list((node.get("properties") or {}).values())
     children += list((node.get("$defs") or {}).values())
+    if kind == "array" or "items" in node:
+        node["maxItems"] = min(int(node.get("maxItems", MAX_ITEMS)), MAX_ITEMS)
     if isinstance(node.get("items"), dict):
         children.append(node["items"])
     for child in children:
@@ -75,7 +80,7 @@ def _function_tools(tools: Sequence[dict[str, Any]], max_chars: int | None) -> l
         function = tool.get("function", tool)
         parameters = function.get("parameters") or {"type": "object", "properties": {}}
         if max_chars is not None:
-            parameters = cap_string_lengths(parameters, max_chars)
+            parameters = cap_arguments(parameters, max_chars)
         found.append({"type": "function", "function": {"name": function["name"], "parameters": parameters}})
     return found
 

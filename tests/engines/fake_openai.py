@@ -85,7 +85,8 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             behaviour.requests.append(body)
             words = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
             if behaviour.context_limit and words > behaviour.context_limit:
-                return self._error(f"This model's maximum context length is {behaviour.context_limit} tokens. "
+                limit = behaviour.context_limit
+                return self._error(f"This model's maximum context length is {limit} tokens. "
                                    f"However, your request has {words} input tokens.")
             if behaviour.refuse_extras and "chat_template_kwargs" in body:
                 return self._error("Unrecognized request argument supplied: chat_template_kwargs")

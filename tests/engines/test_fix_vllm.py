@@ -29,7 +29,7 @@ ENGINE_ENV = {
     "QCODE_THINKING_BUDGET": "16",
     "QCODE_TOOL_CHOICE": "required",
     "QCODE_MAX_ARGUMENT_CHARS": "40",
-    "QCODE_MAX_TURN_TOKENS": "400",
+    "QCODE_MAX_TURN_TOKENS": "1200",
     # The untrained model picks tools at random; with this seed it does not pick `finish` in six steps.
     "QCODE_SEED": "3",
 }
@@ -38,7 +38,8 @@ ENGINE_ENV = {
 def test_six_steps_through_the_real_engine(make_repo, tiny_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({"cart.py": "def total(items):\n    return sum(items) + 1\n"})
     done = run_qcode("fix", "total([1, 2]) returns 4 instead of 3", "--repo", str(repo), "--engine", "vllm",
-                     "--model", str(tiny_model_dir), "--max-steps", "6", "--json", env=ENGINE_ENV, timeout=840)
+                     "--model", str(tiny_model_dir), "--max-steps", "6", "--json", env=ENGINE_ENV,
+                     timeout=840)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["steps"] == 6, (result, done.stderr[-3000:])
     assert "step limit" in result["reason"] and done.returncode == 1

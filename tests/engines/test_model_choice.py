@@ -36,7 +36,8 @@ def test_tensor_parallel_pools_memory_back_to_bf16() -> None:
 
 
 def test_low_utilization_can_tip_an_80gb_gpu_to_fp8() -> None:
-    assert choose_model(DEFAULT_MODEL, GpuInfo(80.0), utilization=0.7, max_model_len=131072).model == FP8_MODEL
+    choice = choose_model(DEFAULT_MODEL, GpuInfo(80.0), utilization=0.7, max_model_len=131072)
+    assert choice.model == FP8_MODEL
 
 
 def test_too_small_even_for_fp8_says_what_to_change() -> None:
@@ -55,7 +56,8 @@ def test_no_gpu_measured_keeps_the_request() -> None:
 
 def test_mtp_only_on_gpu_and_only_for_weights_with_mtp_layers() -> None:
     qwen36 = {"text_config": {"mtp_num_hidden_layers": 1}}
-    assert speculative_config(2, on_gpu=True, model_config=qwen36) == {"method": "mtp", "num_speculative_tokens": 2}
+    expected = {"method": "mtp", "num_speculative_tokens": 2}
+    assert speculative_config(2, on_gpu=True, model_config=qwen36) == expected
     assert speculative_config(2, on_gpu=False, model_config=qwen36) is None
     assert speculative_config(0, on_gpu=True, model_config=qwen36) is None
     assert speculative_config(2, on_gpu=True, model_config={"num_hidden_layers": 2}) is None

@@ -45,9 +45,9 @@ def test_a_single_served_model_is_used_and_said() -> None:
 
 
 def test_native_tool_calls_reasoning_usage_and_streaming() -> None:
+    edit = json.dumps({"path": "cart.py", "old_text": "+ 1", "new_text": ""})
     behaviour = Behaviour(answers=[{"reasoning": "The bug is the +1.", "content": "Fixing it.",
-                                    "tool_calls": [("edit_file", json.dumps({"path": "cart.py", "old_text": "+ 1",
-                                                                             "new_text": ""}))]}])
+                                    "tool_calls": [("edit_file", edit)]}])
     pieces: list[str] = []
     with fake_openai_server(behaviour) as url:
         turn = engine_for(url).complete(MESSAGES, TOOLS, on_token=pieces.append)
@@ -73,7 +73,8 @@ def test_server_without_tool_parser_gets_text_mode_and_our_parser() -> None:
         first = engine.complete(MESSAGES, TOOLS)
         second = engine.complete(MESSAGES, TOOLS)
     for turn in (first, second):
-        assert [(c.name, c.arguments) for c in turn.tool_calls] == [("shell", {"command": "pytest -q", "timeout": 60})]
+        assert [(c.name, c.arguments) for c in turn.tool_calls] == [
+            ("shell", {"command": "pytest -q", "timeout": 60})]
     assert first.reasoning == "run tests"
     assert [r.get("tool_choice") for r in behaviour.requests] == ["auto", "none", "none"]  # learned once
     assert any("refused native tool calls" in n for n in engine.notices)
@@ -106,5 +107,5 @@ def test_unreachable_server_is_one_line_naming_the_fix() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(UserError, match="cannot reach an OpenAI-compatible server at .*QCODE_OPENAI_BASE_URL"):
+    with pytest.raises(UserError, match="cannot reach an OpenAI-compatible server at .*OPENAI_BASE_URL"):
         engine_for(f"http://127.0.0.1:{port}/v1")

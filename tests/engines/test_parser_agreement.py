@@ -22,11 +22,14 @@ pytestmark = pytest.mark.filterwarnings(*VLLM_WARNINGS)
 TOOLS = default_registry().schemas()
 CODE = 'def f(a, b):\n    if a < b and b > 0:\n        return {"k": [1, 2]}\n    return None\n'
 CALL_READ = render_tool_call("read_file", {"path": "src/app.py", "start_line": 10, "end_line": 40})
-CALL_EDIT = render_tool_call("edit_file", {"path": "a.py", "old_text": CODE, "new_text": CODE.replace("<", "<=")})
+CALL_EDIT = render_tool_call("edit_file", {"path": "a.py", "old_text": CODE,
+                                          "new_text": CODE.replace("<", "<=")})
 CALL_PLAN = render_tool_call("update_plan", {"plan": [{"step": "Reproduce", "status": "done"},
                                                       {"step": "Fix", "status": "in_progress"}]})
-CALL_SHELL = render_tool_call("shell", {"command": "python -m pytest -q -k 'cart and not slow'", "timeout": 30.5})
-CALL_FLAG = render_tool_call("edit_file", {"path": "b.py", "old_text": "x", "new_text": "y", "replace_all": True})
+CALL_SHELL = render_tool_call("shell", {"command": "python -m pytest -q -k 'cart and not slow'",
+                                        "timeout": 30.5})
+CALL_FLAG = render_tool_call("edit_file", {"path": "b.py", "old_text": "x", "new_text": "y",
+                                          "replace_all": True})
 
 WELL_FORMED: dict[str, str] = {
     "text only": "The fix is in place.",
@@ -45,8 +48,10 @@ WELL_FORMED: dict[str, str] = {
 }
 
 MALFORMED: dict[str, str] = {
-    "unclosed parameter": "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</function>\n</tool_call>",
-    "unclosed tool_call": "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>",
+    "unclosed parameter": "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</function>\n"
+                          "</tool_call>",
+    "unclosed tool_call": "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n"
+                          "</function>",
     "missing <tool_call>": "<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>",
     "json-style call": '<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</tool_call>',
     "empty tool_call": "<tool_call>\n</tool_call>",

@@ -96,7 +96,7 @@ def test_metrics_count_errors_and_recoveries() -> None:
     for index, (name, ok, error) in enumerate(events):
         metrics(ObservationMade(step=index, call_id=str(index), name=name, ok=ok, text="",
                                 data={"error": error} if error else {}))
-    assert metrics.tool_errors == 4
+    assert metrics.tool_errors == 3
     assert metrics.recoveries == 2  # the last malformed call has no later success
     assert metrics.failed_commands == 1
     assert metrics.error_kinds == {"unknown_tool": 1, "invalid_arguments": 1, "malformed_call": 1}

@@ -191,7 +191,7 @@ def test_undo_between_runs_then_resume_in_a_new_app(buggy_repo: Path,
         app = QcodeApp(settings, buggy_repo)
         async with app.run_test(size=(120, 40)) as pilot:
             await submit(pilot, app, "fix mean")
-            await until(pilot, lambda: len(finished_texts(app)) == 1, "the run to finish")
+            await until(pilot, lambda: len(finished_texts(app)) == 1 and app.state == "idle", "the run to end")
             await pilot.press("ctrl+z")
             await until(pilot, lambda: (app.session.workspace.path / "stats.py").read_text().endswith(
                 "(len(values) + 1)\n"), "the undo to restore the file")

@@ -1,0 +1,73 @@
+"""The openai engine against the real `vllm serve` (CPU) running the tiny model on 127.0.0.1.
+
+The server is started the way the README shows, with vLLM's Qwen3 reasoning and tool parsers;
+the engine probes it, sends the real request shape (tools, chat_template_kwargs,
+thinking_token_budget) and reads the streamed answer and usage back.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from qcode.agent.engines.openai_engine import OpenAIEngine
+from qcode.tools.builtin import default_registry
+
+from qcode.config import Settings
+from tests.engines.conftest import VLLM_WARNINGS
+
+pytestmark = [pytest.mark.filterwarnings(*VLLM_WARNINGS), pytest.mark.timeout(900)]
+TOOLS = default_registry().schemas()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tiny_model_dir: Path) -> Iterator[str]:
+    port = free_port()
+    command = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", str(tiny_model_dir),
+               "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "tiny-qwen3",
+               "--max-model-len", "8192", "--gpu-memory-utilization", "0.3", "--enforce-eager",
+               "--enable-prefix-caching", "--enable-prompt-tokens-details", "--reasoning-parser", "qwen3",
+               "--enable-auto-tool-choice", "--tool-call-parser", "qwen3_coder"]
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                              start_new_session=True)
+    log: list[str] = []
+    assert server.stdout is not None
+    for line in server.stdout:  # wait for the server's own "ready" line, or its exit
+        log.append(line)
+        if "Application startup complete" in line:
+            break
+    else:
+        pytest.fail("vllm serve exited before it was ready:\n" + "".join(log[-40:]))
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        os.killpg(server.pid, 15)
+        server.communicate(timeout=120)
+
+
+def test_probe_and_turn_against_vllm_serve(served: str) -> None:
+    engine = OpenAIEngine(Settings(openai_base_url=served, model="Qwen/Qwen3.6-27B", thinking_budget=16))
+    assert engine.model == "tiny-qwen3" and engine.max_model_len == 8192
+    messages = [{"role": "system", "content": "You are qcode."}, {"role": "user", "content": "fix total()"}]
+    pieces: list[str] = []
+    first = engine.complete(messages, TOOLS, on_token=pieces.append)
+    second = engine.complete(messages, TOOLS)
+    assert engine.native_tools, engine.notices
+    assert first.usage.prompt_tokens > 1000 and first.usage.completion_tokens > 0
+    assert second.usage.cached_tokens >= first.usage.prompt_tokens - 128  # the server's prefix cache
+    assert "".join(pieces) and first.finish_reason in ("stop", "length", "tool_calls")
+    for call in first.tool_calls + second.tool_calls:
+        assert call.name  # a random model rarely calls; any call it makes came through a parser
+    engine.close()
