@@ -65,6 +65,9 @@ class AgentLoop:
         self.cancelled = cancelled or threading.Event()
         self.messages: list[Message] = []
         self.steps = 0
+        """Model calls in the current run (limits count per run)."""
+        self.total_steps = 0
+        """Model calls over the whole session: checkpoints and stuck detection use this clock."""
         self.usage = Usage()
         self._started = time.monotonic()
         self._summary: str | None = None
@@ -102,7 +105,7 @@ class AgentLoop:
         if not turn.tool_calls:
             self.say(render("nudge"))
             return
-        self.recovery.before_calls(self.steps, turn.tool_calls)
+        self.recovery.before_calls(self.total_steps, turn.tool_calls)
         notices: list[str] = []
         stop: LimitReached | None = None
         # Every call of the turn gets an answer, even when the run must end, so the history stays
@@ -127,6 +130,7 @@ class AgentLoop:
         self._check_limits()
         self._fit_context()
         self.steps += 1
+        self.total_steps += 1
         step = self.steps
         self.bus.emit(TurnStarted(step=step, phase=phase))
         try:
@@ -159,7 +163,7 @@ class AgentLoop:
         if call.name == FINISH and observation.ok:
             self._summary = str(observation.data.get("finish", ""))
             return None
-        return self.recovery.after_call(self.steps, call, observation)
+        return self.recovery.after_call(self.total_steps, call, observation)
 
     def _answer(self, call: ToolCall, text: str) -> None:
         self.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": text})

@@ -103,7 +103,10 @@ class Session:
 
         The workspace's last state is kept as a checkpoint first, so a resume starts from it."""
         if self._loop is not None and self.workspace.path.is_dir():
-            self.checkpoints.snapshot(self._loop.steps + 1, "session closed")
+            try:
+                self.checkpoints.snapshot(self._loop.total_steps + 1, "session closed")
+            except QcodeError as err:  # cleanup below matters more than a resumable state
+                self.bus.emit(Notice(level="warning", text=f"could not keep the last state for a resume: {err}"))
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
@@ -145,6 +148,8 @@ class Session:
         if self.resumed is not None:
             history, ctx.plan = history_from_trajectory(self.trajectory_path)
             self._loop.messages = [{"role": "system", "content": render("system")}, *history]
+            # Continue the session's step clock, so new checkpoints sort after the old ones.
+            self._loop.total_steps = max((c.step for c in self.checkpoints.all()), default=0)
         return self._loop
 
     def _prepare_workspace(self) -> None:
@@ -163,7 +168,7 @@ class Session:
         next turn. Returns a diffstat of what changed."""
         if self._loop is None:
             raise UserError("nothing to undo yet: no task has run in this session")
-        target, stat = self.checkpoints.rewind(steps, self._loop.steps + 1)
+        target, stat = self.checkpoints.rewind(steps, self._loop.total_steps + 1)
         where = f"checkpoint {target.number} (before step {target.step})" if target else "the starting commit"
         self.bus.emit(RolledBack(number=target.number if target else 0, step=target.step if target else 0,
                                  diffstat=stat))

@@ -43,8 +43,11 @@ class OpenAIEngine:
                                                api_key=settings.openai_api_key.get_secret_value())
         self.thinking, self.budget = bool(settings.thinking), int(settings.thinking_budget)
         self.preserve_thinking = bool(engine_option(settings, "preserve_thinking", True))
-        self.max_turn_tokens = int(engine_option(settings, "max_turn_tokens", 16384))
+        self.max_turn_tokens: int = int(engine_option(settings, "max_turn_tokens", 16384))
+        """0 when the server should decide (it refused our max_tokens)."""
         self.model, self.max_model_len, self.notices = self._probe(settings.model)
+        if self.max_model_len:  # a server refuses max_tokens beyond its context (vLLM: HTTP 400)
+            self.max_turn_tokens = min(self.max_turn_tokens, self.max_model_len // 2)
         self.name = f"openai:{self.model}"
         self.native_tools = True
         self._extras: dict[str, Any] = {
@@ -103,8 +106,10 @@ class OpenAIEngine:
         request: dict[str, Any] = {
             "model": self.model, "stream": True, "stream_options": {"include_usage": True},
             "messages": for_openai(messages, keep_reasoning=self.preserve_thinking),
-            "max_tokens": self.max_turn_tokens, "extra_body": dict(self._extras),
+            "extra_body": dict(self._extras),
         }
+        if self.max_turn_tokens:
+            request["max_tokens"] = self.max_turn_tokens
         if tools:
             request["tools"] = list(tools)
             request["tool_choice"] = "auto" if self.native_tools else "none"
@@ -140,6 +145,10 @@ class OpenAIEngine:
             limit = self.max_model_len or (min(numbers) if numbers else 0)
             prompt = max(numbers) if numbers else 0
             raise ContextLengthExceeded(prompt, limit, 0) from err
+        if "max_tokens" in text and self.max_turn_tokens:
+            self.max_turn_tokens = 0
+            self.notices.append(f"{self.base_url} refused max_tokens ({text[:120]}); the server decides")
+            raise _Retry() from err
         for extra in list(self._extras):
             if extra in text:
                 del self._extras[extra]

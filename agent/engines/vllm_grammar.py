@@ -33,10 +33,12 @@ VALUE_EXCLUDES = ["<tool_call>", "</think>", "<parameter="]
 """Kept out of argument values: our parser (like vLLM's) would cut a value there."""
 CAPPED_STRING = "^(?:[^<]|<+[^</tp]){{0,{limit}}}<*$"
 """A bounded string without `</`, `<t…` or `<p…` (the closing tag and VALUE_EXCLUDES stay unambiguous)."""
-MAX_ITEMS = 16
+MAX_ITEMS = 8
 """With capped arguments, arrays are capped too: an untrained model would never close one."""
 MAX_WHITESPACE = 16
 """Whitespace allowed between the XML parts: enough for indented JSON values, not for a run-away."""
+CAPPED_WHITESPACE = 2
+"""…and with capped arguments: a run of whitespace is cheap text for an untrained model."""
 
 
 def cap_arguments(schema: dict[str, Any], max_chars: int) -> dict[str, Any]:
@@ -97,7 +99,8 @@ def structural_tag(tools: Sequence[dict[str, Any]], tool_choice: ToolChoice = "a
 
     tag = get_model_structural_tag(
         "qwen_3_5", tools=_function_tools(tools, max_argument_chars), tool_choice=tool_choice,
-        reasoning="disabled", max_whitespace_cnt=MAX_WHITESPACE, parallel_tool_calls=tool_choice == "auto",
+        reasoning="disabled", parallel_tool_calls=tool_choice == "auto",
+        max_whitespace_cnt=MAX_WHITESPACE if max_argument_chars is None else CAPPED_WHITESPACE,
     )
     triggered = tag.format
     if getattr(triggered, "type", None) != "triggered_tags":
