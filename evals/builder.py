@@ -30,8 +30,14 @@ from qcode.sandbox.container import DockerSandbox, SandboxSettings
 
 __all__ = ["SUITE_PACKAGES", "build_package_tasks", "build_suite", "unified_diff"]
 
-SUITE_PACKAGES = ["cachetools==8.0.1", "isodate==0.7.2", "semantic_version==2.10.0", "toolz==1.2.0",
-                  "webcolors==25.10.0", "pathspec==1.1.1"]
+SUITE_PACKAGES = [
+    "cachetools==8.0.1",
+    "isodate==0.7.2",
+    "toolz==1.2.0",
+    "webcolors==25.10.0",
+    "pathspec==1.1.1",
+    "six==1.17.0",
+]
 """The checked-in suite's packages (pinned: the suite is a function of these and the seed)."""
 
 MAX_FAIL_TO_PASS = 25
@@ -41,8 +47,9 @@ SUITE_TIMEOUT = 300.0
 
 def unified_diff(path: str, before: str, after: str) -> str:
     """A git-applicable unified diff of one file."""
-    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                 f"a/{path}", f"b/{path}")
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}"
+    )
     return f"diff --git a/{path} b/{path}\n" + "".join(lines)
 
 
@@ -73,8 +80,15 @@ def _safe_id(test: str) -> bool:
     return "::" in name and test.isprintable() and not any(ch.isspace() for ch in test) and "::" not in params
 
 
-def build_package_tasks(tree: PackageTree, tarball: str, settings: SandboxSettings, seed: int,
-                        wanted: int, max_tries: int = 40, log=print) -> list[Task]:  # type: ignore[no-untyped-def]
+def build_package_tasks(
+    tree: PackageTree,
+    tarball: str,
+    settings: SandboxSettings,
+    seed: int,
+    wanted: int,
+    max_tries: int = 40,
+    log=print,
+) -> list[Task]:  # type: ignore[no-untyped-def]
     """Up to `wanted` tasks from one prepared package tree (left unchanged)."""
     with tempfile.TemporaryDirectory(prefix="qcode-build-") as scratch:
         work = Path(scratch) / "pkg"
@@ -94,16 +108,26 @@ def build_package_tasks(tree: PackageTree, tarball: str, settings: SandboxSettin
                 if (mutation.path, mutation.function) in used:
                     continue
                 task = _try_mutation(box, tree, work, sources, mutation, passing, seed, tarball)
-                log(f"  {mutation.key} {mutation.kind} in {mutation.function}: "
-                    + ("kept" if task else "not caught / too broad"))
+                log(
+                    f"  {mutation.key} {mutation.kind} in {mutation.function}: "
+                    + ("kept" if task else "not caught / too broad")
+                )
                 if task is not None:
                     tasks.append(task)
                     used.add((mutation.path, mutation.function))
     return tasks
 
 
-def _try_mutation(box: DockerSandbox, tree: PackageTree, work: Path, sources: dict[str, str],
-                  mutation: Mutation, passing: set[str], seed: int, tarball: str) -> Task | None:
+def _try_mutation(
+    box: DockerSandbox,
+    tree: PackageTree,
+    work: Path,
+    sources: dict[str, str],
+    mutation: Mutation,
+    passing: set[str],
+    seed: int,
+    tarball: str,
+) -> Task | None:
     original = sources[mutation.path]
     mutant = mutation.apply(original)
     (work / mutation.path).write_text(mutant, encoding="utf-8")
@@ -119,17 +143,38 @@ def _try_mutation(box: DockerSandbox, tree: PackageTree, work: Path, sources: di
     files = {test.split("::")[0] for test in failing}
     p2p = sorted(t for t in passing if t.split("::")[0] in files and t not in failing and _safe_id(t))
     instance_id = f"{tree.name}__{tree.module_name(mutation.path)}-{mutation.line}"
-    statement = problem_statement(tree.module_name(mutation.path), mutation.function, output, failing,
-                                  seed=f"{seed}:{instance_id}")
-    return Task(instance_id=instance_id, problem_statement=statement, FAIL_TO_PASS=failing, PASS_TO_PASS=p2p,
-                patch=unified_diff(mutation.path, mutant, original), repo=tree.name, repo_path=tarball,
-                setup_patch=unified_diff(mutation.path, original, mutant), test_command=tree.test_command,
-                mutation={"kind": mutation.kind, "path": mutation.path, "line": mutation.line,
-                          "function": mutation.function, "package": f"{tree.name}=={tree.version}"})
+    statement = problem_statement(
+        tree.module_name(mutation.path), mutation.function, output, failing, seed=f"{seed}:{instance_id}"
+    )
+    return Task(
+        instance_id=instance_id,
+        problem_statement=statement,
+        FAIL_TO_PASS=failing,
+        PASS_TO_PASS=p2p,
+        patch=unified_diff(mutation.path, mutant, original),
+        repo=tree.name,
+        repo_path=tarball,
+        setup_patch=unified_diff(mutation.path, original, mutant),
+        test_command=tree.test_command,
+        mutation={
+            "kind": mutation.kind,
+            "path": mutation.path,
+            "line": mutation.line,
+            "function": mutation.function,
+            "package": f"{tree.name}=={tree.version}",
+        },
+    )
 
 
-def build_suite(packages: list[str], out: Path, seed: int, per_package: int, cache: Path,
-                settings: SandboxSettings, log=print) -> list[Task]:  # type: ignore[no-untyped-def]
+def build_suite(
+    packages: list[str],
+    out: Path,
+    seed: int,
+    per_package: int,
+    cache: Path,
+    settings: SandboxSettings,
+    log=print,
+) -> list[Task]:  # type: ignore[no-untyped-def]
     """Build every package's tasks, write `out` (JSONL) and the tarballs in `out`'s `repos/` folder."""
     repos = out.parent / "repos"
     repos.mkdir(parents=True, exist_ok=True)
@@ -159,16 +204,21 @@ def _with_base_commit(task: Task, base: Path, scratch: Path) -> Task:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True, help="Tasks JSONL; tarballs go to its repos/ folder.")
-    parser.add_argument("--package", action="append", help="NAME==VERSION (repeatable); default: the suite's.")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="Tasks JSONL; tarballs go to its repos/ folder."
+    )
+    parser.add_argument(
+        "--package", action="append", help="NAME==VERSION (repeatable); default: the suite's."
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-package", type=int, default=6)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "qcode-sdists")
     parser.add_argument("--image", default="qcode-sandbox:latest")
     args = parser.parse_args(argv)
     settings = SandboxSettings(image=args.image, default_timeout=SUITE_TIMEOUT)
-    tasks = build_suite(args.package or SUITE_PACKAGES, args.out, args.seed, args.per_package, args.cache,
-                        settings)
+    tasks = build_suite(
+        args.package or SUITE_PACKAGES, args.out, args.seed, args.per_package, args.cache, settings
+    )
     return 0 if tasks else 1
 
 

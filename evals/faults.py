@@ -15,8 +15,16 @@ __all__ = ["FAULT_KINDS", "Fault", "FaultInjector"]
 
 FAULT_KINDS = ("malformed_xml", "unknown_tool", "invalid_arguments", "whitespace_edit")
 
-_MISSPELLED = {"read_file": "read_files", "search": "grep", "edit_file": "edit", "shell": "run_shell",
-               "update_plan": "plan", "finish": "submit", "write_file": "create_file", "list_files": "ls"}
+_MISSPELLED = {
+    "read_file": "read_files",
+    "search": "grep",
+    "edit_file": "edit",
+    "shell": "run_shell",
+    "update_plan": "plan",
+    "finish": "submit",
+    "write_file": "create_file",
+    "list_files": "ls",
+}
 
 
 class Fault:
@@ -76,10 +84,12 @@ class FaultInjector:
     def _whitespace_edit(self, name: str, arguments: dict[str, Any]) -> str:
         drifted = dict(arguments)
         if self.rng.random() < 0.5:
-            drifted["old_text"] = "\n".join(line + "  " if line.strip() else line
-                                            for line in arguments["old_text"].split("\n"))
+            drifted["old_text"] = "\n".join(
+                line + "  " if line.strip() else line for line in arguments["old_text"].split("\n")
+            )
         else:
             for key in ("old_text", "new_text"):
-                drifted[key] = "\n".join("  " + line if line.strip() else line
-                                         for line in arguments[key].split("\n"))
+                drifted[key] = "\n".join(
+                    "  " + line if line.strip() else line for line in arguments[key].split("\n")
+                )
         return render_tool_call(name, drifted)

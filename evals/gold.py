@@ -18,13 +18,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from unidiff import PatchSet
-
 from qcode.agent.contracts import Message, TokenCallback, Turn, Usage
 from qcode.agent.exceptions import EngineError
 from qcode.agent.qwen_xml import parse_turn, render_tool_call
 from qcode.evals.faults import Fault, FaultInjector
 from qcode.evals.tasks import Task
+from unidiff import PatchSet
 
 __all__ = ["GOLD_ENGINE_NAME", "GoldEngine", "gold_calls"]
 
@@ -36,8 +35,10 @@ Call = tuple[str, dict[str, Any], str]
 
 def _plan(active: int) -> list[dict[str, str]]:
     steps = ["Reproduce the failure", "Find the faulty code", "Fix it", "Run the tests again"]
-    return [{"step": step, "status": "done" if i < active else "in_progress" if i == active else "pending"}
-            for i, step in enumerate(steps)]
+    return [
+        {"step": step, "status": "done" if i < active else "in_progress" if i == active else "pending"}
+        for i, step in enumerate(steps)
+    ]
 
 
 def _test_call(task: Task, why: str) -> Call:
@@ -50,7 +51,9 @@ def _edits(patch: str) -> list[Call]:
     for patched in PatchSet(patch):
         path = patched.path
         if patched.is_removed_file:
-            calls.append(("shell", {"command": f"rm {shlex.quote(path)}"}, f"`{path}` is not needed any more."))
+            calls.append(
+                ("shell", {"command": f"rm {shlex.quote(path)}"}, f"`{path}` is not needed any more.")
+            )
             continue
         if patched.is_added_file:
             content = "".join(line.value for hunk in patched for line in hunk if line.is_added)
@@ -73,12 +76,25 @@ def _locate(patch: str) -> list[Call]:
     names = sorted(re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", changed), key=len, reverse=True)
     calls: list[Call] = []
     if names:
-        calls.append(("search", {"pattern": rf"\b{names[0]}\b", "path": patched.path},
-                      f"Looking for where `{names[0]}` is used."))
+        calls.append(
+            (
+                "search",
+                {"pattern": rf"\b{names[0]}\b", "path": patched.path},
+                f"Looking for where `{names[0]}` is used.",
+            )
+        )
     start = max(1, hunk.source_start - 10)
-    calls.append(("read_file", {"path": patched.path, "start_line": start,
-                                "end_line": hunk.source_start + hunk.source_length + 10},
-                  f"Reading the code around line {hunk.source_start}."))
+    calls.append(
+        (
+            "read_file",
+            {
+                "path": patched.path,
+                "start_line": start,
+                "end_line": hunk.source_start + hunk.source_length + 10,
+            },
+            f"Reading the code around line {hunk.source_start}.",
+        )
+    )
     return calls
 
 
@@ -89,11 +105,17 @@ def gold_calls(task: Task) -> list[Call]:
     calls: list[Call] = [("update_plan", {"plan": _plan(0)}, "Let me plan.")]
     if task.FAIL_TO_PASS:
         calls.append(_test_call(task, "First, reproduce the failure."))
-    calls += [("update_plan", {"plan": _plan(1)}, "Reproduced."), *_locate(task.patch), *_edits(task.patch),
-              ("update_plan", {"plan": _plan(3)}, "Edited; now verify.")]
+    calls += [
+        ("update_plan", {"plan": _plan(1)}, "Reproduced."),
+        *_locate(task.patch),
+        *_edits(task.patch),
+        ("update_plan", {"plan": _plan(3)}, "Edited; now verify."),
+    ]
     if task.FAIL_TO_PASS:
         calls.append(_test_call(task, "Running the failing tests again."))
-    calls.append(("finish", {"summary": "Fixed the faulty code and checked it with the failing tests."}, "Done."))
+    calls.append(
+        ("finish", {"summary": "Fixed the faulty code and checked it with the failing tests."}, "Done.")
+    )
     return calls
 
 
@@ -109,17 +131,28 @@ class GoldEngine:
         self._pending: Fault | None = None
         self._previous_prompt = ""
 
-    def complete(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *,
-                 on_token: TokenCallback | None = None) -> Turn:
+    def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        *,
+        on_token: TokenCallback | None = None,
+    ) -> Turn:
         started = time.monotonic()
         after_fault, self._pending = self._pending, None
-        if after_fault is not None and after_fault.may_succeed and _last_tool_text(messages).startswith("Edited "):
+        if (
+            after_fault is not None
+            and after_fault.may_succeed
+            and _last_tool_text(messages).startswith("Edited ")
+        ):
             self._next += 1  # tolerant matching applied the drifted edit: do not repeat it
         if self._next >= len(self.calls):
             raise EngineError("the gold trajectory is over, but the run did not finish")
         name, arguments, say = self.calls[self._next]
         # After a fault comes the correct call, never a second fault.
-        fault = self.faults.maybe(name, arguments) if self.faults is not None and after_fault is None else None
+        fault = (
+            self.faults.maybe(name, arguments) if self.faults is not None and after_fault is None else None
+        )
         if fault is not None:
             self._pending = fault
             self.faults_injected.append(fault.kind)
@@ -130,16 +163,26 @@ class GoldEngine:
         parsed = parse_turn(raw, tools)
         if on_token is not None:
             on_token(raw)
-        return Turn(text=parsed.text, reasoning=parsed.reasoning, tool_calls=parsed.tool_calls, raw=raw,
-                    usage=self._usage(messages, raw), duration=time.monotonic() - started, finish_reason="stop")
+        return Turn(
+            text=parsed.text,
+            reasoning=parsed.reasoning,
+            tool_calls=parsed.tool_calls,
+            raw=raw,
+            usage=self._usage(messages, raw),
+            duration=time.monotonic() - started,
+            finish_reason="stop",
+        )
 
     def _usage(self, messages: Sequence[Message], raw: str) -> Usage:
         """Estimates (4 characters a token); cached = the prefix shared with the previous prompt."""
         prompt = json.dumps(list(messages), sort_keys=True, default=str)
         shared = len(os.path.commonprefix([prompt, self._previous_prompt]))
         self._previous_prompt = prompt
-        return Usage(prompt_tokens=len(prompt) // CHARS_PER_TOKEN,
-                     completion_tokens=max(1, len(raw) // CHARS_PER_TOKEN), cached_tokens=shared // CHARS_PER_TOKEN)
+        return Usage(
+            prompt_tokens=len(prompt) // CHARS_PER_TOKEN,
+            completion_tokens=max(1, len(raw) // CHARS_PER_TOKEN),
+            cached_tokens=shared // CHARS_PER_TOKEN,
+        )
 
     def close(self) -> None:
         """Nothing to release."""

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-
 from qcode.agent.exceptions import GitError
 from qcode.agent.workspace import run_git
 from qcode.evals.repos import RepoMaterialError, apply_patch
@@ -68,12 +67,24 @@ def run_tests(sandbox: DockerSandbox, command: str, tests: list[str], timeout: f
     exit_code = result.exit_code
     if statuses and exit_code == 0 and any(statuses.get(test) not in ("PASSED", "XFAIL") for test in tests):
         exit_code = 1  # a listed id that pytest did not report as passed is not a pass
-    return TestRun(command=line[:500], exit_code=exit_code, timed_out=result.timed_out,
-                   duration=time.monotonic() - began, statuses=statuses, tail=result.output[-3000:])
+    return TestRun(
+        command=line[:500],
+        exit_code=exit_code,
+        timed_out=result.timed_out,
+        duration=time.monotonic() - began,
+        statuses=statuses,
+        tail=result.output[-3000:],
+    )
 
 
-def grade_patch(task: Task, base_repo: Path, patch: str, scratch: Path, sandbox_settings: SandboxSettings,
-                timeout: float = 900.0) -> Grade:
+def grade_patch(
+    task: Task,
+    base_repo: Path,
+    patch: str,
+    scratch: Path,
+    sandbox_settings: SandboxSettings,
+    timeout: float = 900.0,
+) -> Grade:
     """Grade `patch` against the materialized `base_repo` (left untouched); `scratch` is made and removed."""
     began = time.monotonic()
     grade_dir = scratch / "grade"
@@ -88,12 +99,21 @@ def grade_patch(task: Task, base_repo: Path, patch: str, scratch: Path, sandbox_
         try:
             apply_patch(grade_dir, task.test_patch, "test_patch")
         except RepoMaterialError as err:
-            return Grade(resolved=False, reason=f"{err} (over the agent's changes)",
-                         duration=time.monotonic() - began)
+            return Grade(
+                resolved=False, reason=f"{err} (over the agent's changes)", duration=time.monotonic() - began
+            )
         settings = sandbox_settings.model_copy(update={"output_limit": GRADE_OUTPUT_LIMIT})
         with DockerSandbox(grade_dir, settings, f"grade-{task.instance_id}") as sandbox:
-            f2p = run_tests(sandbox, task.test_command, task.FAIL_TO_PASS, timeout) if task.FAIL_TO_PASS else None
-            p2p = run_tests(sandbox, task.test_command, task.PASS_TO_PASS, timeout) if task.PASS_TO_PASS else None
+            f2p = (
+                run_tests(sandbox, task.test_command, task.FAIL_TO_PASS, timeout)
+                if task.FAIL_TO_PASS
+                else None
+            )
+            p2p = (
+                run_tests(sandbox, task.test_command, task.PASS_TO_PASS, timeout)
+                if task.PASS_TO_PASS
+                else None
+            )
     finally:
         shutil.rmtree(grade_dir, ignore_errors=True)
     return _verdict(f2p, p2p, time.monotonic() - began)
@@ -110,7 +130,10 @@ def _verdict(f2p: TestRun | None, p2p: TestRun | None, duration: float) -> Grade
 def _restore_test_files(repo: Path, files: list[str]) -> None:
     """Graded test files go back to the base commit's version (or away, if the base had none)."""
     for name in files:
+        target = (repo / name).resolve()
+        if not target.is_relative_to(repo.resolve()):
+            continue  # a test id naming a file outside the repository: nothing to restore
         try:
             run_git(["checkout", "HEAD", "--", name], repo)
         except GitError:
-            (repo / name).unlink(missing_ok=True)
+            target.unlink(missing_ok=True)

@@ -47,7 +47,9 @@ class RunMetrics:
         for index, (name, ok, error) in enumerate(self.observations):
             if ok or not error:
                 continue
-            later = self.observations[index + 1:]
-            if any(later_ok and (error in _NAMELESS or later_name == name) for later_name, later_ok, _ in later):
+            later = self.observations[index + 1 :]
+            if any(
+                later_ok and (error in _NAMELESS or later_name == name) for later_name, later_ok, _ in later
+            ):
                 recovered += 1
         return recovered

@@ -13,11 +13,30 @@ from dataclasses import dataclass
 
 __all__ = ["Mutation", "find_mutations"]
 
-_FLIP = {ast.Lt: "<=", ast.LtE: "<", ast.Gt: ">=", ast.GtE: ">", ast.Eq: "!=", ast.NotEq: "==",
-         ast.Is: "is not", ast.IsNot: "is", ast.In: "not in", ast.NotIn: "in"}
-_OP_TEXT = {ast.Lt: r"<(?!=)", ast.LtE: r"<=", ast.Gt: r">(?!=)", ast.GtE: r">=", ast.Eq: r"==",
-            ast.NotEq: r"!=", ast.Is: r"\bis\b(?!\s+not\b)", ast.IsNot: r"\bis\s+not\b",
-            ast.In: r"(?<!not )\bin\b", ast.NotIn: r"\bnot\s+in\b"}
+_FLIP = {
+    ast.Lt: "<=",
+    ast.LtE: "<",
+    ast.Gt: ">=",
+    ast.GtE: ">",
+    ast.Eq: "!=",
+    ast.NotEq: "==",
+    ast.Is: "is not",
+    ast.IsNot: "is",
+    ast.In: "not in",
+    ast.NotIn: "in",
+}
+_OP_TEXT = {
+    ast.Lt: r"<(?!=)",
+    ast.LtE: r"<=",
+    ast.Gt: r">(?!=)",
+    ast.GtE: r">=",
+    ast.Eq: r"==",
+    ast.NotEq: r"!=",
+    ast.Is: r"\bis\b(?!\s+not\b)",
+    ast.IsNot: r"\bis\s+not\b",
+    ast.In: r"(?<!not )\bin\b",
+    ast.NotIn: r"\bnot\s+in\b",
+}
 _SKIPPED_FUNCTIONS = {"__repr__", "__str__", "__hash__", "__init_subclass__"}
 
 
@@ -40,9 +59,9 @@ class Mutation:
         return f"{self.path}:{self.line}:{self.kind}:{self.start}"
 
     def apply(self, source: str) -> str:
-        if source[self.start:self.end] != self.original:
+        if source[self.start : self.end] != self.original:
             raise ValueError(f"{self.key}: the source changed since the mutation was found")
-        return source[:self.start] + self.replacement + source[self.end:]
+        return source[: self.start] + self.replacement + source[self.end :]
 
 
 class _Offsets:
@@ -79,12 +98,24 @@ class _Finder(ast.NodeVisitor):
 
     def _add(self, kind: str, node: ast.AST, start: int, end: int, replacement: str) -> None:
         if self.in_function:
-            self.found.append(Mutation(self.path, kind, node.lineno, start, end, replacement,  # type: ignore[attr-defined]
-                                       ".".join(self.scope), self.source[start:end]))
+            self.found.append(
+                Mutation(
+                    self.path,
+                    kind,
+                    node.lineno,
+                    start,
+                    end,
+                    replacement,  # type: ignore[attr-defined]
+                    ".".join(self.scope),
+                    self.source[start:end],
+                )
+            )
 
     def _span(self, node: ast.AST) -> tuple[int, int]:
-        return (self.offsets.at(node.lineno, node.col_offset),  # type: ignore[attr-defined]
-                self.offsets.at(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
+        return (
+            self.offsets.at(node.lineno, node.col_offset),  # type: ignore[attr-defined]
+            self.offsets.at(node.end_lineno, node.end_col_offset),
+        )  # type: ignore[attr-defined]
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self.scope.append(node.name)
@@ -114,7 +145,9 @@ class _Finder(ast.NodeVisitor):
             matches = list(re.finditer(_OP_TEXT[type(op)], self.source[start:end]))
             if len(matches) == 1:
                 match = matches[0]
-                self._add("flipped comparison", node, start + match.start(), start + match.end(), _FLIP[type(op)])
+                self._add(
+                    "flipped comparison", node, start + match.start(), start + match.end(), _FLIP[type(op)]
+                )
             left = right
         self.generic_visit(node)
 
@@ -152,7 +185,9 @@ class _Finder(ast.NodeVisitor):
         start, end = self._span(node.values[0])[1], self._span(node.values[1])[0]
         matches = list(re.finditer(rf"\b{word}\b", self.source[start:end]))
         if len(matches) == 1 and len(node.values) == 2:
-            self._add("swapped boolean operator", node, start + matches[0].start(), start + matches[0].end(), other)
+            self._add(
+                "swapped boolean operator", node, start + matches[0].start(), start + matches[0].end(), other
+            )
         self.generic_visit(node)
 
     def generic_visit(self, node: ast.AST) -> None:
@@ -170,7 +205,7 @@ class _Finder(ast.NodeVisitor):
             line = self.offsets.lines[statement.lineno - 1]
             if not line.lstrip().startswith("if ") or "TYPE_CHECKING" in line or "__name__" in line:
                 continue
-            tail = self.offsets.lines[statement.end_lineno - 1][statement.end_col_offset:]  # type: ignore[index]
+            tail = self.offsets.lines[statement.end_lineno - 1][statement.end_col_offset :]  # type: ignore[index]
             if tail.strip() and not tail.strip().startswith("#"):
                 continue
             start = self.offsets.starts[statement.lineno - 1]

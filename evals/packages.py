@@ -18,17 +18,29 @@ from pathlib import Path
 
 import docker
 import docker.errors
-
 from qcode.agent.exceptions import UserError
 from qcode.evals.tasks import DEFAULT_TEST_COMMAND
 from qcode.sandbox.container import NOBODY, docker_client
 
 __all__ = ["PackageTree", "fetch_sdist", "prepare_tree", "write_tarball"]
 
-_DROPPED_DIRS = {"docs", "doc", "documentation", "benchmarks", "examples", ".github", "bin", "tools",
-                 "code_templates", "requirements", "changelog.d"}
-_DROPPED_FILES = re.compile(r"(?i)^(pkg-info|manifest\.in|.*\.lock|changes.*|changelog.*|history.*|"
-                            r"noxfile\.py|makefile|tox.*\.ini|tox\.toml|requirements.*\.(txt|in)|todo.*)$")
+_DROPPED_DIRS = {
+    "docs",
+    "doc",
+    "documentation",
+    "benchmarks",
+    "examples",
+    ".github",
+    "bin",
+    "tools",
+    "code_templates",
+    "requirements",
+    "changelog.d",
+}
+_DROPPED_FILES = re.compile(
+    r"(?i)^(pkg-info|manifest\.in|.*\.lock|changes.*|changelog.*|history.*|"
+    r"noxfile\.py|makefile|tox.*\.ini|tox\.toml|requirements.*\.(txt|in)|todo.*)$"
+)
 _TEST_PARTS = {"tests", "test", "testing"}
 _NOT_SOURCE = {"conftest.py", "setup.py", "_version.py", "__main__.py", "prebuild.py"}
 _CA_FILES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -64,19 +76,29 @@ def fetch_sdist(spec: str, cache: Path, image: str, log: Callable[[str], object]
     os.chmod(cache, 0o777)  # the container's user writes here
     volumes = {str(cache.resolve()): {"bind": "/out", "mode": "rw"}}
     environment = {"HOME": "/tmp", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    ca_file = next((os.environ[var] for var in _CA_FILES if os.path.isfile(os.environ.get(var, ""))),
-                   "/etc/ssl/certs/ca-certificates.crt")
+    ca_file = next(
+        (os.environ[var] for var in _CA_FILES if os.path.isfile(os.environ.get(var, ""))),
+        "/etc/ssl/certs/ca-certificates.crt",
+    )
     if os.path.isfile(ca_file):  # the host's CA bundle, so a TLS-inspecting proxy is trusted as on the host
         volumes[ca_file] = {"bind": "/etc/ssl/qcode-ca.crt", "mode": "ro"}
         environment["PIP_CERT"] = "/etc/ssl/qcode-ca.crt"
     log(f"fetching {spec} with pip (in a container)")
     try:
         docker_client().containers.run(
-            image, ["pip", "download", "-q", "--no-deps", "--no-binary", ":all:", spec, "-d", "/out"],
-            user=f"{NOBODY}:{NOBODY}", environment=environment, volumes=volumes, remove=True,
-            cap_drop=["ALL"], security_opt=["no-new-privileges"])
+            image,
+            ["pip", "download", "-q", "--no-deps", "--no-binary", ":all:", spec, "-d", "/out"],
+            user=f"{NOBODY}:{NOBODY}",
+            environment=environment,
+            volumes=volumes,
+            remove=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+        )
     except docker.errors.ContainerError as err:
-        raise UserError(f"pip could not download {spec}: {err.stderr!r}; check the name and version") from None
+        raise UserError(
+            f"pip could not download {spec}: {err.stderr!r}; check the name and version"
+        ) from None
     found = _find_sdist(cache, name, version)
     if found is None:
         raise UserError(f"pip downloaded no sdist for {spec}; the package may publish wheels only")
@@ -114,8 +136,9 @@ def prepare_tree(sdist: Path, dest: Path) -> PackageTree:
     # A fixed hash seed: parametrized ids built from sets must be the same in every run.
     path = "PYTHONPATH=src " if (dest / "src").is_dir() else ""
     command = f"PYTHONHASHSEED=0 {path}{DEFAULT_TEST_COMMAND}"
-    return PackageTree(name=_norm(dist), version=version, root=dest, modules=_source_modules(dest),
-                       test_command=command)
+    return PackageTree(
+        name=_norm(dist), version=version, root=dest, modules=_source_modules(dest), test_command=command
+    )
 
 
 def _source_modules(root: Path) -> list[str]:
@@ -140,10 +163,15 @@ def write_tarball(root: Path, tarball: Path) -> None:
     """A byte-for-byte reproducible .tar.gz of `root` (sorted, zero times and owners)."""
     tarball.parent.mkdir(parents=True, exist_ok=True)
     prefix = tarball.name.removesuffix(".tar.gz")
-    with open(tarball, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped, \
-            tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        open(tarball, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for path in [root, *sorted(root.rglob("*"))]:
-            info = tar.gettarinfo(str(path), arcname=f"{prefix}/{path.relative_to(root).as_posix()}".rstrip("/."))
+            info = tar.gettarinfo(
+                str(path), arcname=f"{prefix}/{path.relative_to(root).as_posix()}".rstrip("/.")
+            )
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
             info.mode = 0o755 if path.is_dir() or path.stat().st_mode & 0o111 else 0o644
             if info.isfile():

@@ -15,15 +15,20 @@ from qcode.evals.runner import EvalOptions, TaskResult
 
 __all__ = ["summarize", "write_report"]
 
-GOLD_LABEL = ("HARNESS CHECK: the gold engine acts out each task's gold patch; this measures the harness "
-              "(sandbox, parser, tools, grading), not a model.")
+GOLD_LABEL = (
+    "HARNESS CHECK: the gold engine acts out each task's gold patch; this measures the harness "
+    "(sandbox, parser, tools, grading), not a model."
+)
 
 
 def _spread(values: list[float]) -> dict[str, float]:
     if not values:
         return {"mean": 0.0, "median": 0.0, "max": 0.0}
-    return {"mean": round(statistics.fmean(values), 2), "median": round(statistics.median(values), 2),
-            "max": round(max(values), 2)}
+    return {
+        "mean": round(statistics.fmean(values), 2),
+        "median": round(statistics.median(values), 2),
+        "max": round(max(values), 2),
+    }
 
 
 def summarize(results: list[TaskResult], total: int, options: EvalOptions) -> dict[str, Any]:
@@ -68,15 +73,24 @@ def _plots(out: Path, results: list[TaskResult], total: int) -> list[str]:
     import matplotlib.pyplot as plt
 
     made = []
-    counts = {"resolved": sum(r.resolved for r in results),
-              "unresolved": sum(r.status == "unresolved" for r in results),
-              "error": sum(r.status == "error" for r in results), "not run": total - len(results)}
+    counts = {
+        "resolved": sum(r.resolved for r in results),
+        "unresolved": sum(r.status == "unresolved" for r in results),
+        "error": sum(r.status == "error" for r in results),
+        "not run": total - len(results),
+    }
     figures = {
-        "resolve_rate.png": ("Outcome per task", lambda ax: ax.bar(list(counts), list(counts.values()),
-                                                                   color=["#2a9d8f", "#e9c46a", "#e76f51", "#999"])),
+        "resolve_rate.png": (
+            "Outcome per task",
+            lambda ax: ax.bar(
+                list(counts), list(counts.values()), color=["#2a9d8f", "#e9c46a", "#e76f51", "#999"]
+            ),
+        ),
         "steps.png": ("Model calls per task", lambda ax: ax.hist([r.steps for r in results], bins=15)),
-        "tokens.png": ("Tokens per task (prompt + completion)", lambda ax: ax.hist(
-            [r.usage.prompt_tokens + r.usage.completion_tokens for r in results], bins=15)),
+        "tokens.png": (
+            "Tokens per task (prompt + completion)",
+            lambda ax: ax.hist([r.usage.prompt_tokens + r.usage.completion_tokens for r in results], bins=15),
+        ),
     }
     for name, (title, draw) in figures.items():
         figure, ax = plt.subplots(figsize=(6, 3.5))
@@ -91,25 +105,34 @@ def _plots(out: Path, results: list[TaskResult], total: int) -> list[str]:
 
 
 def _markdown(summary: dict[str, Any], results: list[TaskResult], plots: list[str]) -> str:
-    tokens = summary["tokens"]
+    tokens, steps, wall = summary["tokens"], summary["steps"], summary["wall_seconds"]
     lines = [
-        "# qcode eval report", "", f"**{summary['label']}**", "",
-        "| | |", "|---|---|",
+        "# qcode eval report",
+        "",
+        f"**{summary['label']}**",
+        "",
+        "| | |",
+        "|---|---|",
         f"| engine | `{summary['engine']}` (faults per turn: {summary['faults']}) |",
         f"| resolved | **{summary['resolved']} / {summary['tasks']}** ({summary['resolve_rate']:.1%}) |",
         f"| finished / errors | {summary['finished']} / {summary['errors']} |",
-        f"| steps (mean / median / max) | {summary['steps']['mean']} / {summary['steps']['median']} / "
-        f"{summary['steps']['max']} |",
-        f"| wall seconds per task (mean / max) | {summary['wall_seconds']['mean']} / {summary['wall_seconds']['max']} |",
-        f"| tokens prompt / completion / cached | {tokens['prompt']:,} / {tokens['completion']:,} / {tokens['cached']:,} |",
-        f"| tool errors / recoveries / faults injected | {summary['tool_errors']} / {summary['recoveries']} / "
-        f"{summary['faults_injected']} |",
-        "", *[f"![{name}]({name})" for name in plots], "",
-        "| task | status | steps | prompt | completion | cached | wall s | tool errors | recoveries | grade |",
+        f"| steps (mean / median / max) | {steps['mean']} / {steps['median']} / {steps['max']} |",
+        f"| wall seconds per task (mean / max) | {wall['mean']} / {wall['max']} |",
+        f"| tokens prompt / completion / cached | {tokens['prompt']:,} / {tokens['completion']:,} / "
+        f"{tokens['cached']:,} |",
+        f"| tool errors / recoveries / faults injected | {summary['tool_errors']} / {summary['recoveries']} "
+        f"/ {summary['faults_injected']} |",
+        "",
+        *[f"![{name}]({name})" for name in plots],
+        "",
+        "| task | status | steps | prompt | completion | cached | wall s | tool errors | recoveries "
+        "| grade |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        lines.append(f"| {r.instance_id} | {r.status} | {r.steps} | {r.usage.prompt_tokens} | "
-                     f"{r.usage.completion_tokens} | {r.usage.cached_tokens} | {r.wall_seconds:.1f} | "
-                     f"{r.tool_errors} | {r.recoveries} | {(r.grade_reason or r.reason).replace('|', '/')} |")
+        lines.append(
+            f"| {r.instance_id} | {r.status} | {r.steps} | {r.usage.prompt_tokens} | "
+            f"{r.usage.completion_tokens} | {r.usage.cached_tokens} | {r.wall_seconds:.1f} | "
+            f"{r.tool_errors} | {r.recoveries} | {(r.grade_reason or r.reason).replace('|', '/')} |"
+        )
     return "\n".join(lines) + "\n"

@@ -19,9 +19,12 @@ __all__ = ["RepoMaterialError", "apply_patch", "materialize"]
 
 # A fixed identity and date make the base commit's id a function of the files alone.
 _FIXED_COMMIT = {
-    "GIT_AUTHOR_NAME": "qcode-evals", "GIT_AUTHOR_EMAIL": "evals@qcode.invalid",
-    "GIT_COMMITTER_NAME": "qcode-evals", "GIT_COMMITTER_EMAIL": "evals@qcode.invalid",
-    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
+    "GIT_AUTHOR_NAME": "qcode-evals",
+    "GIT_AUTHOR_EMAIL": "evals@qcode.invalid",
+    "GIT_COMMITTER_NAME": "qcode-evals",
+    "GIT_COMMITTER_EMAIL": "evals@qcode.invalid",
+    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
 }
 
 
@@ -45,12 +48,13 @@ def materialize(task: Task, dest: Path) -> str:
     if task.setup_patch:
         apply_patch(dest, task.setup_patch, "setup_patch")
     run_git(["add", "--all"], dest)
-    run_git(["commit", "--quiet", "--no-verify", "--allow-empty", "-m", f"base of {task.instance_id}"], dest,
-            env=_FIXED_COMMIT)
+    run_git(["commit", "--quiet", "--no-verify", "--allow-empty", "-m", "base"], dest, env=_FIXED_COMMIT)
     head = run_git(["rev-parse", "HEAD"], dest).strip()
     if task.base_commit and task.base_commit != head:
-        raise RepoMaterialError(f"{task.instance_id}: repo material makes commit {head[:12]}, the task says "
-                                f"{task.base_commit[:12]}; the tarball or setup_patch changed")
+        raise RepoMaterialError(
+            f"{task.instance_id}: repo material makes commit {head[:12]}, the task says "
+            f"{task.base_commit[:12]}; the tarball or setup_patch changed"
+        )
     return head
 
 
@@ -65,7 +69,9 @@ def _extract(archive: Path, dest: Path) -> None:
 
 def _from_git(task: Task, source: Path, dest: Path) -> str:
     if not task.base_commit:
-        raise RepoMaterialError(f"{task.instance_id}: repo_path {source} is a git repository; set base_commit")
+        raise RepoMaterialError(
+            f"{task.instance_id}: repo_path {source} is a git repository; set base_commit"
+        )
     run_git(["clone", "--quiet", "--no-hardlinks", "--no-checkout", str(source), str(dest)], dest.parent)
     run_git(["checkout", "--quiet", "-B", "main", task.base_commit], dest)
     run_git(["remote", "remove", "origin"], dest)

@@ -17,19 +17,19 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Literal
 
+import docker.errors
 from pydantic import BaseModel, Field
-
 from qcode.agent.contracts import Engine, Usage
 from qcode.agent.engines import make_engine
 from qcode.agent.events import EventBus
-from qcode.agent.exceptions import QcodeError
-from qcode.config import Settings
 from qcode.evals.faults import FaultInjector
 from qcode.evals.gold import GOLD_ENGINE_NAME, GoldEngine
 from qcode.evals.grading import Grade, grade_patch
 from qcode.evals.metrics import RunMetrics
 from qcode.evals.repos import materialize
 from qcode.evals.tasks import Task
+
+from qcode.config import Settings
 from qcode.runner import new_session, sandbox_settings
 
 __all__ = ["EvalOptions", "TaskResult", "load_results", "run_eval"]
@@ -68,6 +68,8 @@ class TaskResult(BaseModel):
     faults_injected: list[str] = Field(default_factory=list)
     patch_lines: int = 0
     trajectory: str = ""
+    retried: bool = False
+    """The first attempt hit an infrastructure error (a vanished container) and was run again."""
     harness_error: bool = False
     """The harness itself failed (not the agent); such tasks are run again on resume."""
 
@@ -96,19 +98,26 @@ def _finished(out: Path, task: Task) -> bool:
         return False  # a torn or foreign file: run the task again
 
 
-def run_eval(tasks: list[Task], settings: Settings, options: EvalOptions, log: Log = print) -> list[TaskResult]:
+def run_eval(
+    tasks: list[Task], settings: Settings, options: EvalOptions, log: Log = print
+) -> list[TaskResult]:
     """Run every unfinished task; return all results present afterwards."""
     todo = [task for task in tasks if not _finished(options.out, task)]
-    log(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already done; running {len(todo)} "
-        f"with {options.workers} worker(s), engine {options.engine}")
+    log(
+        f"{len(tasks) - len(todo)} of {len(tasks)} tasks already done; running {len(todo)} "
+        f"with {options.workers} worker(s), engine {options.engine}"
+    )
     shared = None if options.engine == GOLD_ENGINE_NAME else make_engine(options.engine, settings)
     try:
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="eval") as pool:
             futures = {pool.submit(_run_guarded, task, settings, options, shared): task for task in todo}
             for done, future in enumerate(as_completed(futures), start=1):
                 result = future.result()
-                log(f"[{done}/{len(todo)}] {result.instance_id}: {result.status} "
-                    f"({result.steps} steps, {result.wall_seconds:.1f}s) {result.grade_reason or result.reason}")
+                log(
+                    f"[{done}/{len(todo)}] {result.instance_id}: {result.status} "
+                    f"({result.steps} steps, {result.wall_seconds:.1f}s) "
+                    f"{result.grade_reason or result.reason}"
+                )
     finally:
         if shared is not None:
             shared.close()
@@ -118,16 +127,34 @@ def run_eval(tasks: list[Task], settings: Settings, options: EvalOptions, log: L
 def _run_guarded(task: Task, settings: Settings, options: EvalOptions, shared: Engine | None) -> TaskResult:
     try:
         result = run_task(task, settings, options, shared)
-    except Exception as err:  # recorded, so one broken task does not stop the others
-        detail = "".join(traceback.format_exception_only(err)).strip()
-        result = TaskResult(instance_id=task.instance_id, status="error", reason=f"harness: {detail}",
-                            harness_error=not isinstance(err, QcodeError))
+    except docker.errors.NotFound:
+        # A container vanished under the harness (a concurrent reaper's race with docker-py's
+        # list-then-inspect); an infrastructure hiccup, not the agent's doing: one more attempt.
+        result = _attempt(task, settings, options, shared, retried=True)
+    except Exception as err:  # recorded, so one broken task does not stop the others; rerun on resume
+        result = _harness_error(task, err)
     path = _result_path(options.out, task)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     partial.write_text(result.model_dump_json(indent=2), encoding="utf-8")
     partial.replace(path)  # atomic: a result file is whole or absent
     return result
+
+
+def _attempt(
+    task: Task, settings: Settings, options: EvalOptions, shared: Engine | None, retried: bool
+) -> TaskResult:
+    try:
+        return run_task(task, settings, options, shared).model_copy(update={"retried": retried})
+    except Exception as err:
+        return _harness_error(task, err)
+
+
+def _harness_error(task: Task, err: Exception) -> TaskResult:
+    detail = "".join(traceback.format_exception_only(err)).strip()
+    return TaskResult(
+        instance_id=task.instance_id, status="error", reason=f"harness: {detail}", harness_error=True
+    )
 
 
 def run_task(task: Task, settings: Settings, options: EvalOptions, shared: Engine | None) -> TaskResult:
@@ -145,22 +172,37 @@ def run_task(task: Task, settings: Settings, options: EvalOptions, shared: Engin
         materialize(task, base)
         patch_out = task_dir / "model.patch"
         started = time.monotonic()
-        with new_session(task_settings, base, bus=bus, engine=engine, patch_out=patch_out,
-                         branch="qcode/eval") as session:
+        with new_session(
+            task_settings, base, bus=bus, engine=engine, patch_out=patch_out, branch="qcode/eval"
+        ) as session:
             run = session.run(task.problem_statement)
         wall = time.monotonic() - started
         patch = patch_out.read_text(encoding="utf-8") if run.patch and patch_out.is_file() else ""
-        grade = (grade_patch(task, base, patch, Path(scratch), sandbox_settings(settings)) if patch
-                 else Grade(resolved=False, reason="the run produced no patch"))
+        grade = (
+            grade_patch(task, base, patch, Path(scratch), sandbox_settings(settings))
+            if patch
+            else Grade(resolved=False, reason="the run produced no patch")
+        )
     (task_dir / "grade.json").write_text(grade.model_dump_json(indent=2), encoding="utf-8")
     status = "resolved" if grade.resolved else "error" if run.status == "error" else "unresolved"
     return TaskResult(
-        instance_id=task.instance_id, status=status, resolved=grade.resolved, run_status=run.status,
-        reason=run.reason, grade_reason=grade.reason, steps=run.steps, usage=run.usage, wall_seconds=wall,
-        grade_seconds=grade.duration, tool_errors=metrics.tool_errors, error_kinds=metrics.error_kinds,
-        recoveries=metrics.recoveries, failed_commands=metrics.failed_commands,
+        instance_id=task.instance_id,
+        status=status,
+        resolved=grade.resolved,
+        run_status=run.status,
+        reason=run.reason,
+        grade_reason=grade.reason,
+        steps=run.steps,
+        usage=run.usage,
+        wall_seconds=wall,
+        grade_seconds=grade.duration,
+        tool_errors=metrics.tool_errors,
+        error_kinds=metrics.error_kinds,
+        recoveries=metrics.recoveries,
+        failed_commands=metrics.failed_commands,
         faults_injected=list(getattr(engine, "faults_injected", [])),
-        patch_lines=sum(1 for line in patch.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")),
+        patch_lines=sum(
+            1 for line in patch.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")
+        ),
         trajectory=run.trajectory,
     )
-

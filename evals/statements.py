@@ -12,7 +12,9 @@ import re
 __all__ = ["failure_sections", "problem_statement", "public_symbol"]
 
 _HEADER = re.compile(r"^_{3,} (.+?) _{3,}$", re.M)
-_END = re.compile(r"^(=+ short test summary info|-+ Captured |=+ \d+ (failed|passed)|=+ warnings summary)", re.M)
+_END = re.compile(
+    r"^(=+ short test summary info|-+ Captured |=+ \d+ (failed|passed)|=+ warnings summary)", re.M
+)
 _LOCATION = re.compile(r"^\S+:\d+: in \S+$")
 
 _OPENINGS = [
@@ -35,7 +37,7 @@ def failure_sections(output: str) -> dict[str, str]:
     headers = list(_HEADER.finditer(output))
     for index, header in enumerate(headers):
         stop = headers[index + 1].start() if index + 1 < len(headers) else len(output)
-        body = output[header.end():stop]
+        body = output[header.end() : stop]
         end = _END.search(body)
         sections[header.group(1)] = body[: end.start()] if end else body
     return sections
@@ -59,7 +61,9 @@ def _snippet_and_error(body: str, hidden: set[str]) -> tuple[str, str]:
 def public_symbol(module: str, function: str) -> str:
     """How a user would name the place: `module.Class.method` when public, else the module."""
     parts = [part for part in function.split(".") if part]
-    while parts and parts[-1].startswith("_") and not (parts[-1].startswith("__") and parts[-1].endswith("__")):
+    while (
+        parts and parts[-1].startswith("_") and not (parts[-1].startswith("__") and parts[-1].endswith("__"))
+    ):
         parts.pop()
     if parts and parts[-1].startswith("__"):
         parts.pop()  # a dunder: name the class it belongs to
@@ -79,7 +83,9 @@ def problem_statement(module: str, function: str, output: str, failing: list[str
     examples.sort(key=lambda example: ("self." in example[0], not example[0], len(example[1])))
     snippet, error = examples[0]
     symbol = public_symbol(module, function)
-    parts = [rng.choice(_OPENINGS).format(symbol=symbol[0].upper() + symbol[1:] if symbol[0] != "`" else symbol)]
+    parts = [
+        rng.choice(_OPENINGS).format(symbol=symbol[0].upper() + symbol[1:] if symbol[0] != "`" else symbol)
+    ]
     if snippet:
         parts.append(f"For example, this:\n\n```python\n{snippet}\n```")
     if error:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from qcode.agent.exceptions import UserError
 
 __all__ = ["DEFAULT_TEST_COMMAND", "Task", "dump_tasks", "load_tasks"]
@@ -58,7 +57,9 @@ class Task(BaseModel):
             try:
                 return json.loads(value) if value.strip() else []
             except json.JSONDecodeError:
-                raise ValueError("must be a JSON list of test ids (or a JSON-encoded string of one)") from None
+                raise ValueError(
+                    "must be a JSON list of test ids (or a JSON-encoded string of one)"
+                ) from None
         return value
 
     @field_validator("test_command", mode="before")
@@ -78,7 +79,9 @@ def _records(path: Path) -> Iterable[tuple[int, Any]]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise UserError(f"{path} is not valid JSON ({err.msg}, line {err.lineno}); fix the file") from None
+            raise UserError(
+                f"{path} is not valid JSON ({err.msg}, line {err.lineno}); fix the file"
+            ) from None
         yield from ((index + 1, record) for index, record in enumerate(data))
         return
     for number, line in enumerate(text.splitlines(), start=1):
@@ -86,7 +89,9 @@ def _records(path: Path) -> Iterable[tuple[int, Any]]:
             try:
                 yield number, json.loads(line)
             except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{number}: not a JSON object ({err.msg}); one task per line") from None
+                raise UserError(
+                    f"{path}:{number}: not a JSON object ({err.msg}); one task per line"
+                ) from None
 
 
 def load_tasks(path: Path, repos_dir: Path | None = None) -> list[Task]:

@@ -47,8 +47,9 @@ def owner_alive(label: str) -> bool:
 def reap_leftovers(client: Any) -> list[str]:
     """Force-remove qcode containers whose owning process is dead; return their ids."""
     removed: list[str] = []
-    for container in client.containers.list(all=True, filters={"label": "qcode=1"}):
-        label = container.labels.get("qcode.owner", "")
+    # sparse: no per-container inspect, which would race other sessions removing their own.
+    for container in client.containers.list(all=True, sparse=True, filters={"label": "qcode=1"}):
+        label = (container.attrs.get("Labels") or {}).get("qcode.owner", "")
         if owner_alive(label):
             continue
         try:

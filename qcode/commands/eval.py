@@ -14,20 +14,51 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @click.command("eval")
-@click.option("--tasks", "tasks_file", type=click.Path(path_type=Path), required=True,
-              help="Tasks as JSON or JSONL (SWE-bench fields plus repo_path).")
-@click.option("--engine", default="gold", show_default=True,
-              help="gold (acts out each task's gold patch: a harness check), vllm, openai or replay:FILE.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Tasks run at once.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("eval-out"), show_default=True,
-              help="Output folder; tasks already finished there are skipped.")
-@click.option("--faults", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Gold engine: probability per turn of a recoverable fault before the correct call.")
-@click.option("--repos-dir", type=click.Path(path_type=Path),
-              help="Folder of owner__name clones for tasks without repo_path (SWE-bench files).")
+@click.option(
+    "--tasks",
+    "tasks_file",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Tasks as JSON or JSONL (SWE-bench fields plus repo_path).",
+)
+@click.option(
+    "--engine",
+    default="gold",
+    show_default=True,
+    help="gold (acts out each task's gold patch: a harness check), vllm, openai or replay:FILE.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Tasks run at once."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("eval-out"),
+    show_default=True,
+    help="Output folder; tasks already finished there are skipped.",
+)
+@click.option(
+    "--faults",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Gold engine: probability per turn of a recoverable fault before the correct call.",
+)
+@click.option(
+    "--repos-dir",
+    type=click.Path(path_type=Path),
+    help="Folder of owner__name clones for tasks without repo_path (SWE-bench files).",
+)
 @click.option("--max-steps", type=int, help="Model calls per task, the planner's included.")
-def command(tasks_file: Path, engine: str, workers: int, out: Path, faults: float, repos_dir: Path | None,
-            max_steps: int | None) -> None:
+def command(
+    tasks_file: Path,
+    engine: str,
+    workers: int,
+    out: Path,
+    faults: float,
+    repos_dir: Path | None,
+    max_steps: int | None,
+) -> None:
     """Resolve every task of TASKS in its own sandbox, grade it with its tests, and report."""
     from qcode.config import load_settings
     from qcode.evals.report import write_report
@@ -38,7 +69,9 @@ def command(tasks_file: Path, engine: str, workers: int, out: Path, faults: floa
     tasks = load_tasks(tasks_file, repos_dir)
     if faults and engine != "gold":
         raise click.UsageError("--faults works with --engine gold only")
-    settings = load_settings({"engine": engine if engine != "gold" else None, "max_steps": max_steps}).settings
+    settings = load_settings(
+        {"engine": engine if engine != "gold" else None, "max_steps": max_steps}
+    ).settings
     check_sandbox(settings)
     out.mkdir(parents=True, exist_ok=True)
     options = EvalOptions(engine=engine, workers=workers, faults=faults, out=out)
@@ -46,6 +79,8 @@ def command(tasks_file: Path, engine: str, workers: int, out: Path, faults: floa
     summary = write_report(out, results, len(tasks), options)
     if engine == "gold":
         stderr.print(f"[yellow]{summary['label']}[/]")
-    stderr.print(f"resolved {summary['resolved']}/{summary['tasks']} ({summary['resolve_rate']:.1%}); "
-                 f"report: {out / 'report.md'}")
+    stderr.print(
+        f"resolved {summary['resolved']}/{summary['tasks']} ({summary['resolve_rate']:.1%}); "
+        f"report: {out / 'report.md'}"
+    )
     sys.exit(0 if summary["finished"] == len(tasks) and summary["errors"] == 0 else 1)

@@ -17,9 +17,14 @@ TOOLS = default_registry().schemas()
 
 
 def _task() -> Task:
-    return Task(instance_id="geo-1", problem_statement="area is off by one", repo_path="x",
-                patch=unified_diff("geo/shapes.py", BEFORE, AFTER), FAIL_TO_PASS=["tests/test_geo.py::test_area"],
-                test_command="python -m pytest")
+    return Task(
+        instance_id="geo-1",
+        problem_statement="area is off by one",
+        repo_path="x",
+        patch=unified_diff("geo/shapes.py", BEFORE, AFTER),
+        FAIL_TO_PASS=["tests/test_geo.py::test_area"],
+        test_command="python -m pytest",
+    )
 
 
 def test_trajectory_covers_plan_reproduce_locate_edit_verify_finish() -> None:
@@ -45,8 +50,9 @@ def _drive(engine: GoldEngine, answer_ok: bool = True) -> list:
         if call.name == "finish" and not call.problem:
             return turns
         messages.append({"role": "assistant", "content": turn.text})
-        messages.append({"role": "tool", "content": "Edited x" if call.name == "edit_file" and answer_ok
-                         else "ok"})
+        messages.append(
+            {"role": "tool", "content": "Edited x" if call.name == "edit_file" and answer_ok else "ok"}
+        )
 
 
 def test_turns_are_raw_xml_the_parser_reads_back() -> None:
@@ -68,7 +74,12 @@ def test_every_turn_faulty_first_then_correct() -> None:
     expected = len(gold_calls(_task()))
     assert len(turns) == 2 * expected
     assert len(engine.faults_injected) == expected
-    assert set(engine.faults_injected) <= {"malformed_xml", "unknown_tool", "invalid_arguments", "whitespace_edit"}
+    assert set(engine.faults_injected) <= {
+        "malformed_xml",
+        "unknown_tool",
+        "invalid_arguments",
+        "whitespace_edit",
+    }
 
 
 def test_a_drifted_edit_that_applied_is_not_sent_again() -> None:
@@ -91,11 +102,24 @@ def test_fault_rate_is_seeded() -> None:
 
 def test_metrics_count_errors_and_recoveries() -> None:
     metrics = RunMetrics()
-    events = [("edit", False, "unknown_tool"), ("read_file", False, "invalid_arguments"), ("read_file", True, None),
-              ("shell", False, None), ("finish", False, "malformed_call")]
+    events = [
+        ("edit", False, "unknown_tool"),
+        ("read_file", False, "invalid_arguments"),
+        ("read_file", True, None),
+        ("shell", False, None),
+        ("finish", False, "malformed_call"),
+    ]
     for index, (name, ok, error) in enumerate(events):
-        metrics(ObservationMade(step=index, call_id=str(index), name=name, ok=ok, text="",
-                                data={"error": error} if error else {}))
+        metrics(
+            ObservationMade(
+                step=index,
+                call_id=str(index),
+                name=name,
+                ok=ok,
+                text="",
+                data={"error": error} if error else {},
+            )
+        )
     assert metrics.tool_errors == 3
     assert metrics.recoveries == 2  # the last malformed call has no later success
     assert metrics.failed_commands == 1

@@ -27,8 +27,14 @@ class Box:
 def test_kinds_found_in_functions_only() -> None:
     found = find_mutations("box.py", SOURCE)
     kinds = Counter(m.kind for m in found)
-    assert set(kinds) == {"flipped comparison", "off-by-one", "removed branch", "wrong constant",
-                          "swapped boolean operator", "wrong arithmetic operator"}
+    assert set(kinds) == {
+        "flipped comparison",
+        "off-by-one",
+        "removed branch",
+        "wrong constant",
+        "swapped boolean operator",
+        "wrong arithmetic operator",
+    }
     assert all(m.line >= 5 for m in found)  # nothing from the module-level line
     assert all(m.function == "Box.fits" for m in found)
     assert not any(m.line == 7 for m in found)  # assertions are left alone
@@ -55,7 +61,10 @@ def test_specific_rewrites() -> None:
     assert ("swapped boolean operator", "and", "or") in by_text
     assert ("wrong arithmetic operator", "+", "-") in by_text
     removed = [m for m in find_mutations("box.py", SOURCE) if m.kind == "removed branch"]
-    assert [m.original.splitlines()[0].strip() for m in removed] == ["if not items:", "if strict and total > LIMIT:"]
+    assert [m.original.splitlines()[0].strip() for m in removed] == [
+        "if not items:",
+        "if strict and total > LIMIT:",
+    ]
 
 
 def test_unparsable_source_has_no_mutations() -> None:
