@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from contextlib import ExitStack, nullcontext
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from qcode.agent.sessions import SessionMeta, history_from_trajectory, save_meta
 from qcode.agent.trajectory import TrajectoryWriter
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
 from qcode.prompts import render
+from qcode.sandbox.quota import prepare_workspace_mount
 from qcode.tools.builtin import default_registry
 from qcode.tools.registry import ToolContext
 
@@ -48,6 +50,8 @@ class SessionOptions(BaseModel):
     """Branch to commit on; by default `qcode/<slug of the first task>`, made unique."""
     keep_workspace: bool = False
     """Keep the workspace copy after close (for inspection, undo and resume)."""
+    workspace_disk: str | None = None
+    """Size cap of the workspace, e.g. '8g' (kernel-enforced when qcode runs as root)."""
 
 
 class RunResult(BaseModel):
@@ -89,6 +93,9 @@ class Session:
         self._sandbox: Sandbox | None = None
         self._loop: AgentLoop | None = None
         self._meta: SessionMeta | None = resume
+        self._notes: list[str] = []
+        self._resources = ExitStack()
+        """What must be undone at close after the sandbox: the workspace's mount."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -110,11 +117,13 @@ class Session:
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
+            self.workspace.guard = nullcontext
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         if not self.options.keep_workspace:
             self.workspace.remove()
+        self._resources.close()
 
     def cancel(self) -> None:
         """Stop the current run at the next step boundary; the session stays usable."""
@@ -135,12 +144,15 @@ class Session:
         if self.repo.dirty:
             self.bus.emit(Notice(level="warning", text="the repository has uncommitted changes; qcode works "
                                  "from HEAD and leaves your changes untouched"))
+        for note in self._notes:
+            self.bus.emit(Notice(level="info", text=note))
         if self._meta is None:
             now = time.time()
             self._meta = SessionMeta(id=self.id, repo=str(self.repo.root), base_commit=self.repo.head,
                                      branch=self.branch, task=task, created=now, updated=now)
         save_meta(self.folder, self._meta)
         self._sandbox = self.sandbox_factory(self.workspace.path, self.id)
+        self.workspace.guard = getattr(self._sandbox, "paused", nullcontext)
         ctx = ToolContext(workspace=self.workspace.path, sandbox=self._sandbox, diff=self.workspace.diff,
                           command_timeout=self.options.command_timeout, approve=self.approver)
         self._loop = AgentLoop(self.engine, default_registry(), ctx, self.bus, self.options.limits,
@@ -156,6 +168,9 @@ class Session:
         assert self.branch is not None
         if self.resumed is not None and self.workspace.path.exists():
             self.workspace.remove()  # a kept copy may be stale; the last checkpoint is the truth
+        mount = self._resources.enter_context(prepare_workspace_mount(
+            self.workspace.path, self.options.workspace_disk, keep=self.options.keep_workspace))
+        self._notes = [f"workspace size: {mount.note}"] if mount.note else []
         self.workspace.create(self.branch)
         if self.resumed is not None:
             self.workspace.tip = self.resumed.tip

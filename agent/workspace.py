@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import git as gitpython
@@ -139,6 +140,9 @@ class Workspace:
         self._index = self.host_git / "qcode-index"
         self.tip: str | None = None
         """The session's latest commit; the next commit goes on top of it."""
+        self.guard: Callable[[], AbstractContextManager[None]] = nullcontext
+        """Entered around host-side git that reads or writes the work tree; the session sets it to
+        the sandbox's pause, closing the window between git's symlink checks and its file access."""
 
     def create(self, branch: str) -> None:
         """Clone HEAD into the workspace and set up the host-only git dir."""
@@ -174,11 +178,12 @@ class Workspace:
 
     def restore_tree(self, commit: str) -> None:
         """Make the workspace's non-ignored files exactly those of `commit` (ignored files stay)."""
-        self.stage_all()
-        # git checks for symlinked leading paths before every write, so links planted by the
-        # sandbox are replaced, not followed.
-        self.git(["read-tree", "--reset", "-u", commit])
-        self._give_back_to_sandbox()
+        with self.guard():
+            self.stage_all()
+            # git checks for symlinked leading paths before every write, so links planted by the
+            # sandbox are replaced, not followed.
+            self.git(["read-tree", "--reset", "-u", commit])
+            self._give_back_to_sandbox()
 
     def _give_back_to_sandbox(self) -> None:
         """When qcode runs as root the sandbox's uid owns the workspace; restored files must too."""
@@ -191,9 +196,10 @@ class Workspace:
 
     def stage_all(self) -> str:
         """Index = base commit + everything in the workspace; returns the tree id."""
-        self.git(["read-tree", self.repo.head])
-        self.git(["add", "--all", "--", "."])
-        return self.git(["write-tree"]).strip()
+        with self.guard():
+            self.git(["read-tree", self.repo.head])
+            self.git(["add", "--all", "--", "."])
+            return self.git(["write-tree"]).strip()
 
     def diff(self, path: str | None = None, stat: bool = False) -> str:
         """The work so far against the base commit, new files included."""

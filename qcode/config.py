@@ -54,6 +54,8 @@ class Settings(BaseModel):
     """CPU limit of the sandbox container."""
     sandbox_pids: int = Field(512, ge=16)
     """Process limit of the sandbox container."""
+    sandbox_disk: str | None = "8g"
+    """Size cap of the workspace (a loop-mounted image when qcode runs as root, else checked per command)."""
     output_limit: int = Field(30_000, ge=1000)
     """Characters of one command's output the model sees (head and tail are kept)."""
     state_dir: Path = Field(default_factory=_state_home)

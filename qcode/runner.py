@@ -19,6 +19,7 @@ __all__ = ["check_sandbox", "docker_sandbox_factory", "new_session"]
 def sandbox_settings(settings: Settings) -> SandboxSettings:
     return SandboxSettings(image=settings.sandbox_image, memory=settings.sandbox_memory, cpus=settings.sandbox_cpus,
                            pids_limit=settings.sandbox_pids, output_limit=settings.output_limit,
+                           disk=settings.sandbox_disk,
                            default_timeout=settings.command_timeout)
 
 
@@ -47,6 +48,7 @@ def new_session(settings: Settings, repo: Path, bus: EventBus | None = None, eng
         repo = Path(meta.repo)
     options = SessionOptions(
         repo=repo, state_dir=settings.state_dir, branch=branch, keep_workspace=keep_workspace,
+        workspace_disk=settings.sandbox_disk,
         limits=LoopLimits(max_steps=settings.max_steps, max_tokens=settings.max_tokens,
                           max_wall_seconds=settings.max_wall_seconds, context_tokens=settings.max_model_len),
         command_timeout=settings.command_timeout, verify_command=settings.verify_command, patch_out=patch_out,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+from collections.abc import Iterator
+from contextlib import contextmanager
 import os
 import re
 import secrets
@@ -16,6 +18,7 @@ import docker.errors
 from pydantic import BaseModel
 from qcode.agent.contracts import ExecResult
 from qcode.agent.exceptions import SandboxUnavailable
+from qcode.sandbox.quota import fsize_ulimits, over_quota_note, parse_size, pids_in_use
 from qcode.sandbox.reaper import owner_label, reap_leftovers
 from qcode.sandbox.shell import PersistentShell, ShellDied, ShellOutcome
 
@@ -31,6 +34,12 @@ __all__ = [
 
 NOBODY = 65532
 """The uid:gid commands run as when qcode itself runs as root (distroless 'nonroot')."""
+
+_PIDS_RESET = (
+    "[the sandbox's process limit was exhausted {when} (a fork bomb or runaway background jobs): every "
+    "process was killed and the sandbox restarted; /tmp is cleared, cwd and exported variables are reset]"
+)
+"""[safety suite] What the model reads when a full process table forced a restart."""
 
 _BUILD_HINT = "build it with `qcode sandbox build --offline --tag {image}`"
 
@@ -52,6 +61,10 @@ class SandboxSettings(BaseModel):
     """Characters kept of one command's output: the first and last halves."""
     default_timeout: float = 120.0
     """Seconds a command may run when the caller gives no timeout."""
+    disk: str | None = "8g"
+    """Size cap of the workspace (None: no cap). [safety suite] Enforced by the kernel when the session
+    mounted the workspace with `quota.prepare_workspace_mount`; otherwise no single file may exceed it
+    (RLIMIT_FSIZE) and the model is told after each command that leaves the workspace over it."""
 
 
 def sandbox_user() -> tuple[int, int]:
@@ -141,7 +154,11 @@ class DockerSandbox:
         self._client = client
         self._owns_client = client is None
         self._container: Any = None
+        self._pause_depth = 0
         self._shell: PersistentShell | None = None
+        self._disk_limit = parse_size(settings.disk) if settings.disk else 0
+        self._workspace_capped = False  # on its own size-capped mount (quota.prepare_workspace_mount)
+        self._init_pid = 0
 
     @property
     def client(self) -> docker.DockerClient:
@@ -158,6 +175,7 @@ class DockerSandbox:
             _chown_tree(self.workspace, self.uid, self.gid)
         self._container = self._create_container()
         self.container_id = self._container.id
+        self._workspace_capped = os.path.ismount(self.workspace)
         atexit.register(self.close)
         try:
             self._open_shell()
@@ -187,6 +205,7 @@ class DockerSandbox:
                 mem_limit=s.memory,
                 memswap_limit=s.memory,
                 nano_cpus=int(cpus * 1e9),
+                ulimits=fsize_ulimits(self._disk_limit) if self._disk_limit else None,  # [safety suite]
                 labels={
                     "qcode": "1",
                     "qcode.session": self.session_id,
@@ -210,6 +229,8 @@ class DockerSandbox:
         shell = PersistentShell(api, self.container_id, f"{self.uid}:{self.gid}", self.settings.output_limit)
         shell.open()
         self._shell = shell
+        self._container.reload()  # [safety suite] the init pid locates the pids cgroup (quota.pids_in_use)
+        self._init_pid = int(self._container.attrs["State"].get("Pid") or 0)
 
     def exec(self, command: str, timeout: float | None = None) -> ExecResult:
         """Run `command` in the persistent shell; failures come back as data."""
@@ -217,6 +238,7 @@ class DockerSandbox:
             raise SandboxUnavailable("the sandbox is not started (call start() or use `with`)")
         limit = self.settings.default_timeout if timeout is None else timeout
         began = time.monotonic()
+        reset_before = self._reset_if_pids_exhausted()  # [safety suite] a bomb that grew since
         restarted, early = self._ensure_shell()
         assert self._shell is not None
         try:
@@ -224,7 +246,41 @@ class DockerSandbox:
         except ShellDied:  # died between the liveness check and the send
             restarted, early = self._ensure_shell()
             outcome = self._shell.run(command, limit, early)
-        return self._to_result(outcome, restarted, time.monotonic() - began)
+        result = self._to_result(outcome, restarted, time.monotonic() - began)
+        return self._after_command(result, reset_before)
+
+    # [safety suite, issue 9] resource checks the container limits alone do not give -----------------
+
+    def _after_command(self, result: ExecResult, reset_before: bool) -> ExecResult:
+        """Reset a process table left full (a backgrounded fork bomb outlives its command and starves
+        every later one) and tell the model when the workspace is over its size cap."""
+        notes = []
+        if reset_before:
+            notes.append(_PIDS_RESET.format(when="before this command ran"))
+        if self._reset_if_pids_exhausted():
+            notes.append(_PIDS_RESET.format(when="after this command"))
+        if self._disk_limit and not self._workspace_capped:
+            note = over_quota_note(self.workspace, self._disk_limit)
+            if note:
+                notes.append(note)
+        if not notes:
+            return result
+        text = result.output + ("" if not result.output or result.output.endswith("\n") else "\n")
+        return result.model_copy(update={"output": text + "\n".join(notes)})
+
+    def _reset_if_pids_exhausted(self) -> bool:
+        usage = pids_in_use(self._init_pid)
+        if usage is None or usage[0] < 0.9 * usage[1]:
+            return False
+        self._restart_container()
+        return True
+
+    def _restart_container(self) -> None:
+        if self._shell is not None:
+            self._shell.close()
+            self._shell = None
+        self._container.restart(timeout=0)  # SIGKILL to every process of the container
+        self._open_shell()
 
     def _ensure_shell(self) -> tuple[bool, bytes]:
         """Restart the shell if it died since the last command; return (restarted, early)."""
@@ -259,6 +315,21 @@ class DockerSandbox:
             truncated=outcome.truncated,
             shell_restarted=restarted,
         )
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Freeze every process of the sandbox while the host reads or writes the workspace, so no
+        background process can swap a file for a symlink between host git's check and its use."""
+        if self._container is None or self._pause_depth:  # nested: already frozen
+            yield
+            return
+        self._container.pause()
+        self._pause_depth = 1
+        try:
+            yield
+        finally:
+            self._pause_depth = 0
+            self._container.unpause()
 
     def close(self) -> None:
         """Remove the container (idempotent), even if Ctrl-C arrives while doing so."""

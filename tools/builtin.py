@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from qcode.agent.contracts import Observation, PlanStep
 from qcode.agent.exceptions import ToolError
-from qcode.tools import files, search
+from qcode.tools import files, paths, search
 from qcode.tools.registry import Tool, ToolContext, ToolRegistry
 from qcode.tools.repomap_tool import repo_map_tool
 
@@ -109,7 +109,10 @@ def _shell(args: ShellArgs, ctx: ToolContext) -> Observation:
 
 
 def _git_diff(args: GitDiffArgs, ctx: ToolContext) -> Observation:
-    diff = ctx.diff(args.path)
+    path = None
+    if args.path:  # the same refusals as every file tool, before host git sees the path
+        path = paths.workspace_relative(ctx.workspace, paths.resolve_in_workspace(ctx.workspace, args.path))
+    diff = ctx.diff(path)
     return Observation(text=diff or "No changes yet.", data={"diff": diff})
 
 

@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from qcode.agent.exceptions import ToolError
+from qcode.agent.exceptions import GitError, ToolError
+from qcode.agent.workspace import run_git
 from qcode.tools import paths
 from qcode.tools.edit_match import EditError, apply_edit
 from rapidfuzz import fuzz, process
@@ -25,7 +26,6 @@ MAX_BYTES = 100_000  # read_file: characters of output per call
 MAX_LINE_CHARS = 2000  # read_file: longer lines (minified code) are cut
 MAX_FILE_BYTES = 20_000_000  # files larger than this are not loaded at all
 MAX_LIST = 1000  # list_files: paths per call
-GIT_SAFE = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"]  # invariant 2
 
 
 def read_file(root: Path, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
@@ -205,11 +205,12 @@ def _rg_files(root: Path, rel: str, pattern: str | None) -> list[str] | None:
 
 
 def _git_files(root: Path, rel: str) -> list[str] | None:
-    argv = ["git", *GIT_SAFE, "ls-files", "--cached", "--others", "--exclude-standard", "-z"]
-    proc = _run([*argv, "--", rel], root)
-    if proc is None or proc.returncode != 0:
+    # The workspace's .git is sandbox-writable: run_git applies every host-side git safeguard.
+    try:
+        out = run_git(["ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", rel], root)
+    except GitError:
         return None
-    names = [name for name in proc.stdout.split("\0") if name]
+    names = [name for name in out.split("\0") if name]
     return [n for n in names if os.path.lexists(os.path.join(root, n))]  # drop deleted files
 
 

@@ -31,8 +31,12 @@ FREE_TEXT_EXCLUDES = ["<think>", "</think>", "</tool_call>", "<function=", "</fu
                       "</parameter>"]
 VALUE_EXCLUDES = ["<tool_call>", "</think>", "<parameter="]
 """Kept out of argument values: our parser (like vLLM's) would cut a value there."""
-CAPPED_STRING = "^(?:[^<]|<+[^</tp]){{0,{limit}}}<*$"
-"""A bounded string without `</`, `<t…` or `<p…` (the closing tag and VALUE_EXCLUDES stay unambiguous)."""
+STRING_UNIT = "(?:[^<]|<+[^</tp])"
+"""One character of a capped string, never starting `</`, `<t…` or `<p…` (the closing tag and
+VALUE_EXCLUDES stay unambiguous)."""
+MAX_REPEAT = 128
+"""xgrammar 0.2.8 with its compile cache (as vLLM runs it) fails on a repetition bound above 128
+("per_rule_fsm_hashes … has_value() is false"), so longer caps nest two bounded repetitions."""
 MAX_ITEMS = 8
 """With capped arguments, arrays are capped too: an untrained model would never close one."""
 MAX_WHITESPACE = 16
@@ -46,12 +50,20 @@ def cap_arguments(schema: dict[str, Any], max_chars: int) -> dict[str, Any]:
 
     Arrays get at most MAX_ITEMS items. Strings that already set a smaller `maxLength` keep it;
     strings with their own `pattern` are left alone. Capped strings may not contain `</`, `<t` or
-    `<p` (see CAPPED_STRING). Looks into `anyOf`/`oneOf` branches, array items and nested
+    `<p` (see STRING_UNIT). Looks into `anyOf`/`oneOf` branches, array items and nested
     properties, so optional arguments are covered.
     """
     capped = copy.deepcopy(schema)
     _cap(capped, max_chars, depth=0)
     return capped
+
+
+def capped_string_pattern(limit: int) -> str:
+    """A regex for at most `limit` units (rounded up to a multiple of MAX_REPEAT above it)."""
+    if limit <= MAX_REPEAT:
+        return f"^{STRING_UNIT}{{0,{limit}}}<*$"
+    chunks = -(-limit // MAX_REPEAT)
+    return f"^(?:{STRING_UNIT}{{0,{MAX_REPEAT}}}){{0,{chunks}}}<*$"
 
 
 def _cap(node: Any, max_chars: int, depth: int) -> None:
@@ -62,7 +74,7 @@ def _cap(node: Any, max_chars: int, depth: int) -> None:
         # A bounded string must still not contain `</parameter>`; xgrammar's `maxLength` allows any
         # character, so the bound goes into a pattern that also keeps `</` out of the value.
         limit = min(int(node.pop("maxLength", max_chars)), max_chars)
-        node["pattern"] = CAPPED_STRING.format(limit=limit)
+        node["pattern"] = capped_string_pattern(limit)
     children: list[Any] = []
     for key in ("anyOf", "oneOf", "allOf"):
         children += node.get(key) or []

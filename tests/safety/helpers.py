@@ -13,10 +13,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from qcode.agent.trajectory import read_trajectory
+
 from tests.e2e.helpers import raw_call, write_replay
 
-__all__ = ["FixRun", "HOST_SECRET", "Step", "finish", "plant_host_secret", "raw_call", "run_fix", "session_workspace",
-           "sh", "start_fix", "wait_until"]
+__all__ = [
+    "FixRun",
+    "HOST_SECRET",
+    "Step",
+    "finish",
+    "plant_host_secret",
+    "raw_call",
+    "run_fix",
+    "session_workspace",
+    "sh",
+    "start_fix",
+    "wait_until",
+]
 
 T = TypeVar("T")
 
@@ -65,16 +77,33 @@ class FixRun:
         return self.observations[index]
 
 
-def run_fix(repo: Path, turns: list[Step], folder: Path, *, task: str = "fix the bug",
-            env: dict[str, str] | None = None, args: tuple[str, ...] = (), timeout: float = 600) -> FixRun:
+def run_fix(
+    repo: Path,
+    turns: list[Step],
+    folder: Path,
+    *,
+    task: str = "fix the bug",
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    timeout: float = 600,
+) -> FixRun:
     """Run `qcode fix` on `repo` with `turns` as the model; `folder` holds the replay and state."""
     folder.mkdir(parents=True, exist_ok=True)
     replay = write_replay(folder / "attack.jsonl", turns)
-    run_env = {**os.environ, "QCODE_STATE_DIR": str(folder / "state"),
-               "QCODE_CONFIG": str(folder / "user-config.toml"), **(env or {})}
-    proc = subprocess.run(["qcode", "fix", task, "--repo", str(repo), "--engine", f"replay:{replay}", "--json",
-                           "--yes", *args], capture_output=True, text=True, timeout=timeout, env=run_env,
-                          stdin=subprocess.DEVNULL)
+    run_env = {
+        **os.environ,
+        "QCODE_STATE_DIR": str(folder / "state"),
+        "QCODE_CONFIG": str(folder / "user-config.toml"),
+        **(env or {}),
+    }
+    proc = subprocess.run(
+        ["qcode", "fix", task, "--repo", str(repo), "--engine", f"replay:{replay}", "--json", "--yes", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=run_env,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.stdout.strip(), f"qcode printed no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
     result = json.loads(proc.stdout)
     return FixRun(proc, result, read_trajectory(Path(result["trajectory"])))
@@ -84,16 +113,36 @@ def finish(summary: str = "done") -> Step:
     return raw_call("finish", summary=summary)
 
 
-def start_fix(repo: Path, turns: list[Step], folder: Path, *, env: dict[str, str] | None = None
-              ) -> subprocess.Popen[str]:
+def start_fix(
+    repo: Path, turns: list[Step], folder: Path, *, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """`qcode fix` in the background (the caller waits for or kills it)."""
     folder.mkdir(parents=True, exist_ok=True)
     replay = write_replay(folder / "attack.jsonl", turns)
-    run_env = {**os.environ, "QCODE_STATE_DIR": str(folder / "state"),
-               "QCODE_CONFIG": str(folder / "user-config.toml"), **(env or {})}
-    return subprocess.Popen(["qcode", "fix", "fix the bug", "--repo", str(repo), "--engine", f"replay:{replay}",
-                             "--json", "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=run_env, stdin=subprocess.DEVNULL)
+    run_env = {
+        **os.environ,
+        "QCODE_STATE_DIR": str(folder / "state"),
+        "QCODE_CONFIG": str(folder / "user-config.toml"),
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        [
+            "qcode",
+            "fix",
+            "fix the bug",
+            "--repo",
+            str(repo),
+            "--engine",
+            f"replay:{replay}",
+            "--json",
+            "--yes",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=run_env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def wait_until(check: Callable[[], T | None], deadline_s: float, what: str) -> T:

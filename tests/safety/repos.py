@@ -26,8 +26,11 @@ def make_repo(folder: Path, files: dict[str, str] | None = None) -> Path:
 
 def repo_state(repo: Path) -> dict[str, str]:
     """Everything of the user's repository an attack must not change."""
-    files = {str(p.relative_to(repo)): p.read_bytes().hex() for p in sorted(repo.rglob("*"))
-             if p.is_file() and ".git" not in p.relative_to(repo).parts}
+    files = {
+        str(p.relative_to(repo)): p.read_bytes().hex()
+        for p in sorted(repo.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(repo).parts
+    }
     return {
         "head": git(repo, "rev-parse", "HEAD"),
         "symbolic": git(repo, "symbolic-ref", "HEAD"),

@@ -21,24 +21,73 @@ from tests.safety.repos import BUGGY, FIXED, make_repo
 
 pytestmark = pytest.mark.docker
 
-HOOKS = ("applypatch-msg", "pre-applypatch", "post-applypatch", "pre-commit", "pre-merge-commit",
-         "prepare-commit-msg", "commit-msg", "post-commit", "pre-rebase", "post-checkout", "post-merge",
-         "pre-push", "pre-receive", "update", "proc-receive", "post-receive", "post-update",
-         "reference-transaction", "push-to-checkout", "pre-auto-gc", "post-rewrite", "sendemail-validate",
-         "fsmonitor-watchman", "p4-pre-submit", "post-index-change")
+HOOKS = (
+    "applypatch-msg",
+    "pre-applypatch",
+    "post-applypatch",
+    "pre-commit",
+    "pre-merge-commit",
+    "prepare-commit-msg",
+    "commit-msg",
+    "post-commit",
+    "pre-rebase",
+    "post-checkout",
+    "post-merge",
+    "pre-push",
+    "pre-receive",
+    "update",
+    "proc-receive",
+    "post-receive",
+    "post-update",
+    "reference-transaction",
+    "push-to-checkout",
+    "pre-auto-gc",
+    "post-rewrite",
+    "sendemail-validate",
+    "fsmonitor-watchman",
+    "p4-pre-submit",
+    "post-index-change",
+)
 
 
 def _program_settings(payload: str) -> dict[str, str]:
     """Every git setting whose value is a program git may run; `payload KEY` marks the host."""
-    keys = ["core.fsmonitor", "core.pager", "core.editor", "core.sshCommand", "core.askPass",
-            "core.gitProxy", "core.alternateRefsCommand", "diff.external", "sequence.editor",
-            "filter.evil.clean", "filter.evil.smudge", "filter.evil.process", "diff.evil.textconv",
-            "diff.evil.command", "merge.evil.driver", "gpg.program", "gpg.ssh.program",
-            "credential.helper", "pager.diff", "pager.log", "uploadpack.packObjectsHook"]
+    keys = [
+        "core.fsmonitor",
+        "core.pager",
+        "core.editor",
+        "core.sshCommand",
+        "core.askPass",
+        "core.gitProxy",
+        "core.alternateRefsCommand",
+        "diff.external",
+        "sequence.editor",
+        "filter.evil.clean",
+        "filter.evil.smudge",
+        "filter.evil.process",
+        "diff.evil.textconv",
+        "diff.evil.command",
+        "merge.evil.driver",
+        "gpg.program",
+        "gpg.ssh.program",
+        "credential.helper",
+        "pager.diff",
+        "pager.log",
+        "uploadpack.packObjectsHook",
+    ]
     values = {key: f"{payload} {key}" for key in keys}
-    values.update({"filter.evil.required": "true", "commit.gpgSign": "true", "tag.gpgSign": "true",
-                   "core.untrackedCache": "true", "fetch.writeCommitGraph": "true", "gc.auto": "1",
-                   "gc.autoDetach": "false", "maintenance.auto": "true"})
+    values.update(
+        {
+            "filter.evil.required": "true",
+            "commit.gpgSign": "true",
+            "tag.gpgSign": "true",
+            "core.untrackedCache": "true",
+            "fetch.writeCommitGraph": "true",
+            "gc.auto": "1",
+            "gc.autoDetach": "false",
+            "maintenance.auto": "true",
+        }
+    )
     return values
 
 
@@ -67,13 +116,23 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[FixRun, Path, Pa
 
     # What a prompt-injected model does from inside the sandbox: the same, in the workspace's .git.
     inline = f"sh -c 'echo \"$0\" >> {ws_marker}; cat'"
-    plant = [f"git config {key} \"{inline} {key}\"" for key in _program_settings("")
-             if key not in {"filter.evil.required"}]
-    plant += ["git config core.hooksPath .githooks", "git config filter.evil.required true",
-              "mkdir -p .githooks", "echo '* filter=evil diff=evil merge=evil' >> .git/info/attributes"]
+    plant = [
+        f'git config {key} "{inline} {key}"'
+        for key in _program_settings("")
+        if key not in {"filter.evil.required"}
+    ]
+    plant += [
+        "git config core.hooksPath .githooks",
+        "git config filter.evil.required true",
+        "mkdir -p .githooks",
+        "echo '* filter=evil diff=evil merge=evil' >> .git/info/attributes",
+    ]
     for folder in (".git/hooks", ".githooks"):
-        plant += [f"printf '#!/bin/sh\\necho hook:{name} >> {ws_marker}\\n' > {folder}/{name} && chmod +x "
-                  f"{folder}/{name}" for name in HOOKS]
+        plant += [
+            f"printf '#!/bin/sh\\necho hook:{name} >> {ws_marker}\\n' > {folder}/{name} && chmod +x "
+            f"{folder}/{name}"
+            for name in HOOKS
+        ]
     turns = [
         raw_call("update_plan", plan=[{"step": "fix add", "status": "in_progress"}]),
         sh(" && ".join(plant) + " && echo planted"),
@@ -88,8 +147,14 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[FixRun, Path, Pa
     run = run_fix(repo, turns, base / "run")
     # And a later host-side command on the same repository and session: `qcode undo`.
     env = {**os.environ, "QCODE_STATE_DIR": str(base / "run" / "state")}
-    undo = subprocess.run(["qcode", "undo", "--session", run.result["session_id"], "--repo", str(repo), "--json"],
-                          capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+    undo = subprocess.run(
+        ["qcode", "undo", "--session", run.result["session_id"], "--repo", str(repo), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert undo.returncode == 0, undo.stderr
     return run, repo, repo_marker, ws_marker
 
@@ -109,13 +174,15 @@ def test_the_attack_ran_through_the_whole_flow(attacked: tuple[FixRun, Path, Pat
 
 @pytest.mark.attack
 def test_repository_git_config_and_hooks_never_run_on_the_host(
-        attacked: tuple[FixRun, Path, Path, Path]) -> None:
+    attacked: tuple[FixRun, Path, Path, Path],
+) -> None:
     _, _, repo_marker, _ = attacked
     assert _fired(repo_marker) == "", f"ran on the host: {_fired(repo_marker).split()}"
 
 
 @pytest.mark.attack
 def test_git_config_and_hooks_planted_by_the_model_never_run_on_the_host(
-        attacked: tuple[FixRun, Path, Path, Path]) -> None:
+    attacked: tuple[FixRun, Path, Path, Path],
+) -> None:
     run, _, _, ws_marker = attacked
     assert _fired(ws_marker) == "", f"ran on the host: {_fired(ws_marker).split()}"

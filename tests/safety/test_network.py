@@ -9,7 +9,6 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import pytest
@@ -29,8 +28,10 @@ class Listener:
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind(("0.0.0.0", self.port))
         self.contacts: list[str] = []
-        self._threads = [threading.Thread(target=self._accept, daemon=True),
-                         threading.Thread(target=self._receive, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._accept, daemon=True),
+            threading.Thread(target=self._receive, daemon=True),
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -77,16 +78,22 @@ def _gateway() -> str:
 
 
 def _probes(port: int, gateway: str) -> dict[str, str]:
-    connect = ("python3 -c \"import socket,sys; s=socket.socket(); s.settimeout(3); "
-               "s.connect((sys.argv[1], int(sys.argv[2]))); print('CONNECTED')\" {host} {port}")
-    udp = ("python3 -c \"import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
-           "s.sendto(b'x', (sys.argv[1], int(sys.argv[2]))); print('SENT')\" {host} {port}")
+    connect = (
+        'python3 -c "import socket,sys; s=socket.socket(); s.settimeout(3); '
+        "s.connect((sys.argv[1], int(sys.argv[2]))); print('CONNECTED')\" {host} {port}"
+    )
+    udp = (
+        'python3 -c "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); '
+        "s.sendto(b'x', (sys.argv[1], int(sys.argv[2]))); print('SENT')\" {host} {port}"
+    )
     return {
         "interfaces": "ls /sys/class/net; cat /proc/net/route | wc -l",
         "name resolution": "getent hosts pypi.org github.com; echo resolve-exit=$?",
         "tcp to 127.0.0.1": connect.format(host="127.0.0.1", port=port),
         "tcp to the gateway": connect.format(host=gateway, port=port),
-        "bash /dev/tcp to the gateway": f"timeout 5 bash -c 'echo x > /dev/tcp/{gateway}/{port}' && echo CONNECTED",
+        "bash /dev/tcp to the gateway": (
+            f"timeout 5 bash -c 'echo x > /dev/tcp/{gateway}/{port}' && echo CONNECTED"
+        ),
         "udp to 127.0.0.1": udp.format(host="127.0.0.1", port=port) + "; sleep 0.2",
         "udp to the gateway": udp.format(host=gateway, port=port),
     }
@@ -96,10 +103,12 @@ def _probes(port: int, gateway: str) -> dict[str, str]:
 def attacked(tmp_path_factory: pytest.TempPathFactory, listener: Listener) -> tuple[FixRun, list[str]]:
     base = tmp_path_factory.mktemp("network")
     probes = _probes(listener.port, _gateway())
-    turns = [raw_call("update_plan", plan=[{"step": "phone home", "status": "in_progress"}]),
-             *[sh(command, timeout=30) for command in probes.values()],
-             raw_call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b"),
-             finish()]
+    turns = [
+        raw_call("update_plan", plan=[{"step": "phone home", "status": "in_progress"}]),
+        *[sh(command, timeout=30) for command in probes.values()],
+        raw_call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b"),
+        finish(),
+    ]
     run = run_fix(make_repo(base / "repo"), turns, base / "run")
     assert run.result["status"] == "resolved", run.result
     return run, list(probes)
@@ -120,8 +129,16 @@ def test_name_resolution_fails(attacked: tuple[FixRun, list[str]]) -> None:
 
 
 @pytest.mark.attack
-@pytest.mark.parametrize("probe", ["tcp to 127.0.0.1", "tcp to the gateway", "bash /dev/tcp to the gateway",
-                                   "udp to 127.0.0.1", "udp to the gateway"])
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "tcp to 127.0.0.1",
+        "tcp to the gateway",
+        "bash /dev/tcp to the gateway",
+        "udp to 127.0.0.1",
+        "udp to the gateway",
+    ],
+)
 def test_the_host_is_unreachable(probe: str, attacked: tuple[FixRun, list[str]], listener: Listener) -> None:
     run, labels = attacked
     observation = run.obs(1 + labels.index(probe))

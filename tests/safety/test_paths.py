@@ -41,8 +41,9 @@ def _attacks(secret: Path) -> dict[str, dict[str, str]]:
         "search absolute": raw_call("search", pattern="7f3a9c", path=str(outside)),
         "search symlink": raw_call("search", pattern="7f3a9c", path="link.txt"),
         "edit symlink": raw_call("edit_file", path="link.txt", old_text="do-not-leak", new_text="pwned"),
-        "edit via symlinked folder": raw_call("edit_file", path=f"linkdir/{secret.name}", old_text="do-not-leak",
-                                              new_text="pwned"),
+        "edit via symlinked folder": raw_call(
+            "edit_file", path=f"linkdir/{secret.name}", old_text="do-not-leak", new_text="pwned"
+        ),
         "edit absolute": raw_call("edit_file", path=str(secret), old_text="do-not-leak", new_text="pwned"),
         "write symlink": raw_call("write_file", path="link.txt", content="pwned\n"),
         "write via symlinked folder": raw_call("write_file", path="linkdir/planted.txt", content="pwned\n"),
@@ -55,8 +56,10 @@ def _attacks(secret: Path) -> dict[str, dict[str, str]]:
 
 def _diff_escapes(secret: Path) -> dict[str, dict[str, str]]:
     """git_diff with a path outside the workspace; each gets its own run (see the test)."""
-    return {"..": raw_call("git_diff", path=UP + str(secret).lstrip("/")),
-            "absolute": raw_call("git_diff", path=str(secret))}
+    return {
+        "..": raw_call("git_diff", path=UP + str(secret).lstrip("/")),
+        "absolute": raw_call("git_diff", path=str(secret)),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +69,17 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[FixRun, Path, Pa
     before = secret.stat()
     repo = make_repo(base / "repo")
     attacks = _attacks(secret)
-    plant = (f"ln -s {secret} link.txt && ln -s {secret.parent} linkdir && mkdir -p sub && "
-             f"ln -s {UP}{str(secret).lstrip('/')} sub/rel-link.txt && ln -s ../linkdir sub/deep && echo planted")
-    turns = [raw_call("update_plan", plan=[{"step": "x", "status": "in_progress"}]), sh(plant),
-             *attacks.values(),
-             raw_call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b"),
-             finish("fixed add; also added some links")]
+    plant = (
+        f"ln -s {secret} link.txt && ln -s {secret.parent} linkdir && mkdir -p sub && "
+        f"ln -s {UP}{str(secret).lstrip('/')} sub/rel-link.txt && ln -s ../linkdir sub/deep && echo planted"
+    )
+    turns = [
+        raw_call("update_plan", plan=[{"step": "x", "status": "in_progress"}]),
+        sh(plant),
+        *attacks.values(),
+        raw_call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b"),
+        finish("fixed add; also added some links"),
+    ]
     run = run_fix(repo, turns, base / "run")
     assert run.obs(1)["text"].startswith("planted"), run.obs(1)["text"]
     assert run.result["status"] == "resolved", run.result
@@ -84,7 +92,9 @@ LABELS = list(_attacks(Path("/x/host-secret.txt")))
 
 @pytest.mark.attack
 @pytest.mark.parametrize("label", LABELS)
-def test_file_tool_escape_is_refused_or_harmless(label: str, attacked: tuple[FixRun, Path, Path, list[str]]) -> None:
+def test_file_tool_escape_is_refused_or_harmless(
+    label: str, attacked: tuple[FixRun, Path, Path, list[str]]
+) -> None:
     run, _, secret, labels = attacked
     observation = run.obs(2 + labels.index(label))
     assert HOST_SECRET not in observation["text"] and "7f3a9c-do" not in observation["text"]
@@ -95,14 +105,17 @@ def test_file_tool_escape_is_refused_or_harmless(label: str, attacked: tuple[Fix
 
 
 @pytest.mark.attack
-def test_host_file_content_is_nowhere_in_the_trajectory(attacked: tuple[FixRun, Path, Path, list[str]]) -> None:
+def test_host_file_content_is_nowhere_in_the_trajectory(
+    attacked: tuple[FixRun, Path, Path, list[str]],
+) -> None:
     run, _, _, _ = attacked
     assert HOST_SECRET not in run.trajectory_text
 
 
 @pytest.mark.attack
 def test_commit_keeps_symlinks_as_links_not_target_content(
-        attacked: tuple[FixRun, Path, Path, list[str]]) -> None:
+    attacked: tuple[FixRun, Path, Path, list[str]],
+) -> None:
     run, repo, secret, _ = attacked
     commit = run.result["commit"]
     tree = git(repo, "ls-tree", "-r", commit)
@@ -122,17 +135,16 @@ def test_patch_holds_links_not_target_content(attacked: tuple[FixRun, Path, Path
 
 
 @pytest.mark.attack
-@pytest.mark.xfail(strict=True, reason="tools/builtin.py `_git_diff` passes the path to host git unchecked: "
-                   "git fails ('outside repository') and the GitError ends the whole run instead of "
-                   "becoming a refusal the model reads. Fix: resolve it with paths.resolve_in_workspace.")
 @pytest.mark.parametrize("label", ["..", "absolute"])
 def test_git_diff_outside_the_workspace_is_a_refusal(label: str, tmp_path: Path) -> None:
     secret = plant_host_secret(tmp_path / "outside")
     repo = make_repo(tmp_path / "repo")
-    turns = [raw_call("update_plan", plan=[{"step": "x", "status": "in_progress"}]),
-             _diff_escapes(secret)[label],
-             raw_call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b"),
-             finish()]
+    turns = [
+        raw_call("update_plan", plan=[{"step": "x", "status": "in_progress"}]),
+        _diff_escapes(secret)[label],
+        raw_call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b"),
+        finish(),
+    ]
     run = run_fix(repo, turns, tmp_path / "run")
     assert HOST_SECRET not in run.trajectory_text
     assert run.obs(1)["name"] == "git_diff" and run.obs(1)["ok"] is False

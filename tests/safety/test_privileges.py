@@ -23,23 +23,31 @@ pytestmark = pytest.mark.docker
 PROBES = {
     "identity": "id -u; id -g; id -G",
     "capabilities": "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status",
-    "setuid copy": ("touch .ready; while [ ! -e .go ]; do sleep 0.05; done; ls -ln suid-id | cut -c1-10; ./suid-id; "
-                    "python3 -c 'import os; print(\"euid\", os.geteuid())'"),
-    "image setuid binaries": ("passwd -S root; echo passwd=$?; su -c 'echo ROOTSHELL' root </dev/null; echo su=$?; "
-                              "mount -t tmpfs none /mnt; echo mount=$?"),
+    "setuid copy": (
+        "touch .ready; while [ ! -e .go ]; do sleep 0.05; done; ls -ln suid-id | cut -c1-10; ./suid-id; "
+        "python3 -c 'import os; print(\"euid\", os.geteuid())'"
+    ),
+    "image setuid binaries": (
+        "passwd -S root; echo passwd=$?; su -c 'echo ROOTSHELL' root </dev/null; echo su=$?; "
+        "mount -t tmpfs none /mnt; echo mount=$?"
+    ),
     "root-only writes": "touch /etc/pwned; echo etc=$?; echo x > /proc/sys/kernel/hostname; echo proc=$?",
-    "docker socket": ("ls -l /var/run/docker.sock /run/docker.sock 2>&1; echo \"DOCKER_HOST=${DOCKER_HOST:-}\"; "
-                      "find / -xdev -type s 2>/dev/null | grep -v '^/proc' | head; echo sockets-listed"),
+    "docker socket": (
+        'ls -l /var/run/docker.sock /run/docker.sock 2>&1; echo "DOCKER_HOST=${DOCKER_HOST:-}"; '
+        "find / -xdev -type s 2>/dev/null | grep -v '^/proc' | head; echo sockets-listed"
+    ),
 }
 
 
 @pytest.fixture(scope="module")
 def observations(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     base = tmp_path_factory.mktemp("privileges")
-    turns = [raw_call("update_plan", plan=[{"step": "become root", "status": "in_progress"}]),
-             *[sh(command, timeout=60) for command in PROBES.values()],
-             raw_call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b"),
-             finish()]
+    turns = [
+        raw_call("update_plan", plan=[{"step": "become root", "status": "in_progress"}]),
+        *[sh(command, timeout=60) for command in PROBES.values()],
+        raw_call("edit_file", path="calc.py", old_text="return a - b", new_text="return a + b"),
+        finish(),
+    ]
     proc = start_fix(make_repo(base / "repo"), turns, base / "run")
     try:
         workspace = wait_until(lambda: session_workspace(base / "run"), 120, "the session's workspace")
@@ -68,7 +76,9 @@ def test_not_root(observations: dict[str, dict]) -> None:
 
 @pytest.mark.attack
 def test_no_capabilities_and_no_new_privileges(observations: dict[str, dict]) -> None:
-    fields = dict(line.split(":\t") for line in observations["capabilities"]["text"].splitlines() if ":\t" in line)
+    fields = dict(
+        line.split(":\t") for line in observations["capabilities"]["text"].splitlines() if ":\t" in line
+    )
     for name in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
         assert int(fields[name], 16) == 0, fields
     assert fields["NoNewPrivs"] == "1", fields

@@ -23,17 +23,29 @@ from tests.safety.repos import make_repo
 pytestmark = pytest.mark.docker
 
 NONCE = secrets.token_hex(6)
-SECRETS = {name: f"qcsecret-{name.replace('_', '')}-{NONCE}" for name in
-           ("GITHUB_TOKEN", "OPENAI_API_KEY", "HF_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-            "QCODE_OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GH_TOKEN")}
+SECRETS = {
+    name: f"qcsecret-{name.replace('_', '')}-{NONCE}"
+    for name in (
+        "GITHUB_TOKEN",
+        "OPENAI_API_KEY",
+        "HF_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "QCODE_OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GH_TOKEN",
+    )
+}
 PATTERN = f"qcsecret-[A-Z]+-{NONCE}"  # matches every secret, contains none of them
 
 COMMANDS = {
     "env": "env",
     "proc environ": "for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done 2>/dev/null; echo swept",
-    "filesystem": ("printf 'qcsecret-%s-%s\\n' CANARY " + NONCE + " > /tmp/canary.txt; "
-                   f"timeout 150 grep -rlE -s --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev '{PATTERN}' /"
-                   "; echo grep-done"),
+    "filesystem": (
+        "printf 'qcsecret-%s-%s\\n' CANARY " + NONCE + " > /tmp/canary.txt; "
+        f"timeout 150 grep -rlE -s --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev '{PATTERN}' /"
+        "; echo grep-done"
+    ),
 }
 
 
@@ -47,15 +59,27 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[dict]
     repo = make_repo(base / "repo")
     answers = [_answer("update_plan", {"plan": [{"step": "look for tokens", "status": "in_progress"}]})]
     answers += [_answer("shell", {"command": command, "timeout": 200}) for command in COMMANDS.values()]
-    answers += [_answer("edit_file", {"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}),
-                _answer("finish", {"summary": "fixed"})]
+    answers += [
+        _answer("edit_file", {"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}),
+        _answer("finish", {"summary": "fixed"}),
+    ]
     behaviour = Behaviour(answers=answers)
     with fake_openai_server(behaviour) as url:
-        env = {**os.environ, **SECRETS, "QCODE_STATE_DIR": str(base / "state"),
-               "QCODE_CONFIG": str(base / "user.toml"), "QCODE_OPENAI_BASE_URL": url}
-        done = subprocess.run(["qcode", "fix", "add() subtracts", "--repo", str(repo), "--engine", "openai",
-                               "--json", "--yes"], capture_output=True, text=True, env=env, timeout=600,
-                              stdin=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            **SECRETS,
+            "QCODE_STATE_DIR": str(base / "state"),
+            "QCODE_CONFIG": str(base / "user.toml"),
+            "QCODE_OPENAI_BASE_URL": url,
+        }
+        done = subprocess.run(
+            ["qcode", "fix", "add() subtracts", "--repo", str(repo), "--engine", "openai", "--json", "--yes"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
     assert done.stdout.strip(), done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "resolved", result
