@@ -19,7 +19,8 @@ def test_issue_text_cannot_close_its_blocks() -> None:
     text = task_text(parse_event(event), None)
     assert text.count("</untrusted-issue-body>") == 1 and text.endswith("</untrusted-issue-body>")
     assert "&lt;/untrusted-issue-body>" in text and "&lt;/issue>" in text and "&lt; / ISSUE >" in text
-    prompt = render("task", task=text, overview="", file_count=0, instructions="", instructions_file="")
+    prompt = render("task", task=text, overview="", file_count=0, repo_map="", instructions="",
+                    instructions_file="")
     assert prompt.count("</issue>") == 1  # the template's own closing tag, after all of the issue
     assert text.splitlines()[0] == "Issue #7 of owner/repo: mean([2, 4, 6]) returns 3 instead of 4"
 
