@@ -11,6 +11,7 @@ from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
 from qcode.agent.sessions import load_meta
 from qcode.config import Settings
+from qcode.sandbox.quota import reap_stale_mounts
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
 
 __all__ = ["check_sandbox", "docker_sandbox_factory", "new_session"]
@@ -43,6 +44,7 @@ def new_session(settings: Settings, repo: Path, bus: EventBus | None = None, eng
     """A ready Session (or a past one, `resume`d by id); raises UserError (exit 2) for bad input
     before touching anything."""
     check_sandbox(settings)
+    reap_stale_mounts(settings.state_dir)  # workspaces of qcode processes killed with SIGKILL
     meta = load_meta(settings.state_dir, resume) if resume else None
     if meta is not None:
         repo = Path(meta.repo)

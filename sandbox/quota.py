@@ -28,6 +28,8 @@ from pathlib import Path
 
 import docker.types
 
+from qcode.sandbox.reaper import owner_alive, owner_label
+
 __all__ = [
     "WorkspaceMount",
     "disk_usage",
@@ -36,9 +38,11 @@ __all__ = [
     "parse_size",
     "pids_in_use",
     "prepare_workspace_mount",
+    "reap_stale_mounts",
 ]
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+OWNER_FILE = "workspace.owner"
 _FREE_SHARE = 0.9
 """The image never gets more than this share of the host filesystem's free space."""
 
@@ -114,7 +118,30 @@ def _mount_image(path: Path, wanted: int) -> WorkspaceMount:
             "the workspace size is checked after each command",
         )
     (path / "lost+found").rmdir()  # git clone wants an empty folder; e2fsck would make it again
+    # Who holds the mount: a qcode killed with SIGKILL cannot unmount, the next start reaps it.
+    (path.parent / OWNER_FILE).write_text(owner_label())
     return WorkspaceMount(path, size, mounted=True, image=image, note=note)
+
+
+def reap_stale_mounts(state_dir: Path) -> list[Path]:
+    """Unmount session workspaces under `state_dir` whose owning qcode process is gone."""
+    if os.geteuid() != 0:
+        return []
+    sessions = (state_dir / "sessions").resolve()
+    reaped = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        # /proc/mounts escapes whitespace in paths as octal (\040 for a space)
+        target = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[1]))
+        if target.name != "workspace" or target.parent.parent != sessions:
+            continue
+        owner = target.parent / OWNER_FILE
+        if owner.is_file() and owner_alive(owner.read_text().strip()):
+            continue
+        _run(["umount", "--lazy", str(target)])
+        (target.parent / f"{target.name}.img").unlink(missing_ok=True)
+        owner.unlink(missing_ok=True)
+        reaped.append(target)
+    return reaped
 
 
 def _unmount(mount: WorkspaceMount, keep: bool) -> None:
@@ -128,6 +155,7 @@ def _unmount(mount: WorkspaceMount, keep: bool) -> None:
         _run(["umount", "--lazy", str(path)])  # a straggler holds it: detach now, freed when it exits
     if mount.image is not None:
         mount.image.unlink(missing_ok=True)
+    (path.parent / OWNER_FILE).unlink(missing_ok=True)
     if saved.exists():
         shutil.rmtree(path, ignore_errors=True)
         saved.rename(path)

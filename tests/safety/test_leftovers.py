@@ -47,11 +47,13 @@ def test_sigkill_mid_run_is_cleaned_up_and_harmless(tmp_path: Path) -> None:
         assert repo_state(repo) == before
         git(repo, "fsck", "--strict", "--no-dangling")
 
-        # The next qcode start reaps it; the run itself works on the same repository.
-        again = run_fix(repo, turns[:2] + [finish()], tmp_path / "next")
+        # The next qcode start reaps it (container, and the workspace's mount when running as root);
+        # the run itself works on the same repository.
+        again = run_fix(repo, turns[:2] + [finish()], tmp_path / "killed")
         assert again.result["status"] == "resolved", again.result
         with pytest.raises(docker.errors.NotFound):
             client.containers.get(leftover[0])
+        assert str(workspace) not in Path("/proc/self/mounts").read_text()
     finally:
         client.close()
     after = repo_state(repo)
