@@ -35,14 +35,22 @@ class Checkpoints:
         if latest is not None and self.workspace.tree_of(latest.commit) == tree:
             return None
         number = (latest.number + 1) if latest else 1
-        commit = self.workspace.commit_tree(tree, f"checkpoint {number} before step {step}: {label}",
-                                            parents=[latest.commit] if latest else [self.workspace.repo.head])
+        commit = self.workspace.commit_tree(
+            tree,
+            f"checkpoint {number} before step {step}: {label}",
+            parents=[latest.commit] if latest else [self.workspace.repo.head],
+        )
         self.workspace.git(["update-ref", f"{REF_PREFIX}{number:06d}", commit])
         return Checkpoint(number=number, step=step, commit=commit, label=label)
 
     def all(self) -> list[Checkpoint]:
         lines = self.workspace.git(
-            ["for-each-ref", "--sort=refname", "--format=%(refname) %(objectname) %(contents:subject)", REF_PREFIX]
+            [
+                "for-each-ref",
+                "--sort=refname",
+                "--format=%(refname) %(objectname) %(contents:subject)",
+                REF_PREFIX,
+            ]
         ).splitlines()
         found = []
         for line in lines:
@@ -50,7 +58,9 @@ class Checkpoints:
             # subject: "checkpoint N before step S: label"
             head, _, label = subject.partition(": ")
             step = int(head.rsplit(" ", 1)[-1]) if head.rsplit(" ", 1)[-1].isdigit() else 0
-            found.append(Checkpoint(number=int(ref.removeprefix(REF_PREFIX)), step=step, commit=commit, label=label))
+            found.append(
+                Checkpoint(number=int(ref.removeprefix(REF_PREFIX)), step=step, commit=commit, label=label)
+            )
         return found
 
     def latest(self) -> Checkpoint | None:

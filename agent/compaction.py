@@ -15,8 +15,10 @@ from qcode.agent.contracts import Message
 
 __all__ = ["compact", "message_chars"]
 
-STUB = "[compacted by qcode: {chars} characters of `{tool}` output dropped to fit the context; " \
-       "re-run the call if you need it again]"
+STUB = (
+    "[compacted by qcode: {chars} characters of `{tool}` output dropped to fit the context; "
+    "re-run the call if you need it again]"
+)
 _BULKY_ARGUMENTS = ("content", "old_text", "new_text")
 
 
@@ -24,8 +26,9 @@ def message_chars(messages: Sequence[Message]) -> int:
     return len(json.dumps(list(messages), default=str))
 
 
-def compact(messages: Sequence[Message], keep_recent: int = 6, min_chars: int = 300,
-            drop_old_turns: bool = False) -> tuple[list[Message], list[dict[str, Any]]]:
+def compact(
+    messages: Sequence[Message], keep_recent: int = 6, min_chars: int = 300, drop_old_turns: bool = False
+) -> tuple[list[Message], list[dict[str, Any]]]:
     """Shorten tool outputs (and bulky call arguments) older than the last `keep_recent` tool results.
 
     The system prompt, the task, every assistant decision and the recent work stay whole. With
@@ -78,6 +81,9 @@ def _drop_turns(messages: Sequence[Message], boundary: int) -> tuple[list[Messag
         return list(messages), []
     chars = message_chars(old)
     turns = sum(1 for m in old if m.get("role") == "assistant")
-    note = {"role": "user", "content": f"[qcode removed {turns} earlier turns ({chars} characters) to fit the "
-                                       "context; the plan and changed files follow in the next note]"}
+    note = {
+        "role": "user",
+        "content": f"[qcode removed {turns} earlier turns ({chars} characters) to fit the "
+        "context; the plan and changed files follow in the next note]",
+    }
     return [*head, note, *recent], [{"index": 2, "tool": "turns", "chars": chars, "turns": turns}]

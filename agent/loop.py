@@ -57,9 +57,16 @@ class LoopOutcome(BaseModel):
 
 
 class AgentLoop:
-    def __init__(self, engine: Engine, registry: ToolRegistry, ctx: ToolContext, bus: EventBus,
-                 limits: LoopLimits, recovery: Recovery | None = None,
-                 cancelled: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: ToolRegistry,
+        ctx: ToolContext,
+        bus: EventBus,
+        limits: LoopLimits,
+        recovery: Recovery | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> None:
         self.engine, self.registry, self.ctx, self.bus, self.limits = engine, registry, ctx, bus, limits
         self.recovery = recovery or Recovery(None, bus)
         self.cancelled = cancelled or threading.Event()
@@ -91,8 +98,12 @@ class AgentLoop:
 
     def outcome(self) -> LoopOutcome:
         """The state so far, for runs that ended early."""
-        return LoopOutcome(finished=self._summary is not None, summary=self._summary or "",
-                           steps=self.steps, usage=self.usage)
+        return LoopOutcome(
+            finished=self._summary is not None,
+            summary=self._summary or "",
+            steps=self.steps,
+            usage=self.usage,
+        )
 
     def say(self, text: str) -> None:
         """Append a user-role message (task, follow-up, qcode notice) and record it."""
@@ -141,22 +152,43 @@ class AgentLoop:
         self.usage = self.usage + turn.usage
         if turn.usage.prompt_tokens:
             self._tokens_per_char = turn.usage.prompt_tokens / max(1, message_chars(self.messages))
-        self.bus.emit(ModelTurn(step=step, phase=phase, text=turn.text, reasoning=turn.reasoning, raw=turn.raw,
-                                tool_calls=turn.tool_calls, usage=turn.usage, duration=turn.duration,
-                                time_to_first_token=turn.time_to_first_token))
+        self.bus.emit(
+            ModelTurn(
+                step=step,
+                phase=phase,
+                text=turn.text,
+                reasoning=turn.reasoning,
+                raw=turn.raw,
+                tool_calls=turn.tool_calls,
+                usage=turn.usage,
+                duration=turn.duration,
+                time_to_first_token=turn.time_to_first_token,
+            )
+        )
         return turn
 
     def _complete(self, step: int) -> Turn:
-        return self.engine.complete(self.messages, self.registry.schemas(),
-                                    on_token=lambda text: self.bus.emit(TokenStreamed(step=step, text=text)))
+        return self.engine.complete(
+            self.messages,
+            self.registry.schemas(),
+            on_token=lambda text: self.bus.emit(TokenStreamed(step=step, text=text)),
+        )
 
     def execute(self, call: ToolCall) -> str | None:
         """Run one call and append its observation; returns a recovery notice for the model, if any."""
         self.bus.emit(ToolCalled(step=self.steps, call_id=call.id, name=call.name, arguments=call.arguments))
         observation = self.registry.dispatch(call, self.ctx)
-        self.bus.emit(ObservationMade(step=self.steps, call_id=call.id, name=call.name, ok=observation.ok,
-                                      text=observation.text, data=observation.data,
-                                      duration=float(observation.data.get("duration", 0.0))))
+        self.bus.emit(
+            ObservationMade(
+                step=self.steps,
+                call_id=call.id,
+                name=call.name,
+                ok=observation.ok,
+                text=observation.text,
+                data=observation.data,
+                duration=float(observation.data.get("duration", 0.0)),
+            )
+        )
         self._answer(call, observation.text)
         if call.name == UPDATE_PLAN and observation.ok:
             self.bus.emit(PlanUpdated(step=self.steps, plan=self.ctx.plan))
@@ -196,17 +228,23 @@ class AgentLoop:
         before = self._estimated_tokens()
         target = self._context() / 2
         for drop_old_turns, keep_recent in ((False, 6), (False, 3), (False, 1), (True, 6), (True, 2)):
-            compacted, dropped = compact(self.messages, keep_recent=keep_recent, drop_old_turns=drop_old_turns)
+            compacted, dropped = compact(
+                self.messages, keep_recent=keep_recent, drop_old_turns=drop_old_turns
+            )
             if message_chars(compacted) * self._tokens_per_char <= target:
                 break
         if not dropped:
-            raise LimitReached(f"the conversation no longer fits the model's context ({before} tokens), "
-                               "even compacted")
+            raise LimitReached(
+                f"the conversation no longer fits the model's context ({before} tokens), even compacted"
+            )
         self.messages = compacted
         plan = "\n".join(f"- [{s.status}] {s.step}" for s in self.ctx.plan) or "(no plan yet)"
         self.say(render("compacted", plan=plan, files=_changed_files(self.ctx.diff(None))))
-        self.bus.emit(Compacted(step=self.steps, before_tokens=before, after_tokens=self._estimated_tokens(),
-                                dropped=dropped))
+        self.bus.emit(
+            Compacted(
+                step=self.steps, before_tokens=before, after_tokens=self._estimated_tokens(), dropped=dropped
+            )
+        )
 
 
 def _changed_files(diff: str) -> str:
@@ -219,10 +257,14 @@ def _refuse_truncated_calls(turn: Turn) -> Turn:
     running a half-written file would do harm, so the model is asked to resend it."""
     if turn.finish_reason != "length":
         return turn
-    problem = ("Your reply was cut off by the output token limit inside this call, so its arguments are "
-               "incomplete and it was not run. Send it again, shorter (split a big write_file into several "
-               "edit_file calls).")
-    calls = [call.model_copy(update={"problem": problem}) if call.repaired else call for call in turn.tool_calls]
+    problem = (
+        "Your reply was cut off by the output token limit inside this call, so its arguments are "
+        "incomplete and it was not run. Send it again, shorter (split a big write_file into several "
+        "edit_file calls)."
+    )
+    calls = [
+        call.model_copy(update={"problem": problem}) if call.repaired else call for call in turn.tool_calls
+    ]
     return turn.model_copy(update={"tool_calls": calls})
 
 

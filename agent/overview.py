@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
-
 from qcode.agent.exceptions import QcodeError
 
 __all__ = ["Overview", "INSTRUCTION_FILES", "summarize_tree", "repo_overview"]
@@ -30,18 +29,24 @@ def summarize_tree(paths: Sequence[str], max_lines: int = 60) -> str:
     if len(paths) <= max_lines:
         return "\n".join(sorted(paths))
     counts = Counter(path.split("/", 1)[0] + ("/" if "/" in path else "") for path in paths)
-    lines = [f"{name}  ({count} files)" if name.endswith("/") else name for name, count in sorted(counts.items())]
+    lines = [
+        f"{name}  ({count} files)" if name.endswith("/") else name for name, count in sorted(counts.items())
+    ]
     if len(lines) > max_lines:
         lines = lines[:max_lines] + [f"... and {len(lines) - max_lines} more entries"]
     return "\n".join(lines)
 
 
 def repo_overview(root: Path, paths: Sequence[str], focus: str = "", map_tokens: int = 1536) -> Overview:
-    overview = Overview(text=summarize_tree(paths), file_count=len(paths), repo_map=_repo_map(root, focus, map_tokens))
+    overview = Overview(
+        text=summarize_tree(paths), file_count=len(paths), repo_map=_repo_map(root, focus, map_tokens)
+    )
     for name in INSTRUCTION_FILES:
         candidate = root / name
         if name in paths and candidate.is_file() and not candidate.is_symlink():
-            overview.instructions = candidate.read_text(encoding="utf-8", errors="replace")[:MAX_INSTRUCTION_CHARS]
+            overview.instructions = candidate.read_text(encoding="utf-8", errors="replace")[
+                :MAX_INSTRUCTION_CHARS
+            ]
             overview.instructions_file = name
             break
     return overview

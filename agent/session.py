@@ -11,8 +11,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from contextlib import ExitStack, nullcontext
 from collections.abc import Callable
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,9 +71,15 @@ class RunResult(BaseModel):
 
 
 class Session:
-    def __init__(self, options: SessionOptions, engine: Engine, sandbox_factory: SandboxFactory,
-                 bus: EventBus | None = None, approver: Approver | None = None,
-                 resume: SessionMeta | None = None) -> None:
+    def __init__(
+        self,
+        options: SessionOptions,
+        engine: Engine,
+        sandbox_factory: SandboxFactory,
+        bus: EventBus | None = None,
+        approver: Approver | None = None,
+        resume: SessionMeta | None = None,
+    ) -> None:
         self.options, self.engine, self.sandbox_factory = options, engine, sandbox_factory
         self.bus = bus or EventBus()
         self.approver = approver
@@ -113,7 +119,9 @@ class Session:
             try:
                 self.checkpoints.snapshot(self._loop.total_steps + 1, "session closed")
             except QcodeError as err:  # cleanup below matters more than a resumable state
-                self.bus.emit(Notice(level="warning", text=f"could not keep the last state for a resume: {err}"))
+                self.bus.emit(
+                    Notice(level="warning", text=f"could not keep the last state for a resume: {err}")
+                )
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
@@ -138,25 +146,58 @@ class Session:
             self.branch = unique_branch(self.repo.root, f"qcode/{slugify(task)}")
         self._prepare_workspace()
         self.bus.subscribe(self._writer)
-        self.bus.emit(SessionStarted(session_id=self.id, repo=str(self.repo.root), base_commit=self.repo.head,
-                                     branch=self.branch, workspace=str(self.workspace.path),
-                                     trajectory=str(self.trajectory_path), task=task, engine=self.engine.name))
+        self.bus.emit(
+            SessionStarted(
+                session_id=self.id,
+                repo=str(self.repo.root),
+                base_commit=self.repo.head,
+                branch=self.branch,
+                workspace=str(self.workspace.path),
+                trajectory=str(self.trajectory_path),
+                task=task,
+                engine=self.engine.name,
+            )
+        )
         if self.repo.dirty:
-            self.bus.emit(Notice(level="warning", text="the repository has uncommitted changes; qcode works "
-                                 "from HEAD and leaves your changes untouched"))
+            self.bus.emit(
+                Notice(
+                    level="warning",
+                    text="the repository has uncommitted changes; qcode works "
+                    "from HEAD and leaves your changes untouched",
+                )
+            )
         for note in self._notes:
             self.bus.emit(Notice(level="info", text=note))
         if self._meta is None:
             now = time.time()
-            self._meta = SessionMeta(id=self.id, repo=str(self.repo.root), base_commit=self.repo.head,
-                                     branch=self.branch, task=task, created=now, updated=now)
+            self._meta = SessionMeta(
+                id=self.id,
+                repo=str(self.repo.root),
+                base_commit=self.repo.head,
+                branch=self.branch,
+                task=task,
+                created=now,
+                updated=now,
+            )
         save_meta(self.folder, self._meta)
         self._sandbox = self.sandbox_factory(self.workspace.path, self.id)
         self.workspace.guard = getattr(self._sandbox, "paused", nullcontext)
-        ctx = ToolContext(workspace=self.workspace.path, sandbox=self._sandbox, diff=self.workspace.diff,
-                          command_timeout=self.options.command_timeout, approve=self.approver)
-        self._loop = AgentLoop(self.engine, default_registry(), ctx, self.bus, self.options.limits,
-                               recovery=Recovery(self.checkpoints, self.bus), cancelled=self.cancelled)
+        ctx = ToolContext(
+            workspace=self.workspace.path,
+            sandbox=self._sandbox,
+            diff=self.workspace.diff,
+            command_timeout=self.options.command_timeout,
+            approve=self.approver,
+        )
+        self._loop = AgentLoop(
+            self.engine,
+            default_registry(),
+            ctx,
+            self.bus,
+            self.options.limits,
+            recovery=Recovery(self.checkpoints, self.bus),
+            cancelled=self.cancelled,
+        )
         if self.resumed is not None:
             history, ctx.plan = history_from_trajectory(self.trajectory_path)
             self._loop.messages = [{"role": "system", "content": render("system")}, *history]
@@ -168,8 +209,11 @@ class Session:
         assert self.branch is not None
         if self.resumed is not None and self.workspace.path.exists():
             self.workspace.remove()  # a kept copy may be stale; the last checkpoint is the truth
-        mount = self._resources.enter_context(prepare_workspace_mount(
-            self.workspace.path, self.options.workspace_disk, keep=self.options.keep_workspace))
+        mount = self._resources.enter_context(
+            prepare_workspace_mount(
+                self.workspace.path, self.options.workspace_disk, keep=self.options.keep_workspace
+            )
+        )
         self._notes = [f"workspace size: {mount.note}"] if mount.note else []
         self.workspace.create(self.branch)
         if self.resumed is not None:
@@ -185,10 +229,15 @@ class Session:
             raise UserError("nothing to undo yet: no task has run in this session")
         target, stat = self.checkpoints.rewind(steps, self._loop.total_steps + 1)
         where = f"checkpoint {target.number} (before step {target.step})" if target else "the starting commit"
-        self.bus.emit(RolledBack(number=target.number if target else 0, step=target.step if target else 0,
-                                 diffstat=stat))
-        self._loop.say(f"qcode notice: the user undid the last {steps} change(s); the workspace is back at "
-                       f"{where}. Re-read files before editing them.")
+        self.bus.emit(
+            RolledBack(
+                number=target.number if target else 0, step=target.step if target else 0, diffstat=stat
+            )
+        )
+        self._loop.say(
+            f"qcode notice: the user undid the last {steps} change(s); the workspace is back at "
+            f"{where}. Re-read files before editing them."
+        )
         return stat or "nothing changed"
 
     # -- runs --------------------------------------------------------------------------------
@@ -208,8 +257,11 @@ class Session:
         except BaseException as err:
             self.bus.emit(Notice(level="error", text=f"{type(err).__name__}: {err}"))
             raise
-        self.bus.emit(RunFinished(**result.model_dump(exclude={"session_id", "verify"}),
-                                  duration=time.monotonic() - started))
+        self.bus.emit(
+            RunFinished(
+                **result.model_dump(exclude={"session_id", "verify"}), duration=time.monotonic() - started
+            )
+        )
         if self._meta is not None:
             self._meta.status, self._meta.tip = result.status, self.workspace.tip
             save_meta(self.folder, self._meta)
@@ -218,18 +270,32 @@ class Session:
     def _task_prompt(self, task: str) -> str:
         """The planner's input: the issue, the tree's shape, the repo map for the issue, AGENTS.md."""
         overview = repo_overview(self.workspace.path, self.workspace.tracked_files(), focus=task)
-        return render("task", task=task, overview=overview.text, file_count=overview.file_count,
-                      repo_map=overview.repo_map, instructions=overview.instructions,
-                      instructions_file=overview.instructions_file)
+        return render(
+            "task",
+            task=task,
+            overview=overview.text,
+            file_count=overview.file_count,
+            repo_map=overview.repo_map,
+            instructions=overview.instructions,
+            instructions_file=overview.instructions_file,
+        )
 
     def _conclude(self, outcome: LoopOutcome, status: Status, reason: str) -> RunResult:
-        result = RunResult(status=status, reason=reason, steps=outcome.steps, usage=outcome.usage,
-                           trajectory=str(self.trajectory_path), session_id=self.id, summary=outcome.summary)
+        result = RunResult(
+            status=status,
+            reason=reason,
+            steps=outcome.steps,
+            usage=outcome.usage,
+            trajectory=str(self.trajectory_path),
+            session_id=self.id,
+            summary=outcome.summary,
+        )
         if status == "resolved" and self.options.verify_command:
             result.verify = self._verify(self.options.verify_command)
             if result.verify["exit_code"] != 0:
-                result.status, result.reason = "unresolved", (
-                    f"verification failed: `{self.options.verify_command}` exited {result.verify['exit_code']}")
+                exit_code = result.verify["exit_code"]
+                result.status = "unresolved"
+                result.reason = f"verification failed: `{self.options.verify_command}` exited {exit_code}"
         try:
             self._commit(result)
         except QcodeError as err:
@@ -239,8 +305,12 @@ class Session:
     def _verify(self, command: str) -> dict[str, Any]:
         assert self._sandbox is not None
         outcome = self._sandbox.exec(command, timeout=self.options.command_timeout)
-        self.bus.emit(Notice(level="info" if outcome.exit_code == 0 else "warning",
-                             text=f"verify `{command}`: exit {outcome.exit_code}"))
+        self.bus.emit(
+            Notice(
+                level="info" if outcome.exit_code == 0 else "warning",
+                text=f"verify `{command}`: exit {outcome.exit_code}",
+            )
+        )
         return {"command": command, "exit_code": outcome.exit_code, "output": outcome.output[-2000:]}
 
     def _commit(self, result: RunResult) -> None:

@@ -74,15 +74,23 @@ def _neutral_filters(cwd: Path, env: dict[str, str] | None) -> dict[str, str]:
     drivers = {name.rsplit(".", 1)[0] for name in names.split()}
     overrides: dict[str, str] = {}
     for driver in drivers:
-        overrides.update({f"{driver}.clean": "cat", f"{driver}.smudge": "cat", f"{driver}.process": "",
-                          f"{driver}.required": "false"})
+        overrides.update(
+            {
+                f"{driver}.clean": "cat",
+                f"{driver}.smudge": "cat",
+                f"{driver}.process": "",
+                f"{driver}.required": "false",
+            }
+        )
     return overrides
 
 
 def _execute(args: Sequence[str], cwd: Path, env: dict[str, str]) -> str:
     runner = gitpython.Git(str(cwd))
     try:
-        out = runner.execute(["git", *args], env=env, with_extended_output=False, strip_newline_in_stdout=False)
+        out = runner.execute(
+            ["git", *args], env=env, with_extended_output=False, strip_newline_in_stdout=False
+        )
     except GitCommandError as err:
         detail = (err.stderr or err.stdout or str(err)).strip().replace("\n", " ")
         raise GitError(f"git {' '.join(args[:2])} failed in {cwd}: {detail}") from None
@@ -103,7 +111,9 @@ def inspect_repo(path: Path) -> RepoInfo:
     try:
         root = Path(run_git(["rev-parse", "--show-toplevel"], path).strip())
     except GitError:
-        raise UserError(f"{path} is not a git repository; run `git init` and commit, or pass --repo") from None
+        raise UserError(
+            f"{path} is not a git repository; run `git init` and commit, or pass --repo"
+        ) from None
     try:
         head = run_git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], root).strip()
     except GitError:
@@ -120,8 +130,11 @@ def inspect_repo(path: Path) -> RepoInfo:
 def _is_dirty(root: Path) -> bool:
     """Any staged, modified or untracked file. Plumbing only: `git status` would run the
     repository's clean filters on the host to compare contents; a stat difference is enough here."""
-    checks = (["diff-index", "--cached", "--name-only", "HEAD"], ["diff-files", "--name-only"],
-              ["ls-files", "--others", "--exclude-standard", "--directory", "--no-empty-directory"])
+    checks = (
+        ["diff-index", "--cached", "--name-only", "HEAD"],
+        ["diff-files", "--name-only"],
+        ["ls-files", "--others", "--exclude-standard", "--directory", "--no-empty-directory"],
+    )
     return any(run_git(args, root).strip() for args in checks)
 
 
@@ -146,18 +159,25 @@ class Workspace:
 
     def create(self, branch: str) -> None:
         """Clone HEAD into the workspace and set up the host-only git dir."""
-        run_git(["clone", "--quiet", "--no-hardlinks", "--no-checkout", str(self.repo.root), str(self.path)],
-                self.path.parent)
+        run_git(
+            ["clone", "--quiet", "--no-hardlinks", "--no-checkout", str(self.repo.root), str(self.path)],
+            self.path.parent,
+        )
         run_git(["checkout", "--quiet", "-b", branch, self.repo.head], self.path)
         run_git(["remote", "remove", "origin"], self.path)  # a host path the sandbox cannot see
         run_git(["init", "--quiet", "--bare", str(self.host_git)], self.path.parent)
-        objects = Path(run_git(["rev-parse", "--path-format=absolute", "--git-common-dir"], self.repo.root).strip())
+        objects = Path(
+            run_git(["rev-parse", "--path-format=absolute", "--git-common-dir"], self.repo.root).strip()
+        )
         (self.host_git / "objects" / "info" / "alternates").write_text(f"{objects / 'objects'}\n")
 
     def git(self, args: Sequence[str], env: dict[str, str] | None = None) -> str:
         """git with the host-only git dir, the private index and the workspace as work tree."""
-        scoped = {"GIT_DIR": str(self.host_git), "GIT_WORK_TREE": str(self.path),
-                  "GIT_INDEX_FILE": str(self._index)}
+        scoped = {
+            "GIT_DIR": str(self.host_git),
+            "GIT_WORK_TREE": str(self.path),
+            "GIT_INDEX_FILE": str(self._index),
+        }
         return run_git(args, self.path, env={**scoped, **(env or {})})
 
     def tracked_files(self) -> list[str]:
@@ -168,8 +188,15 @@ class Workspace:
         return self.git(["rev-parse", f"{commit}^{{tree}}"]).strip()
 
     def commit_tree(self, tree: str, message: str, parents: Sequence[str]) -> str:
-        identity = {} if self._has_identity() else {**FALLBACK_IDENTITY, "GIT_COMMITTER_NAME": "qcode",
-                                                     "GIT_COMMITTER_EMAIL": "qcode@localhost"}
+        identity = (
+            {}
+            if self._has_identity()
+            else {
+                **FALLBACK_IDENTITY,
+                "GIT_COMMITTER_NAME": "qcode",
+                "GIT_COMMITTER_EMAIL": "qcode@localhost",
+            }
+        )
         # commit-tree is plumbing: no hooks, no templates, nothing from the workspace's .git.
         args = ["commit-tree", tree, "-m", message]
         for parent in parents:
@@ -229,13 +256,29 @@ class Workspace:
     def publish(self, commit: str, branch: str) -> None:
         """Point `branch` of the user's repository at `commit`, creating or moving it (their worktree
         is untouched; git refuses to move a branch that is checked out)."""
-        run_git(["update-ref", f"refs/heads/{branch}", commit], self.path.parent, env={"GIT_DIR": str(self.host_git)})
-        run_git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(self.host_git),
-                 f"+refs/heads/{branch}:refs/heads/{branch}"], self.repo.root)
+        run_git(
+            ["update-ref", f"refs/heads/{branch}", commit],
+            self.path.parent,
+            env={"GIT_DIR": str(self.host_git)},
+        )
+        run_git(
+            [
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                str(self.host_git),
+                f"+refs/heads/{branch}:refs/heads/{branch}",
+            ],
+            self.repo.root,
+        )
 
     def patch(self, commit: str) -> str:
-        return run_git(["diff", "--binary", "--no-ext-diff", "--no-textconv", "--no-color", self.repo.head, commit],
-                       self.path.parent, env={"GIT_DIR": str(self.host_git)})
+        return run_git(
+            ["diff", "--binary", "--no-ext-diff", "--no-textconv", "--no-color", self.repo.head, commit],
+            self.path.parent,
+            env={"GIT_DIR": str(self.host_git)},
+        )
 
     def remove(self) -> None:
         """Delete the workspace copy. The host-only git dir stays: it is small (its objects borrow

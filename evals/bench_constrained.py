@@ -2,7 +2,8 @@
 
 Same engine, same prompt (system prompt, the nine tools, a task), thinking off so only the
 answer is measured. Modes: `free` (no constraint), `auto` (the default: grammar active, text
-free, calls well-formed), `required` (every answer is one call). The tiny random-weight model on
+free, calls well-formed), `required` (every answer is one call), `required+cap` (and string
+arguments capped at 40 characters, the untrained-model guard). The tiny random-weight model on
 CPU makes the model itself nearly free, so the grammar's share is shown at its largest.
 
     VLLM_CPU_KVCACHE_SPACE=1 python -m qcode.evals.bench_constrained [--turns 8]
@@ -17,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-MODES = ("free", "auto", "required")
+MODES = ("free", "auto", "required", "required+cap")
 
 
 def run(turns: int) -> dict[str, dict[str, float]]:
@@ -31,17 +32,18 @@ def run(turns: int) -> dict[str, dict[str, float]]:
     tools = default_registry().schemas()
     settings = Settings(model=str(cached_tiny_qwen3()), max_model_len=16384,
                         gpu_memory_utilization=float(os.environ.get("QCODE_GPU_MEMORY_UTILIZATION", "0.3")))
-    engine = VllmEngine(settings, EngineOptions(thinking=False, max_turn_tokens=256, max_argument_chars=200))
+    engine = VllmEngine(settings, EngineOptions(thinking=False, max_turn_tokens=256))
     results: dict[str, dict[str, float]] = {}
     try:
         for index, mode in enumerate(MODES * 2):  # the first round warms up (grammar compile, caches)
             engine.options.constrained = mode != "free"
+            engine.options.max_argument_chars = 40 if mode == "required+cap" else None
             totals = {"tokens": 0.0, "decode_s": 0.0, "ttft": 0.0, "turns": 0.0}
             for turn_index in range(turns):
                 messages: list[dict[str, Any]] = [
                     {"role": "system", "content": render("system")},
                     {"role": "user", "content": f"Task {turn_index}: total() is off by one; fix it."}]
-                choice = "required" if mode == "required" else "auto"
+                choice = "required" if mode.startswith("required") else "auto"
                 turn = engine.complete(messages, tools, tool_choice=choice)
                 totals["tokens"] += turn.usage.completion_tokens
                 totals["decode_s"] += turn.duration - (turn.time_to_first_token or 0.0)

@@ -141,10 +141,10 @@ def build_tiny_qwen3(folder: Path, *, hidden_size: int = 128, layers: int = 2,
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 2,
         num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1, head_dim=64,
         max_position_embeddings=max_positions, tie_word_embeddings=True, eos_token_id=eos,
-        bos_token_id=pad, pad_token_id=pad, torch_dtype="float32",
+        bos_token_id=pad, pad_token_id=pad, dtype="float32",
     )
     torch.manual_seed(SEED)
-    model = Qwen3ForCausalLM(config).to(torch.float32)
+    model = Qwen3ForCausalLM(config)
     model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad)
     model.save_pretrained(staging, safe_serialization=True)
     (staging / MARKER).write_text(json.dumps({"seed": SEED, "vocab": len(tokenizer)}))

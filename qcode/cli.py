@@ -60,29 +60,50 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("issue")
-@click.option("--repo", type=click.Path(path_type=Path), default=Path("."), show_default=True,
-              help="The git repository to work on.")
+@click.option(
+    "--repo",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The git repository to work on.",
+)
 @click.option("--engine", help="vllm, openai or replay:FILE.")
 @click.option("--model", help="Model name or local folder.")
 @click.option("--max-steps", type=int, help="Model calls, the planner's included.")
 @click.option("--verify", "verify_command", help="Command run in the sandbox after finish, e.g. 'pytest -q'.")
 @click.option("--patch-out", type=click.Path(path_type=Path), help="Also write the patch here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-@click.option("--yes", is_flag=True, help="Do not ask before starting on a repository with uncommitted changes.")
-def fix(issue: str, repo: Path, engine: str | None, model: str | None, max_steps: int | None,
-        verify_command: str | None, patch_out: Path | None, as_json: bool, yes: bool) -> None:
+@click.option(
+    "--yes", is_flag=True, help="Do not ask before starting on a repository with uncommitted changes."
+)
+def fix(
+    issue: str,
+    repo: Path,
+    engine: str | None,
+    model: str | None,
+    max_steps: int | None,
+    verify_command: str | None,
+    patch_out: Path | None,
+    as_json: bool,
+    yes: bool,
+) -> None:
     """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch."""
     from qcode.runner import new_session
 
     task = sys.stdin.read() if issue == "-" else issue
     if not task.strip():
         _fail("the issue text is empty; pass it as an argument or on stdin with -")
-    settings = _settings({"engine": engine, "model": model, "max_steps": max_steps,
-                          "verify_command": verify_command}, repo)
+    settings = _settings(
+        {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
+    )
     with new_session(settings, repo, bus=_progress_bus(), patch_out=patch_out) as session:
         if session.repo.dirty and not yes and sys.stdin.isatty() and not as_json:
-            click.confirm("The repository has uncommitted changes; qcode works from HEAD and leaves them "
-                          "alone. Continue?", abort=True, err=True)
+            click.confirm(
+                "The repository has uncommitted changes; qcode works from HEAD and leaves them "
+                "alone. Continue?",
+                abort=True,
+                err=True,
+            )
         result = session.run(task)
     _report(result, session.repo.root, as_json)
 
@@ -99,8 +120,21 @@ def _progress_bus() -> EventBus:
 
 def _report(result: RunResult, repo: Path, as_json: bool) -> None:
     if as_json:
-        payload = result.model_dump(include={"status", "reason", "branch", "commit", "patch", "steps", "usage",
-                                             "trajectory", "session_id", "summary", "verify"})
+        payload = result.model_dump(
+            include={
+                "status",
+                "reason",
+                "branch",
+                "commit",
+                "patch",
+                "steps",
+                "usage",
+                "trajectory",
+                "session_id",
+                "summary",
+                "verify",
+            }
+        )
         click.echo(json.dumps(payload, indent=None))
     if result.branch:
         stderr.print(f"\nbranch [cyan]{result.branch}[/] · commit {result.commit} · patch {result.patch}")

@@ -27,12 +27,15 @@ class ProgressPrinter:
     def __call__(self, event: object) -> None:
         match event:
             case SessionStarted():
-                self.console.print(f"[bold]qcode[/] session {event.session_id} → branch [cyan]{event.branch}[/]")
+                self.console.print(
+                    f"[bold]qcode[/] session {event.session_id} → branch [cyan]{event.branch}[/]"
+                )
                 self.console.print(f"[dim]trajectory: {event.trajectory}[/]")
             case ModelTurn():
                 tokens = event.usage.prompt_tokens + event.usage.completion_tokens
-                self.console.print(f"[dim]step {event.step} ({event.phase}) · {tokens} tokens · "
-                                   f"{event.duration:.1f}s[/]")
+                self.console.print(
+                    f"[dim]step {event.step} ({event.phase}) · {tokens} tokens · {event.duration:.1f}s[/]"
+                )
             case ToolCalled():
                 args = ", ".join(f"{k}={_short(v)}" for k, v in event.arguments.items())
                 self.console.print(f"  [bold]{event.name}[/]({escape(args)})")

@@ -11,17 +11,22 @@ from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
 from qcode.agent.sessions import load_meta
 from qcode.config import Settings
-from qcode.sandbox.quota import reap_stale_mounts
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
+from qcode.sandbox.quota import reap_stale_mounts
 
 __all__ = ["check_sandbox", "docker_sandbox_factory", "new_session"]
 
 
 def sandbox_settings(settings: Settings) -> SandboxSettings:
-    return SandboxSettings(image=settings.sandbox_image, memory=settings.sandbox_memory, cpus=settings.sandbox_cpus,
-                           pids_limit=settings.sandbox_pids, output_limit=settings.output_limit,
-                           disk=settings.sandbox_disk,
-                           default_timeout=settings.command_timeout)
+    return SandboxSettings(
+        image=settings.sandbox_image,
+        memory=settings.sandbox_memory,
+        cpus=settings.sandbox_cpus,
+        pids_limit=settings.sandbox_pids,
+        output_limit=settings.output_limit,
+        disk=settings.sandbox_disk,
+        default_timeout=settings.command_timeout,
+    )
 
 
 def check_sandbox(settings: Settings) -> None:
@@ -38,9 +43,17 @@ def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]
     return start
 
 
-def new_session(settings: Settings, repo: Path, bus: EventBus | None = None, engine: Engine | None = None,
-                patch_out: Path | None = None, branch: str | None = None, approver: Approver | None = None,
-                keep_workspace: bool = False, resume: str | None = None) -> Session:
+def new_session(
+    settings: Settings,
+    repo: Path,
+    bus: EventBus | None = None,
+    engine: Engine | None = None,
+    patch_out: Path | None = None,
+    branch: str | None = None,
+    approver: Approver | None = None,
+    keep_workspace: bool = False,
+    resume: str | None = None,
+) -> Session:
     """A ready Session (or a past one, `resume`d by id); raises UserError (exit 2) for bad input
     before touching anything."""
     check_sandbox(settings)
@@ -49,12 +62,22 @@ def new_session(settings: Settings, repo: Path, bus: EventBus | None = None, eng
     if meta is not None:
         repo = Path(meta.repo)
     options = SessionOptions(
-        repo=repo, state_dir=settings.state_dir, branch=branch, keep_workspace=keep_workspace,
+        repo=repo,
+        state_dir=settings.state_dir,
+        branch=branch,
+        keep_workspace=keep_workspace,
         workspace_disk=settings.sandbox_disk,
-        limits=LoopLimits(max_steps=settings.max_steps, max_tokens=settings.max_tokens,
-                          max_wall_seconds=settings.max_wall_seconds, context_tokens=settings.max_model_len),
-        command_timeout=settings.command_timeout, verify_command=settings.verify_command, patch_out=patch_out,
+        limits=LoopLimits(
+            max_steps=settings.max_steps,
+            max_tokens=settings.max_tokens,
+            max_wall_seconds=settings.max_wall_seconds,
+            context_tokens=settings.max_model_len,
+        ),
+        command_timeout=settings.command_timeout,
+        verify_command=settings.verify_command,
+        patch_out=patch_out,
     )
     session_engine = engine or make_engine(settings.engine, settings)
-    return Session(options, session_engine, docker_sandbox_factory(settings), bus=bus, approver=approver,
-                   resume=meta)
+    return Session(
+        options, session_engine, docker_sandbox_factory(settings), bus=bus, approver=approver, resume=meta
+    )

@@ -29,30 +29,67 @@ def run_checks(image: str) -> list[Check]:
     socket = _socket_path()
     if socket is not None:
         if not socket.exists():
-            return [Check(name="docker socket", ok=False, detail=f"{socket} does not exist; install Docker "
-                          "(`apt-get install docker.io`) and start it (`systemctl start docker`)")]
+            return [
+                Check(
+                    name="docker socket",
+                    ok=False,
+                    detail=f"{socket} does not exist; install Docker "
+                    "(`apt-get install docker.io`) and start it (`systemctl start docker`)",
+                )
+            ]
         if not os.access(socket, os.R_OK | os.W_OK):
-            return [Check(name="docker socket", ok=False, detail=f"no permission on {socket}; run "
-                          "`sudo usermod -aG docker $USER` and log in again")]
+            return [
+                Check(
+                    name="docker socket",
+                    ok=False,
+                    detail=f"no permission on {socket}; run `sudo usermod -aG docker $USER` and log in again",
+                )
+            ]
         checks.append(Check(name="docker socket", ok=True, detail=str(socket)))
     try:
         client = docker.from_env(timeout=10)
         version = client.version().get("Version", "?")
     except DockerException as err:
-        return [*checks, Check(name="docker daemon", ok=False,
-                               detail=f"no answer ({err.__class__.__name__}); start it: `systemctl start docker`")]
+        return [
+            *checks,
+            Check(
+                name="docker daemon",
+                ok=False,
+                detail=f"no answer ({err.__class__.__name__}); start it: `systemctl start docker`",
+            ),
+        ]
     checks.append(Check(name="docker daemon", ok=True, detail=f"Docker {version}"))
     try:
         client.images.get(image)
     except ImageNotFound:
-        return [*checks, Check(name="sandbox image", ok=False, detail=f"{image} is not built; run "
-                               "`qcode sandbox build` (or `qcode sandbox build --offline` without a registry)")]
+        return [
+            *checks,
+            Check(
+                name="sandbox image",
+                ok=False,
+                detail=f"{image} is not built; run "
+                "`qcode sandbox build` (or `qcode sandbox build --offline` without a registry)",
+            ),
+        ]
     checks.append(Check(name="sandbox image", ok=True, detail=image))
     try:
-        output = client.containers.run(image, ["python", "-c", "import pytest; print('ok')"], remove=True,
-                                       network_mode="none", cap_drop=["ALL"], user="65532:65532")
-        checks.append(Check(name="sandbox runs", ok=output.strip() == b"ok", detail="python and pytest answer"))
+        output = client.containers.run(
+            image,
+            ["python", "-c", "import pytest; print('ok')"],
+            remove=True,
+            network_mode="none",
+            cap_drop=["ALL"],
+            user="65532:65532",
+        )
+        checks.append(
+            Check(name="sandbox runs", ok=output.strip() == b"ok", detail="python and pytest answer")
+        )
     except DockerException as err:
-        checks.append(Check(name="sandbox runs", ok=False,
-                            detail=f"{str(err)[:200]}; rebuild with `qcode sandbox build --offline`"))
+        checks.append(
+            Check(
+                name="sandbox runs",
+                ok=False,
+                detail=f"{str(err)[:200]}; rebuild with `qcode sandbox build --offline`",
+            )
+        )
     return checks

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker.types
-
 from qcode.sandbox.reaper import owner_alive, owner_label
 
 __all__ = [

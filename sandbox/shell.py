@@ -5,7 +5,8 @@ sit at module level and are tested without Docker; `PersistentShell` does the so
 
 Wire protocol: each command goes to bash's stdin as one line,
 
-    builtin eval $'<command, ANSI-C quoted>' </dev/null; builtin printf -v __qcode_m '\\n%s %d\\n' MARK "$?"; builtin echo -n "$__qcode_m"
+    builtin eval $'<command, ANSI-C quoted>' </dev/null;
+    builtin printf -v __qcode_m '\\n%s %d\\n' MARK "$?"; builtin echo -n "$__qcode_m"
 
 so cwd and exported variables persist (eval runs in the shell itself), commands that read
 stdin get EOF instead of hanging, and the output ends with a newline, a marker that holds a
@@ -65,8 +66,10 @@ def encode_command(command: str, marker: str) -> bytes:
     command = command.replace("\x00", "")  # bash strings cannot hold NUL
     # printf formats into a variable and echo writes it in one go: printf writing straight to
     # stdout emits the leading newline separately, and background output could land in between.
-    line = (f"builtin eval {ansi_c_quote(command)} </dev/null; "
-            f"builtin printf -v __qcode_m '\\n%s %d\\n' {marker} \"$?\"; builtin echo -n \"$__qcode_m\"\n")
+    line = (
+        f"builtin eval {ansi_c_quote(command)} </dev/null; "
+        f'builtin printf -v __qcode_m \'\\n%s %d\\n\' {marker} "$?"; builtin echo -n "$__qcode_m"\n'
+    )
     return line.encode("utf-8", "surrogateescape")
 
 

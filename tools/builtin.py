@@ -7,7 +7,6 @@ from qcode.agent.contracts import Observation, PlanStep
 from qcode.agent.exceptions import ToolError
 from qcode.tools import files, paths, search
 from qcode.tools.registry import Tool, ToolContext, ToolRegistry
-from qcode.tools.repomap_tool import repo_map_tool
 
 __all__ = ["default_registry", "FINISH", "UPDATE_PLAN"]
 

@@ -30,7 +30,7 @@ from qcode.agent.engines._loop_thread import LoopThread
 from qcode.agent.engines.chat import for_chat_template
 from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.model_choice import engine_option
-from qcode.agent.engines.vllm_grammar import ToolChoice, structural_tag
+from qcode.agent.engines.vllm_grammar import MAX_ARGUMENT_CAP, ToolChoice, structural_tag
 from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, plan_engine, require_vllm
 from qcode.agent.exceptions import EngineError, UserError
 from qcode.agent.qwen_xml import parse_turn
@@ -55,20 +55,27 @@ class EngineOptions:
     max_argument_chars: int | None = None
     max_turn_tokens: int = 16384
     seed: int | None = None
+    allowed_tools: tuple[str, ...] | None = None
+    """Only these tools may be called (the prompt still shows all): e.g. a read-only mode."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineOptions:
         choice = engine_option(settings, "tool_choice", "auto")
         if choice not in ("auto", "required"):
             raise UserError(f"tool_choice must be auto or required, not {choice!r}")
+        cap = engine_option(settings, "max_argument_chars", None)
+        if cap is not None and not 1 <= cap <= MAX_ARGUMENT_CAP:
+            raise UserError(f"max_argument_chars must be 1…{MAX_ARGUMENT_CAP} (a guard for untrained "
+                            f"models), not {cap}; leave it unset for real models")
         return cls(
             thinking=bool(settings.thinking), thinking_budget=int(settings.thinking_budget),
             preserve_thinking=bool(engine_option(settings, "preserve_thinking", True)),
             constrained=bool(engine_option(settings, "constrained_tool_calls", True)),
             tool_choice=choice,
-            max_argument_chars=engine_option(settings, "max_argument_chars", None),
+            max_argument_chars=cap,
             max_turn_tokens=int(engine_option(settings, "max_turn_tokens", 16384)),
             seed=engine_option(settings, "seed", None),
+            allowed_tools=_names(engine_option(settings, "allowed_tools", None)),
         )
 
 
@@ -79,6 +86,13 @@ class _Stream:
     out: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
     first_token: float | None = None
     request_ids: list[str] = field(default_factory=list)
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(name.strip() for name in names if name.strip()) or None
 
 
 def decode_rate(turn: Turn) -> float:
@@ -211,8 +225,8 @@ class VllmEngine:
 
         if self.options.thinking_budget <= 0:
             return "", [], 0
-        known = isinstance(self._think_close, int) and self._think_close >= 0
-        stop_ids = [self._think_close] if known else []
+        close_id = self._think_close
+        stop_ids: list[int] = [close_id] if isinstance(close_id, int) and close_id >= 0 else []
         params = SamplingParams(**self._sampling(self.options.thinking_budget), stop=[THINK_CLOSE],
                                 stop_token_ids=stop_ids)
         text, ids, cached, _ = await self._generate(prompt, params, stream)
@@ -229,6 +243,11 @@ class VllmEngine:
         from vllm.sampling_params import StructuredOutputsParams
 
         constraint = None
+        if self.options.allowed_tools is not None:
+            allowed = set(self.options.allowed_tools)
+            tools = [t for t in tools if t.get("function", t).get("name") in allowed]
+            if not tools:
+                raise EngineError(f"allowed_tools ({', '.join(sorted(allowed))}) names none of the tools")
         if self.options.constrained and tools:
             spec = structural_tag(tools, tool_choice, self.options.max_argument_chars)
             constraint = StructuredOutputsParams(structural_tag=spec)
@@ -263,6 +282,9 @@ class VllmEngine:
             if "maximum context length" in str(err) or "longer than the maximum model length" in str(err):
                 raise ContextLengthExceeded(len(prompt), self.max_model_len, 0) from err
             raise EngineError(f"vLLM failed on a request: {err}") from err
+        if finish in (None, "abort"):
+            raise EngineError("vLLM aborted the request (for example, the tool-call grammar did not "
+                              "compile); its log above says why")
         return text, ids, cached, finish
 
     def _emit(self, stream: _Stream, text: str) -> None:

@@ -34,9 +34,10 @@ VALUE_EXCLUDES = ["<tool_call>", "</think>", "<parameter="]
 STRING_UNIT = "(?:[^<]|<+[^</tp])"
 """One character of a capped string, never starting `</`, `<t…` or `<p…` (the closing tag and
 VALUE_EXCLUDES stay unambiguous)."""
-MAX_REPEAT = 128
-"""xgrammar 0.2.8 with its compile cache (as vLLM runs it) fails on a repetition bound above 128
-("per_rule_fsm_hashes … has_value() is false"), so longer caps nest two bounded repetitions."""
+MAX_ARGUMENT_CAP = 128
+"""Largest `max_argument_chars`. xgrammar 0.2.8 with its compile cache (as vLLM runs it) fails on
+a repetition bound above 128 ("per_rule_fsm_hashes … has_value() is false"), and nesting bounds
+to go further makes each token's mask slow to compute."""
 MAX_ITEMS = 8
 """With capped arguments, arrays are capped too: an untrained model would never close one."""
 MAX_WHITESPACE = 16
@@ -59,11 +60,8 @@ def cap_arguments(schema: dict[str, Any], max_chars: int) -> dict[str, Any]:
 
 
 def capped_string_pattern(limit: int) -> str:
-    """A regex for at most `limit` units (rounded up to a multiple of MAX_REPEAT above it)."""
-    if limit <= MAX_REPEAT:
-        return f"^{STRING_UNIT}{{0,{limit}}}<*$"
-    chunks = -(-limit // MAX_REPEAT)
-    return f"^(?:{STRING_UNIT}{{0,{MAX_REPEAT}}}){{0,{chunks}}}<*$"
+    """A regex for a string of at most `limit` (≤ MAX_ARGUMENT_CAP) units."""
+    return f"^{STRING_UNIT}{{0,{min(limit, MAX_ARGUMENT_CAP)}}}<*$"
 
 
 def _cap(node: Any, max_chars: int, depth: int) -> None:
@@ -88,8 +86,8 @@ def _cap(node: Any, max_chars: int, depth: int) -> None:
         _cap(child, max_chars, depth + 1)
 
 
-def _function_tools(tools: Sequence[dict[str, Any]], max_chars: int | None) -> list[dict[str, Any]]:
-    found = []
+def _function_tools(tools: Sequence[dict[str, Any]], max_chars: int | None) -> list[Any]:
+    found: list[Any] = []
     for tool in tools:
         function = tool.get("function", tool)
         parameters = function.get("parameters") or {"type": "object", "properties": {}}
@@ -108,6 +106,7 @@ def structural_tag(tools: Sequence[dict[str, Any]], tool_choice: ToolChoice = "a
     `max_argument_chars` caps every string argument (a guard against run-away generation).
     """
     from xgrammar.builtin_structural_tag import get_model_structural_tag
+    from xgrammar.structural_tag import JSONSchemaFormat, TriggeredTagsFormat
 
     tag = get_model_structural_tag(
         "qwen_3_5", tools=_function_tools(tools, max_argument_chars), tool_choice=tool_choice,
@@ -115,10 +114,11 @@ def structural_tag(tools: Sequence[dict[str, Any]], tool_choice: ToolChoice = "a
         max_whitespace_cnt=MAX_WHITESPACE if max_argument_chars is None else CAPPED_WHITESPACE,
     )
     triggered = tag.format
-    if getattr(triggered, "type", None) != "triggered_tags":
+    if not isinstance(triggered, TriggeredTagsFormat):
         raise ValueError(f"unexpected structural tag shape from xgrammar: {type(triggered).__name__}")
     triggered.triggers = [CALL_TRIGGER]
     for call in triggered.tags:
-        call.content.excludes = list(VALUE_EXCLUDES)
+        if isinstance(call.content, JSONSchemaFormat):
+            call.content.excludes = list(VALUE_EXCLUDES)
     triggered.excludes = sorted(set(triggered.excludes) | set(FREE_TEXT_EXCLUDES))
     return json.dumps(tag.model_dump(mode="json"))

@@ -28,12 +28,16 @@ def command(session_id: str | None, steps: int, repo: Path, show_list: bool, as_
     if show_list:
         table = Table("session", "branch", "status", "task")
         for meta in sessions:
-            table.add_row(meta.id, meta.branch, meta.status, meta.task.splitlines()[0][:60] if meta.task else "")
+            table.add_row(
+                meta.id, meta.branch, meta.status, meta.task.splitlines()[0][:60] if meta.task else ""
+            )
         Console().print(table)
         return
     if session_id is None:
         if not sessions:
-            raise UserError(f"no qcode session for {repo.resolve()}; pass --session ID (see `qcode undo --list`)")
+            raise UserError(
+                f"no qcode session for {repo.resolve()}; pass --session ID (see `qcode undo --list`)"
+            )
         session_id = sessions[0].id
     outcome = undo_session(state_dir, session_id, steps)
     if as_json:

@@ -32,7 +32,9 @@ class Scripted:
     def __init__(self, turns: list[tuple[str, str]]) -> None:
         self.turns = list(turns)
 
-    def complete(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *, on_token=None) -> Turn:
+    def complete(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *, on_token=None
+    ) -> Turn:
         raw, finish_reason = self.turns.pop(0)
         parsed = parse_turn(raw, tools)
         return Turn(text=parsed.text, tool_calls=parsed.tool_calls, raw=raw, finish_reason=finish_reason)
@@ -47,7 +49,8 @@ def _loop(tmp_path: Path, turns: list[tuple[str, str]], **limits: Any) -> AgentL
 
 
 def test_a_call_cut_off_by_the_token_limit_is_not_run(tmp_path: Path) -> None:
-    cut = "<tool_call>\n<function=write_file>\n<parameter=path>\nbig.py\n</parameter>\n<parameter=content>\nx = 1\n"
+    cut = ("<tool_call>\n<function=write_file>\n<parameter=path>\nbig.py\n</parameter>\n"
+           "<parameter=content>\nx = 1\n")
     loop = _loop(tmp_path, [(cut, "length"), (cut, "stop")])
     loop.messages = [{"role": "user", "content": "go"}]
     loop.step("executor")

@@ -62,9 +62,14 @@ def test_host_git_never_runs_repo_or_workspace_config(tmp_path: Path, make_repo)
         path = repo / ".git" / "hooks" / name
         path.write_text(hook)
         path.chmod(0o755)
-    for key, value in {"core.fsmonitor": f"touch {marker}", "core.pager": f"touch {marker}",
-                       "diff.external": f"touch {marker}", "filter.evil.clean": f"touch {marker}",
-                       "filter.evil.smudge": f"touch {marker}", "diff.evil.textconv": f"touch {marker}"}.items():
+    for key, value in {
+        "core.fsmonitor": f"touch {marker}",
+        "core.pager": f"touch {marker}",
+        "diff.external": f"touch {marker}",
+        "filter.evil.clean": f"touch {marker}",
+        "filter.evil.smudge": f"touch {marker}",
+        "diff.evil.textconv": f"touch {marker}",
+    }.items():
         git(repo, "config", key, value)
     marker.unlink(missing_ok=True)
     ws = _workspace(tmp_path, repo)

@@ -23,10 +23,18 @@ def write_replay(path: Path, lines: list[dict[str, Any]]) -> Path:
     return path
 
 
-def run_qcode(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-              timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["qcode", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+def run_qcode(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["qcode", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def qcode_containers(session_id: str | None = None) -> list[str]:
@@ -39,10 +47,15 @@ def qcode_containers(session_id: str | None = None) -> list[str]:
 def run_tests_in_sandbox_image(folder: Path, command: str = "python -m pytest -q") -> int:
     """Run a checkout's tests in a throwaway container (repository code never runs on the host)."""
     client = docker.from_env()
-    container = client.containers.run(SANDBOX_IMAGE, ["bash", "-c", f"cp -r /src /tmp/w && cd /tmp/w && {command}"],
-                                      volumes={str(folder): {"bind": "/src", "mode": "ro"}},
-                                      network_mode="none", user="65532:65532", detach=True,
-                                      environment={"PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"})
+    container = client.containers.run(
+        SANDBOX_IMAGE,
+        ["bash", "-c", f"cp -r /src /tmp/w && cd /tmp/w && {command}"],
+        volumes={str(folder): {"bind": "/src", "mode": "ro"}},
+        network_mode="none",
+        user="65532:65532",
+        detach=True,
+        environment={"PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"},
+    )
     try:
         return int(container.wait(timeout=120)["StatusCode"])
     finally:

@@ -18,12 +18,12 @@ BUGGY = '''def mean(values):
     """Arithmetic mean of a non-empty list."""
     return sum(values) / (len(values) + 1)
 '''
-TEST = '''from stats import mean
+TEST = """from stats import mean
 
 
 def test_mean():
     assert mean([2, 4, 6]) == 4
-'''
+"""
 
 
 @pytest.fixture
@@ -35,12 +35,18 @@ def buggy_repo(make_repo) -> Path:
 
 def _fix_turns() -> list[dict]:
     return [
-        raw_call("update_plan", plan=[{"step": "Reproduce", "status": "in_progress"},
-                                      {"step": "Fix mean", "status": "pending"}]),
+        raw_call(
+            "update_plan",
+            plan=[{"step": "Reproduce", "status": "in_progress"}, {"step": "Fix mean", "status": "pending"}],
+        ),
         raw_call("shell", command="python -m pytest -q"),
         raw_call("read_file", path="stats.py"),
-        raw_call("edit_file", path="stats.py", old_text="    return sum(values) / (len(values) + 1)\n",
-                 new_text="    return sum(values) / len(values)\n"),
+        raw_call(
+            "edit_file",
+            path="stats.py",
+            old_text="    return sum(values) / (len(values) + 1)\n",
+            new_text="    return sum(values) / len(values)\n",
+        ),
         raw_call("shell", command="python -m pytest -q"),
         raw_call("git_diff"),
         raw_call("finish", summary="mean divided by len+1; now divides by len. Tests pass."),
@@ -50,8 +56,15 @@ def _fix_turns() -> list[dict]:
 def test_fix_end_to_end(buggy_repo: Path, tmp_path: Path, isolated_state: Path) -> None:
     head = git(buggy_repo, "rev-parse", "HEAD").strip()
     replay = write_replay(tmp_path / "fix.jsonl", _fix_turns())
-    done = run_qcode("fix", "mean([2, 4, 6]) returns 3 instead of 4", "--repo", str(buggy_repo),
-                     "--engine", f"replay:{replay}", "--json")
+    done = run_qcode(
+        "fix",
+        "mean([2, 4, 6]) returns 3 instead of 4",
+        "--repo",
+        str(buggy_repo),
+        "--engine",
+        f"replay:{replay}",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "resolved" and result["steps"] == 7
@@ -79,8 +92,15 @@ def test_fix_end_to_end(buggy_repo: Path, tmp_path: Path, isolated_state: Path) 
     records = read_trajectory(Path(result["trajectory"]))
     assert all("type" in r and "ts" in r for r in records)
     observations = [r for r in records if r["type"] == "observation"]
-    assert [o["name"] for o in observations] == ["update_plan", "shell", "read_file", "edit_file", "shell",
-                                                 "git_diff", "finish"]
+    assert [o["name"] for o in observations] == [
+        "update_plan",
+        "shell",
+        "read_file",
+        "edit_file",
+        "shell",
+        "git_diff",
+        "finish",
+    ]
     assert observations[1]["ok"] is False and "1 failed" in observations[1]["text"]
     assert observations[4]["ok"] is True and "1 passed" in observations[4]["text"]
     assert "-    return sum(values) / (len(values) + 1)" in observations[5]["text"]
@@ -88,14 +108,19 @@ def test_fix_end_to_end(buggy_repo: Path, tmp_path: Path, isolated_state: Path) 
 
 
 def test_unknown_tool_and_bad_arguments_are_observations(buggy_repo: Path, tmp_path: Path) -> None:
-    replay = write_replay(tmp_path / "r.jsonl", [
-        raw_call("update_plan", plan=[{"step": "x", "status": "in_progress"}]),
-        raw_call("delete_everything", path="."),
-        raw_call("read_file", start_line=3),
-        {"raw": "<tool_call>\n<function=read_file>\n<parameter=path>\nstats.py"},  # unclosed, repaired
-        raw_call("finish", summary="gave up"),
-    ])
-    done = run_qcode("fix", "look around", "--repo", str(buggy_repo), "--engine", f"replay:{replay}", "--json")
+    replay = write_replay(
+        tmp_path / "r.jsonl",
+        [
+            raw_call("update_plan", plan=[{"step": "x", "status": "in_progress"}]),
+            raw_call("delete_everything", path="."),
+            raw_call("read_file", start_line=3),
+            {"raw": "<tool_call>\n<function=read_file>\n<parameter=path>\nstats.py"},  # unclosed, repaired
+            raw_call("finish", summary="gave up"),
+        ],
+    )
+    done = run_qcode(
+        "fix", "look around", "--repo", str(buggy_repo), "--engine", f"replay:{replay}", "--json"
+    )
     result = json.loads(done.stdout)
     # finish without any change: unresolved, no commit, non-zero exit
     assert done.returncode == 1 and result["status"] == "unresolved" and result["commit"] is None
@@ -119,8 +144,9 @@ def test_exhausted_replay_ends_with_error(buggy_repo: Path, tmp_path: Path) -> N
 def test_step_limit_commits_partial_work_as_unresolved(buggy_repo: Path, tmp_path: Path) -> None:
     turns = _fix_turns()[:4]  # plan, test, read, edit — then the limit
     replay = write_replay(tmp_path / "r.jsonl", turns)
-    done = run_qcode("fix", "x", "--repo", str(buggy_repo), "--engine", f"replay:{replay}", "--json",
-                     "--max-steps", "4")
+    done = run_qcode(
+        "fix", "x", "--repo", str(buggy_repo), "--engine", f"replay:{replay}", "--json", "--max-steps", "4"
+    )
     result = json.loads(done.stdout)
     assert result["status"] == "unresolved" and "step limit" in result["reason"]
     assert result["commit"] and done.returncode == 1

@@ -24,15 +24,77 @@ from tests.conftest import SANDBOX_IMAGE
 pytestmark = pytest.mark.docker
 
 TURNS = int(__import__("os").environ.get("QCODE_FUZZ_TURNS", "3000"))
-NAMES = ["read_file", "list_files", "search", "edit_file", "write_file", "shell", "git_diff", "update_plan",
-         "", "nope", "read file", "shell<", "finish_"]
-PARAMS = ["path", "start_line", "end_line", "pattern", "glob", "old_text", "new_text", "content", "command",
-          "timeout", "plan", "", "x y", "replace_all"]
-VALUES = ["a.py", "../../etc/passwd", "/etc/shadow", "~/.ssh/id_rsa", "-1", "abc", "3", "true", "[", "[{}]",
-          '[{"step": "s", "status": "weird"}]', "echo hi", "exit 7", "cat", "(", "x" * 300, "", "\n", "</parameter>",
-          "<tool_call>", "def f():\n    return 1\n"]
-FRAGMENTS = ["<tool_call>", "</tool_call>", "<function=", "</function>", "<parameter=", "</parameter>", ">",
-             "<think>", "</think>", "{", '"name":', "\n", "<", "=", "text"]
+NAMES = [
+    "read_file",
+    "list_files",
+    "search",
+    "edit_file",
+    "write_file",
+    "shell",
+    "git_diff",
+    "update_plan",
+    "",
+    "nope",
+    "read file",
+    "shell<",
+    "finish_",
+]
+PARAMS = [
+    "path",
+    "start_line",
+    "end_line",
+    "pattern",
+    "glob",
+    "old_text",
+    "new_text",
+    "content",
+    "command",
+    "timeout",
+    "plan",
+    "",
+    "x y",
+    "replace_all",
+]
+VALUES = [
+    "a.py",
+    "../../etc/passwd",
+    "/etc/shadow",
+    "~/.ssh/id_rsa",
+    "-1",
+    "abc",
+    "3",
+    "true",
+    "[",
+    "[{}]",
+    '[{"step": "s", "status": "weird"}]',
+    "echo hi",
+    "exit 7",
+    "cat",
+    "(",
+    "x" * 300,
+    "",
+    "\n",
+    "</parameter>",
+    "<tool_call>",
+    "def f():\n    return 1\n",
+]
+FRAGMENTS = [
+    "<tool_call>",
+    "</tool_call>",
+    "<function=",
+    "</function>",
+    "<parameter=",
+    "</parameter>",
+    ">",
+    "<think>",
+    "</think>",
+    "{",
+    '"name":',
+    "\n",
+    "<",
+    "=",
+    "text",
+]
 
 
 def _malformed_turn(rng: random.Random) -> str:
@@ -61,7 +123,9 @@ class FuzzEngine:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
 
-    def complete(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *, on_token=None) -> Turn:
+    def complete(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *, on_token=None
+    ) -> Turn:
         raw = _malformed_turn(self.rng)
         parsed = parse_turn(raw, tools)
         return Turn(text=parsed.text, reasoning=parsed.reasoning, tool_calls=parsed.tool_calls, raw=raw)
@@ -77,8 +141,9 @@ def test_thousands_of_malformed_turns(tmp_path: Path) -> None:
     settings = SandboxSettings(image=SANDBOX_IMAGE, default_timeout=2)
     with DockerSandbox(workspace, settings, "fuzz") as sandbox:
         ctx = ToolContext(workspace=workspace, sandbox=sandbox, diff=lambda path: "", command_timeout=2)
-        loop = AgentLoop(FuzzEngine(seed=7), default_registry(), ctx, EventBus(),
-                         LoopLimits(max_steps=TURNS + 1))
+        loop = AgentLoop(
+            FuzzEngine(seed=7), default_registry(), ctx, EventBus(), LoopLimits(max_steps=TURNS + 1)
+        )
         loop.messages = [{"role": "system", "content": "fuzz"}, {"role": "user", "content": "go"}]
         calls = answered = stops = 0
         for _ in range(TURNS):
@@ -91,7 +156,7 @@ def test_thousands_of_malformed_turns(tmp_path: Path) -> None:
             new = loop.messages  # compaction may have rewritten older messages
             turn = max(i for i, m in enumerate(new) if m["role"] == "assistant")
             turn_calls = new[turn].get("tool_calls", [])
-            answers = [m for m in new[turn + 1:] if m["role"] == "tool"]
+            answers = [m for m in new[turn + 1 :] if m["role"] == "tool"]
             assert [a["tool_call_id"] for a in answers] == [c["id"] for c in turn_calls]
             assert all(a["content"].strip() for a in answers)
             calls += len(turn_calls)

@@ -13,7 +13,7 @@ from tests.e2e.helpers import raw_call, run_qcode, write_replay
 
 pytestmark = pytest.mark.docker
 
-SOURCE = '''class Cart:
+SOURCE = """class Cart:
     def __init__(self):
         self.items = []
 
@@ -22,28 +22,45 @@ SOURCE = '''class Cart:
         for price in self.items:
             result -= price
         return result
-'''
+"""
 
 
 def test_done_when_each_problem_becomes_an_observation(make_repo, tmp_path: Path) -> None:
     repo = make_repo({"cart.py": SOURCE})
     # (3) indentation shifted left by 4 and trailing spaces, as a model misremembers it
     sloppy_old = "for price in self.items:   \n    result -= price  \n"
-    replay = write_replay(tmp_path / "r.jsonl", [
-        raw_call("update_plan", plan=[{"step": "fix total", "status": "in_progress"}]),
-        # (1) a raw turn whose last <parameter> is never closed
-        {"raw": "Reading.\n<tool_call>\n<function=read_file>\n<parameter=path>\ncart.py"},
-        # (2) a tool that does not exist
-        raw_call("open_file", path="cart.py"),
-        raw_call("edit_file", path="cart.py", old_text=sloppy_old,
-                 new_text="for price in self.items:\n    result += price\n"),
-        # (4) a command that hangs, with a 3-second timeout
-        raw_call("shell", command="sleep 300", timeout=3),
-        raw_call("shell", command="python -c 'import cart; c = cart.Cart(); c.items = [2, 3]; print(c.total())'"),
-        raw_call("finish", summary="total() added negatives; now sums prices."),  # (5)
-    ])
-    done = run_qcode("fix", "Cart.total() returns negative sums", "--repo", str(repo),
-                     "--engine", f"replay:{replay}", "--json")
+    replay = write_replay(
+        tmp_path / "r.jsonl",
+        [
+            raw_call("update_plan", plan=[{"step": "fix total", "status": "in_progress"}]),
+            # (1) a raw turn whose last <parameter> is never closed
+            {"raw": "Reading.\n<tool_call>\n<function=read_file>\n<parameter=path>\ncart.py"},
+            # (2) a tool that does not exist
+            raw_call("open_file", path="cart.py"),
+            raw_call(
+                "edit_file",
+                path="cart.py",
+                old_text=sloppy_old,
+                new_text="for price in self.items:\n    result += price\n",
+            ),
+            # (4) a command that hangs, with a 3-second timeout
+            raw_call("shell", command="sleep 300", timeout=3),
+            raw_call(
+                "shell",
+                command="python -c 'import cart; c = cart.Cart(); c.items = [2, 3]; print(c.total())'",
+            ),
+            raw_call("finish", summary="total() added negatives; now sums prices."),  # (5)
+        ],
+    )
+    done = run_qcode(
+        "fix",
+        "Cart.total() returns negative sums",
+        "--repo",
+        str(repo),
+        "--engine",
+        f"replay:{replay}",
+        "--json",
+    )
     result = json.loads(done.stdout)
     assert done.returncode == 0 and result["status"] == "resolved", done.stderr
     fixed = git(repo, "show", f"{result['branch']}:cart.py")
@@ -64,19 +81,33 @@ def test_done_when_each_problem_becomes_an_observation(make_repo, tmp_path: Path
 
 def test_stuck_model_gets_a_hint_then_a_rollback_then_a_stop(make_repo, tmp_path: Path) -> None:
     repo = make_repo({"cart.py": SOURCE})
-    bad_edit = raw_call("edit_file", path="cart.py", old_text="this text is not in the file\nat all\n",
-                        new_text="x\n")
-    good_edit = raw_call("edit_file", path="cart.py", old_text="        return result\n",
-                         new_text="        return result  # changed\n")
-    replay = write_replay(tmp_path / "r.jsonl", [
-        raw_call("update_plan", plan=[{"step": "edit", "status": "in_progress"}]),
-        good_edit,
-        bad_edit, bad_edit, bad_edit,  # hint
-        raw_call("write_file", path="junk.txt", content="made while stuck\n"),
-        bad_edit, bad_edit, bad_edit,  # rollback to the checkpoint before the repetition
-        bad_edit, bad_edit, bad_edit,  # stop
-        raw_call("finish", summary="never reached"),
-    ])
+    bad_edit = raw_call(
+        "edit_file", path="cart.py", old_text="this text is not in the file\nat all\n", new_text="x\n"
+    )
+    good_edit = raw_call(
+        "edit_file",
+        path="cart.py",
+        old_text="        return result\n",
+        new_text="        return result  # changed\n",
+    )
+    replay = write_replay(
+        tmp_path / "r.jsonl",
+        [
+            raw_call("update_plan", plan=[{"step": "edit", "status": "in_progress"}]),
+            good_edit,
+            bad_edit,
+            bad_edit,
+            bad_edit,  # hint
+            raw_call("write_file", path="junk.txt", content="made while stuck\n"),
+            bad_edit,
+            bad_edit,
+            bad_edit,  # rollback to the checkpoint before the repetition
+            bad_edit,
+            bad_edit,
+            bad_edit,  # stop
+            raw_call("finish", summary="never reached"),
+        ],
+    )
     done = run_qcode("fix", "x", "--repo", str(repo), "--engine", f"replay:{replay}", "--json")
     result = json.loads(done.stdout)
     assert result["status"] == "unresolved" and result["reason"].startswith("stuck:"), result

@@ -27,10 +27,18 @@ def _plan() -> dict[str, str]:
 
 def test_undo_after_the_fact_is_a_new_commit(make_repo, tmp_path: Path) -> None:
     repo = make_repo({"v.txt": "one\n"})
-    replay = write_replay(tmp_path / "r.jsonl", [
-        _plan(), _edit("one\n", "two\n"), _edit("two\n", "three\n"), raw_call("finish", summary="three"),
-    ])
-    result = json.loads(run_qcode("fix", "x", "--repo", str(repo), "--engine", f"replay:{replay}", "--json").stdout)
+    replay = write_replay(
+        tmp_path / "r.jsonl",
+        [
+            _plan(),
+            _edit("one\n", "two\n"),
+            _edit("two\n", "three\n"),
+            raw_call("finish", summary="three"),
+        ],
+    )
+    result = json.loads(
+        run_qcode("fix", "x", "--repo", str(repo), "--engine", f"replay:{replay}", "--json").stdout
+    )
     assert git(repo, "show", f"{result['branch']}:v.txt") == "three\n"
 
     done = run_qcode("undo", "--repo", str(repo), "--json")  # latest session of this repo
@@ -51,11 +59,17 @@ def test_undo_after_the_fact_is_a_new_commit(make_repo, tmp_path: Path) -> None:
 def test_follow_up_live_undo_and_resume(make_repo, tmp_path: Path) -> None:
     repo = make_repo({"v.txt": "one\n"})
     settings = load_settings({}, None).settings
-    replay = write_replay(tmp_path / "a.jsonl", [
-        _plan(), _edit("one\n", "two\n"), raw_call("finish", summary="two"),
-        # follow-up run
-        _edit("two\n", "three\n"), raw_call("finish", summary="three"),
-    ])
+    replay = write_replay(
+        tmp_path / "a.jsonl",
+        [
+            _plan(),
+            _edit("one\n", "two\n"),
+            raw_call("finish", summary="two"),
+            # follow-up run
+            _edit("two\n", "three\n"),
+            raw_call("finish", summary="three"),
+        ],
+    )
     with new_session(settings, repo, engine=ReplayEngine(replay)) as session:
         first = session.run("make it two")
         second = session.run("now make it three")
@@ -67,9 +81,14 @@ def test_follow_up_live_undo_and_resume(make_repo, tmp_path: Path) -> None:
         session_id = session.id
 
     assert [m.id for m in list_sessions(settings.state_dir, repo)] == [session_id]
-    resumed_replay = write_replay(tmp_path / "b.jsonl", [
-        raw_call("read_file", path="v.txt"), _edit("two\n", "four\n"), raw_call("finish", summary="four"),
-    ])
+    resumed_replay = write_replay(
+        tmp_path / "b.jsonl",
+        [
+            raw_call("read_file", path="v.txt"),
+            _edit("two\n", "four\n"),
+            raw_call("finish", summary="four"),
+        ],
+    )
     with new_session(settings, repo, engine=ReplayEngine(resumed_replay), resume=session_id) as session:
         result = session.run("make it four")
         history = session._loop.messages if session._loop else []

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import docker
 import pytest
-
 from qcode.sandbox.container import DockerSandbox, SandboxSettings
 
 pytestmark = pytest.mark.docker

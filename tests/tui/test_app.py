@@ -46,8 +46,10 @@ async def quit_app(pilot, app: QcodeApp) -> None:  # type: ignore[no-untyped-def
 
 
 def test_task_then_follow_up_in_yolo_mode(buggy_repo: Path, settings_for: Callable[..., Settings]) -> None:
-    follow_up = [raw_call("write_file", path="NOTES.md", content="mean fixed\n"),
-                 raw_call("finish", summary="added notes")]
+    follow_up = [
+        raw_call("write_file", path="NOTES.md", content="mean fixed\n"),
+        raw_call("finish", summary="added notes"),
+    ]
     settings = settings_for(fix_turns() + follow_up, "yolo", buggy_repo)
 
     async def scenario() -> None:
@@ -58,8 +60,13 @@ def test_task_then_follow_up_in_yolo_mode(buggy_repo: Path, settings_for: Callab
             plan_panel = app.query_one(PlanPanel)
             assert [s.status for s in plan_panel.plan] == ["done", "done"]
             assert plan_panel.border_title == "plan 2/2"
-            assert cards(app) == [("update_plan", "ok"), ("shell", "failed"), ("edit_file", "ok"),
-                                  ("update_plan", "ok"), ("finish", "ok")]
+            assert cards(app) == [
+                ("update_plan", "ok"),
+                ("shell", "failed"),
+                ("edit_file", "ok"),
+                ("update_plan", "ok"),
+                ("finish", "ok"),
+            ]
             edit_card = app.query(ToolCard)[2]
             assert not edit_card.collapsed  # edits open as a diff
             branch = app.session.branch
@@ -95,8 +102,12 @@ def test_ask_mode_accept_reject_and_always(buggy_repo: Path, settings_for: Calla
         raw_call("shell", command="touch twice.txt"),
         raw_call("shell", command="touch twice.txt"),
         raw_call("shell", command="git status"),  # safe: never asks
-        raw_call("edit_file", path="stats.py", old_text="    return sum(values) / (len(values) + 1)\n",
-                 new_text=FIXED_LINE),
+        raw_call(
+            "edit_file",
+            path="stats.py",
+            old_text="    return sum(values) / (len(values) + 1)\n",
+            new_text=FIXED_LINE,
+        ),
         raw_call("finish", summary="done"),
     ]
     settings = settings_for(turns, "ask", buggy_repo)
@@ -131,14 +142,19 @@ def test_ask_mode_accept_reject_and_always(buggy_repo: Path, settings_for: Calla
     asyncio.run(scenario())
 
 
-def test_escape_interrupts_and_the_session_stays_usable(buggy_repo: Path,
-                                                          settings_for: Callable[..., Settings]) -> None:
+def test_escape_interrupts_and_the_session_stays_usable(
+    buggy_repo: Path, settings_for: Callable[..., Settings]
+) -> None:
     turns = [
         plan(("Clean up", "in_progress")),
         raw_call("shell", command="rm -f test_stats.py"),
         # the follow-up run after the interrupt:
-        raw_call("edit_file", path="stats.py", old_text="    return sum(values) / (len(values) + 1)\n",
-                 new_text=FIXED_LINE),
+        raw_call(
+            "edit_file",
+            path="stats.py",
+            old_text="    return sum(values) / (len(values) + 1)\n",
+            new_text=FIXED_LINE,
+        ),
         raw_call("finish", summary="fixed instead"),
     ]
     settings = settings_for(turns, "auto-edit", buggy_repo)
@@ -183,25 +199,34 @@ def test_quit_while_a_prompt_waits(buggy_repo: Path, settings_for: Callable[...,
     asyncio.run(scenario())
 
 
-def test_undo_between_runs_then_resume_in_a_new_app(buggy_repo: Path,
-                                                    settings_for: Callable[..., Settings]) -> None:
+def test_undo_between_runs_then_resume_in_a_new_app(
+    buggy_repo: Path, settings_for: Callable[..., Settings]
+) -> None:
     settings = settings_for(fix_turns(), "yolo", buggy_repo)
 
     async def first_app() -> str:
         app = QcodeApp(settings, buggy_repo)
         async with app.run_test(size=(120, 40)) as pilot:
             await submit(pilot, app, "fix mean")
-            await until(pilot, lambda: len(finished_texts(app)) == 1 and app.state == "idle", "the run to end")
+            await until(
+                pilot, lambda: len(finished_texts(app)) == 1 and app.state == "idle", "the run to end"
+            )
             await pilot.press("ctrl+z")
-            await until(pilot, lambda: (app.session.workspace.path / "stats.py").read_text().endswith(
-                "(len(values) + 1)\n"), "the undo to restore the file")
+            await until(
+                pilot,
+                lambda: (app.session.workspace.path / "stats.py").read_text().endswith("(len(values) + 1)\n"),
+                "the undo to restore the file",
+            )
             session_id = app.session_id
             await quit_app(pilot, app)
         return session_id
 
     async def second_app(session_id: str) -> None:
-        resumed = settings_for([raw_call("read_file", path="stats.py"), raw_call("finish", summary="checked")],
-                               "yolo", buggy_repo)
+        resumed = settings_for(
+            [raw_call("read_file", path="stats.py"), raw_call("finish", summary="checked")],
+            "yolo",
+            buggy_repo,
+        )
         app = QcodeApp(resumed, buggy_repo)
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.state == "idle", "the session to be ready")
