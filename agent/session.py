@@ -81,6 +81,8 @@ class Session:
         resume: SessionMeta | None = None,
     ) -> None:
         self.options, self.engine, self.sandbox_factory = options, engine, sandbox_factory
+        self.owns_engine = owns_engine
+        """Close the engine with the session (it was made for this session, not shared)."""
         self.bus = bus or EventBus()
         self.approver = approver
         self.repo: RepoInfo = inspect_repo(options.repo)
@@ -132,6 +134,9 @@ class Session:
         if not self.options.keep_workspace:
             self.workspace.remove()
         self._resources.close()
+        if self.owns_engine:
+            self.engine.close()
+            self.owns_engine = False
 
     def cancel(self) -> None:
         """Stop the current run at the next step boundary; the session stays usable."""
@@ -166,7 +171,7 @@ class Session:
                     "from HEAD and leaves your changes untouched",
                 )
             )
-        for note in self._notes:
+        for note in [*getattr(self.engine, "notices", []), *self._notes]:
             self.bus.emit(Notice(level="info", text=note))
         if self._meta is None:
             now = time.time()

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from qcode.agent.exceptions import UserError
 
@@ -70,11 +70,34 @@ class Settings(BaseModel):
     """vLLM's share of GPU memory (on CPU, of RAM)."""
     max_model_len: int = Field(131_072, ge=1024)
     """Context length the vllm engine allocates."""
+    preserve_thinking: bool = True
+    """Keep past reasoning in the history (the chat template's thinking preservation)."""
+    max_turn_tokens: int = Field(16_384, ge=16)
+    """Output tokens per model turn (reasoning included)."""
+    tool_choice: Literal["auto", "required"] = "auto"
+    """`required`: every turn is exactly one constrained tool call (for tiny or untrained models)."""
+    constrained_tool_calls: bool = True
+    """vllm engine: decode tool calls under a grammar, so each names a real tool with valid arguments."""
+    max_argument_chars: int | None = Field(None, ge=1, le=128)
+    """vllm engine: cap string arguments under the constraint (for untrained test models)."""
+    allowed_tools: list[str] | None = None
+    """vllm engine: the tools the constraint lets the model call (comma-separated in the env)."""
+    tensor_parallel_size: int = Field(1, ge=1)
+    """GPUs the embedded vllm engine shards the model over."""
+    mtp_tokens: int = Field(2, ge=0)
+    """MTP speculative tokens per step on a GPU (0 turns it off)."""
+    seed: int | None = None
+    """Sampling seed of the embedded engine."""
+
+    @field_validator("allowed_tools", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        return [name.strip() for name in value.split(",") if name.strip()] if isinstance(value, str) else value
 
 
 REPO_SETTABLE = frozenset(
     {"max_steps", "max_tokens", "max_wall_seconds", "command_timeout", "verify_command", "thinking",
-     "thinking_budget", "output_limit"}
+     "thinking_budget", "output_limit", "preserve_thinking", "max_turn_tokens"}
 )
 """Keys a repository's own config may set (it is untrusted: see the module docstring)."""
 

@@ -10,6 +10,7 @@ from qcode.agent.events import EventBus
 from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
 from qcode.agent.sessions import load_meta
+from qcode.agent.workspace import inspect_repo
 from qcode.config import Settings
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
 from qcode.sandbox.quota import reap_stale_mounts
@@ -77,7 +78,12 @@ def new_session(
         verify_command=settings.verify_command,
         patch_out=patch_out,
     )
+    inspect_repo(repo)  # bad input fails before a model spends minutes loading
     session_engine = engine or make_engine(settings.engine, settings)
-    return Session(
-        options, session_engine, docker_sandbox_factory(settings), bus=bus, approver=approver, resume=meta
-    )
+    try:
+        return Session(options, session_engine, docker_sandbox_factory(settings), bus=bus, approver=approver,
+                       resume=meta, owns_engine=engine is None)
+    except BaseException:
+        if engine is None:
+            session_engine.close()
+        raise

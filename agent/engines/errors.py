@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from qcode.agent.exceptions import EngineError
+from qcode.agent.exceptions import ContextOverflow
 
 __all__ = ["ContextLengthExceeded"]
 
 
-class ContextLengthExceeded(EngineError):
+class ContextLengthExceeded(ContextOverflow):
     """The prompt does not fit the model's context; the loop should compact the history and retry.
 
     Raised before anything is generated, so nothing is lost and the engine stays usable.

@@ -330,3 +330,6 @@ class QcodeApp(App[int]):
             session = future.result()
         if session is not None:
             session.close()
+        if self._engine is not None:  # the app made it and shares it across resumed sessions
+            self._engine.close()
+            self._engine = None

@@ -75,6 +75,10 @@ def test_unknown_engine_and_bad_tool_choice_are_refused(monkeypatch: pytest.Monk
     monkeypatch.setenv("QCODE_TOOL_CHOICE", "sometimes")
     with pytest.raises(UserError, match="tool_choice must be auto or required"):
         EngineOptions.from_settings(Settings())
+    monkeypatch.setenv("QCODE_TOOL_CHOICE", "required")
+    monkeypatch.setenv("QCODE_MAX_ARGUMENT_CHARS", "100000")
+    with pytest.raises(UserError, match="max_argument_chars must be 1…128"):
+        EngineOptions.from_settings(Settings())
 
 
 @pytest.mark.docker

@@ -2,8 +2,9 @@
 
 The real `qcode` command, the real embedded engine (its own load, in the subprocess), real
 Docker and git. A random-weight model knows nothing, so the run uses the forced-call mode
-(`tool_choice=required`: every answer is exactly one constrained call) and a cap on argument
-length; what is checked is what the engine guarantees: six steps through the engine, every call
+(`tool_choice=required`: every answer is exactly one constrained call), a cap on argument
+length and an allowed-tools list without `finish` (else a random pick could end the run early);
+what is checked is what the engine guarantees: six steps through the engine, every call
 schema-valid, and most prompt tokens served from the prefix cache.
 """
 
@@ -30,7 +31,9 @@ ENGINE_ENV = {
     "QCODE_TOOL_CHOICE": "required",
     "QCODE_MAX_ARGUMENT_CHARS": "40",
     "QCODE_MAX_TURN_TOKENS": "1200",
-    # The untrained model picks tools at random; with this seed it does not pick `finish` in six steps.
+    # The untrained model picks tools at random; the constraint keeps it off `finish`, so the run
+    # always takes its six steps.
+    "QCODE_ALLOWED_TOOLS": "read_file,list_files,search,edit_file,write_file,shell,git_diff,update_plan",
     "QCODE_SEED": "3",
 }
 

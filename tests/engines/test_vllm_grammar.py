@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from qcode.agent.engines.vllm_grammar import cap_arguments, structural_tag
+from qcode.agent.engines.vllm_grammar import MAX_ARGUMENT_CAP, cap_arguments, structural_tag
 from qcode.agent.qwen_xml import render_tool_call
 from qcode.tools.builtin import default_registry
 
@@ -69,17 +69,23 @@ def test_argument_cap_bounds_strings_and_keeps_the_close_tag_unambiguous(compile
     assert accepts(compiler, spec, render_tool_call("shell", {"command": "a < b"}))
 
 
+def test_the_largest_cap_compiles_and_bounds(compiler) -> None:  # type: ignore[no-untyped-def]
+    spec = structural_tag(TOOLS, "required", max_argument_chars=MAX_ARGUMENT_CAP)
+    assert accepts(compiler, spec, render_tool_call("shell", {"command": "x" * MAX_ARGUMENT_CAP}))
+    assert not accepts(compiler, spec, render_tool_call("shell", {"command": "x" * (MAX_ARGUMENT_CAP + 1)}))
+
+
 def test_cap_reaches_optional_and_nested_strings() -> None:
     schema = cap_arguments(TOOLS[1]["function"]["parameters"], 7)   # list_files: anyOf [string, null]
     assert "{0,7}" in schema["properties"]["path"]["anyOf"][0]["pattern"]
     plan = cap_arguments(next(t for t in TOOLS if t["function"]["name"] == "update_plan")["function"]
                               ["parameters"], 5)
     assert "{0,5}" in plan["$defs"]["PlanStep"]["properties"]["step"]["pattern"]
-    assert plan["properties"]["plan"]["maxItems"] == 16
+    assert plan["properties"]["plan"]["maxItems"] == 8
 
 
 def test_capped_arrays_must_close(compiler) -> None:  # type: ignore[no-untyped-def]
     spec = structural_tag(TOOLS, "required", max_argument_chars=10)
     steps = [{"step": "s", "status": "done"}]
-    assert accepts(compiler, spec, render_tool_call("update_plan", {"plan": steps * 16}))
-    assert not accepts(compiler, spec, render_tool_call("update_plan", {"plan": steps * 17}))
+    assert accepts(compiler, spec, render_tool_call("update_plan", {"plan": steps * 8}))
+    assert not accepts(compiler, spec, render_tool_call("update_plan", {"plan": steps * 9}))
