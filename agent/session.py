@@ -79,6 +79,7 @@ class Session:
         bus: EventBus | None = None,
         approver: Approver | None = None,
         resume: SessionMeta | None = None,
+        owns_engine: bool = False,
     ) -> None:
         self.options, self.engine, self.sandbox_factory = options, engine, sandbox_factory
         self.owns_engine = owns_engine

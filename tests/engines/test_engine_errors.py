@@ -12,7 +12,7 @@ from qcode.agent.engines.model_choice import ModelChoice
 from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, model_config, require_vllm
 from qcode.agent.exceptions import EngineError, UserError
 
-from qcode.config import Settings
+from qcode.config import Settings, load_settings
 from tests.e2e.helpers import run_qcode
 from tests.engines.conftest import VLLM_WARNINGS
 
@@ -73,12 +73,12 @@ def test_unknown_engine_and_bad_tool_choice_are_refused(monkeypatch: pytest.Monk
     from qcode.agent.engines.vllm_engine import EngineOptions
 
     monkeypatch.setenv("QCODE_TOOL_CHOICE", "sometimes")
-    with pytest.raises(UserError, match="tool_choice must be auto or required"):
-        EngineOptions.from_settings(Settings())
+    with pytest.raises(UserError, match="bad value for 'tool_choice' from env"):
+        EngineOptions.from_settings(load_settings({}, None).settings)
     monkeypatch.setenv("QCODE_TOOL_CHOICE", "required")
     monkeypatch.setenv("QCODE_MAX_ARGUMENT_CHARS", "100000")
-    with pytest.raises(UserError, match="max_argument_chars must be 1…128"):
-        EngineOptions.from_settings(Settings())
+    with pytest.raises(UserError, match="bad value for 'max_argument_chars' from env"):
+        EngineOptions.from_settings(load_settings({}, None).settings)
 
 
 @pytest.mark.docker

@@ -70,5 +70,5 @@ def test_engine_option_prefers_settings_fields_then_env(monkeypatch: pytest.Monk
     monkeypatch.setenv("QCODE_NOT_A_FIELD_YET", "on")
     assert engine_option(settings, "not_a_field_yet", False) is True
     monkeypatch.setenv("QCODE_MAX_ARGUMENT_CHARS", "40")
-    assert engine_option(settings, "max_argument_chars", None) == 40
+    assert engine_option(settings, "max_argument_chars", None) is None  # a field now: the env is config's
     assert engine_option(settings, "unset_option", "auto") == "auto"
