@@ -10,15 +10,14 @@ It proves the harness, not a model: reports label its numbers as a harness check
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shlex
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from qcode.agent.contracts import Message, TokenCallback, Turn, Usage
+from qcode.agent.contracts import Message, TokenCallback, Turn
+from qcode.agent.engines.estimate import UsageEstimator
 from qcode.agent.exceptions import EngineError
 from qcode.agent.qwen_xml import parse_turn, render_tool_call
 from qcode.evals.faults import Fault, FaultInjector
@@ -28,7 +27,6 @@ from unidiff import PatchSet
 __all__ = ["GOLD_ENGINE_NAME", "GoldEngine", "gold_calls"]
 
 GOLD_ENGINE_NAME = "gold"
-CHARS_PER_TOKEN = 4
 Call = tuple[str, dict[str, Any], str]
 """(tool, arguments, the sentence the 'model' says before the call)."""
 
@@ -129,7 +127,7 @@ class GoldEngine:
         self.faults_injected: list[str] = []
         self._next = 0
         self._pending: Fault | None = None
-        self._previous_prompt = ""
+        self._usage = UsageEstimator()
 
     def complete(
         self,
@@ -168,20 +166,9 @@ class GoldEngine:
             reasoning=parsed.reasoning,
             tool_calls=parsed.tool_calls,
             raw=raw,
-            usage=self._usage(messages, raw),
+            usage=self._usage.measure(messages, raw),
             duration=time.monotonic() - started,
             finish_reason="stop",
-        )
-
-    def _usage(self, messages: Sequence[Message], raw: str) -> Usage:
-        """Estimates (4 characters a token); cached = the prefix shared with the previous prompt."""
-        prompt = json.dumps(list(messages), sort_keys=True, default=str)
-        shared = len(os.path.commonprefix([prompt, self._previous_prompt]))
-        self._previous_prompt = prompt
-        return Usage(
-            prompt_tokens=len(prompt) // CHARS_PER_TOKEN,
-            completion_tokens=max(1, len(raw) // CHARS_PER_TOKEN),
-            cached_tokens=shared // CHARS_PER_TOKEN,
         )
 
     def close(self) -> None:

@@ -8,20 +8,19 @@ prefix with the previous call's prompt, as a prefix cache would serve it.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from qcode.agent.contracts import Message, TokenCallback, ToolCall, Turn, Usage
+from qcode.agent.contracts import Message, TokenCallback, ToolCall, Turn
+from qcode.agent.engines.estimate import UsageEstimator
 from qcode.agent.exceptions import ReplayExhausted, UserError
 from qcode.agent.qwen_xml import parse_turn
 
 __all__ = ["ReplayEngine", "ReplayLine", "load_replay"]
 
-CHARS_PER_TOKEN = 4
 
 
 class ReplayToolCall(BaseModel):
@@ -77,7 +76,7 @@ class ReplayEngine:
         self.name = f"replay:{path}"
         self._lines = load_replay(path)
         self._next = 0
-        self._previous_prompt = ""
+        self._usage = UsageEstimator()
 
     @property
     def remaining(self) -> int:
@@ -100,7 +99,8 @@ class ReplayEngine:
         turn = self._turn(line, tools)
         if on_token is not None:
             on_token(turn.raw or turn.text)
-        turn.usage = self._usage(messages, turn)
+        completion = turn.raw or turn.text + json.dumps([c.arguments for c in turn.tool_calls])
+        turn.usage = self._usage.measure(messages, completion)
         turn.duration = time.monotonic() - started
         return turn
 
@@ -115,17 +115,6 @@ class ReplayEngine:
         ]
         return Turn(text=line.content or "", reasoning=line.reasoning or "", tool_calls=calls,
                     finish_reason="stop")
-
-    def _usage(self, messages: Sequence[Message], turn: Turn) -> Usage:
-        prompt = json.dumps(list(messages), sort_keys=True, default=str)
-        shared = len(os.path.commonprefix([prompt, self._previous_prompt]))
-        self._previous_prompt = prompt
-        completion = turn.raw or turn.text + json.dumps([c.arguments for c in turn.tool_calls])
-        return Usage(
-            prompt_tokens=len(prompt) // CHARS_PER_TOKEN,
-            completion_tokens=max(1, len(completion) // CHARS_PER_TOKEN),
-            cached_tokens=shared // CHARS_PER_TOKEN,
-        )
 
     def close(self) -> None:
         """Nothing to release."""
