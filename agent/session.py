@@ -27,7 +27,7 @@ from qcode.agent.recovery import Recovery
 from qcode.agent.sessions import SessionMeta, history_from_trajectory, save_meta
 from qcode.agent.trajectory import TrajectoryWriter
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
-from qcode.prompts import render
+from qcode.prompts import defuse, render
 from qcode.sandbox.quota import prepare_workspace_mount
 from qcode.tools.builtin import default_registry
 from qcode.tools.registry import ToolContext
@@ -278,7 +278,7 @@ class Session:
         overview = repo_overview(self.workspace.path, self.workspace.tracked_files(), focus=task)
         return render(
             "task",
-            task=task,
+            task=defuse(task, tags=("issue",)),  # a pasted `</issue>` cannot end the block early
             overview=overview.text,
             file_count=overview.file_count,
             repo_map=overview.repo_map,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-__all__ = ["render"]
+__all__ = ["defuse", "render"]
 
 
 @cache
@@ -25,3 +27,9 @@ def _environment() -> Environment:
 def render(name: str, **values: Any) -> str:
     """Render `prompts/<name>.md`; a missing value is an error, never an empty string."""
     return _environment().get_template(f"{name}.md").render(**values).strip()
+
+
+def defuse(text: str, tags: Iterable[str] = ("issue", "untrusted")) -> str:
+    """Make `<tag…` and `</tag…` inert (`&lt;tag`), so quoted text cannot close the block it sits in."""
+    pattern = re.compile(r"<(\s*/?\s*)(" + "|".join(map(re.escape, tags)) + ")", re.IGNORECASE)
+    return pattern.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", text)

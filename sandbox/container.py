@@ -159,6 +159,7 @@ class DockerSandbox:
         self._disk_limit = parse_size(settings.disk) if settings.disk else 0
         self._workspace_capped = False  # on its own size-capped mount (quota.prepare_workspace_mount)
         self._init_pid = 0
+        self._refused_forks = 0  # pids.events count already accounted for
 
     @property
     def client(self) -> docker.DockerClient:
@@ -231,6 +232,8 @@ class DockerSandbox:
         self._shell = shell
         self._container.reload()  # [safety suite] the init pid locates the pids cgroup (quota.pids_in_use)
         self._init_pid = int(self._container.attrs["State"].get("Pid") or 0)
+        usage = pids_in_use(self._init_pid)
+        self._refused_forks = usage.refused_forks if usage else 0
 
     def exec(self, command: str, timeout: float | None = None) -> ExecResult:
         """Run `command` in the persistent shell; failures come back as data."""
@@ -269,8 +272,12 @@ class DockerSandbox:
         return result.model_copy(update={"output": text + "\n".join(notes)})
 
     def _reset_if_pids_exhausted(self) -> bool:
+        """Restart the container once the kernel has refused a fork since the last check (or the
+        table is nearly full): what survives a hit limit is unknowable, so start from a clean one."""
         usage = pids_in_use(self._init_pid)
-        if usage is None or usage[0] < 0.9 * usage[1]:
+        if usage is None:
+            return False
+        if usage.refused_forks == self._refused_forks and usage.current < 0.9 * usage.limit:
             return False
         self._restart_container()
         return True

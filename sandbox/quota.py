@@ -11,7 +11,9 @@ folder: without a cap, a loop in the sandbox fills the host's disk. Two mechanis
   the cap) and a host-side size check after each command (`over_quota_note`) that tells the model.
 
 `pids_in_use` reads the container's pids cgroup on the host (a Docker stats call takes ~1 s), so
-the sandbox can notice a process table left full by a backgrounded fork bomb.
+the sandbox can notice a process table left full by a backgrounded fork bomb. It reports the
+kernel's count of refused forks (`pids.events`) besides the live count: a bomb's population swings
+below any threshold as its processes die, but every fork it has been refused stays counted.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import docker.types
 from qcode.sandbox.reaper import owner_alive, owner_label
 
 __all__ = [
+    "PidsUsage",
     "WorkspaceMount",
     "disk_usage",
     "fsize_ulimits",
@@ -204,9 +207,19 @@ def fsize_ulimits(limit: int) -> list[docker.types.Ulimit]:
     return [docker.types.Ulimit(name="fsize", soft=limit, hard=limit)]
 
 
-def pids_in_use(container_pid: int) -> tuple[int, int] | None:
-    """(processes now, limit) of the pids cgroup holding `container_pid`, read on the host; None when
-    the cgroup is not readable here (another host, rootless, unusual layout)."""
+@dataclass(frozen=True)
+class PidsUsage:
+    """The container's pids cgroup, read on the host."""
+
+    current: int
+    limit: int
+    refused_forks: int
+    """Forks refused because the limit was reached, since the cgroup was created (never decreases)."""
+
+
+def pids_in_use(container_pid: int) -> PidsUsage | None:
+    """The pids cgroup holding `container_pid`; None when it is not readable here (another host,
+    rootless, unusual layout)."""
     try:
         lines = Path(f"/proc/{container_pid}/cgroup").read_text().splitlines()
     except OSError:
@@ -222,7 +235,9 @@ def pids_in_use(container_pid: int) -> tuple[int, int] | None:
         try:
             current = int((folder / "pids.current").read_text())
             limit_text = (folder / "pids.max").read_text().strip()
+            events = (folder / "pids.events").read_text().split()
         except (OSError, ValueError):
             continue
-        return current, (int(limit_text) if limit_text.isdigit() else 1 << 30)
+        refused = int(events[events.index("max") + 1]) if "max" in events else 0
+        return PidsUsage(current, int(limit_text) if limit_text.isdigit() else 1 << 30, refused)
     return None

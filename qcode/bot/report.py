@@ -14,16 +14,11 @@ from qcode.agent.session import RunResult
 from qcode.bot.events import GitHubEvent
 from qcode.bot.github import PullRequest
 from qcode.bot.triggers import BOT_MARKER
+from qcode.prompts import defuse
 
-__all__ = ["comment_done", "comment_nothing", "defuse", "fence", "pr_body", "pr_title", "task_text"]
+__all__ = ["comment_done", "comment_nothing", "fence", "pr_body", "pr_title", "task_text"]
 
-_TAG = re.compile(r"<(\s*/?\s*)(issue|untrusted)", re.IGNORECASE)
 _MARK = {"done": "[x]", "in_progress": "[ ]", "pending": "[ ]"}
-
-
-def defuse(text: str) -> str:
-    """Make `<issue…`, `</issue…` and `<untrusted…` inert, so untrusted text cannot end its block."""
-    return _TAG.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", text)
 
 
 def task_text(event: GitHubEvent, comment: str | None) -> str:

@@ -197,6 +197,38 @@ def test_ctrl_c_inside_the_session_still_removes_the_container(
         client.containers.get(cid)
 
 
+# Forks children until the kernel refuses one, then reaps them all: the limit was hit, but by the
+# time the command returns the process count is back to normal.
+_HIT_THE_LIMIT_AND_CLEAN_UP = """python3 -c '
+import os, signal
+children = []
+try:
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            signal.pause()
+        children.append(pid)
+except OSError as err:
+    print("refused after", len(children), err.strerror)
+for pid in children:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+'"""
+
+
+def test_a_hit_process_limit_resets_the_sandbox_even_after_the_count_falls(
+    client: docker.DockerClient, settings: SandboxSettings, tmp_path: Path
+) -> None:
+    limited = settings.model_copy(update={"pids_limit": 48})
+    with DockerSandbox(tmp_path, limited, "pytest-pids", client=client) as box:
+        assert box.exec("export MARK=set; echo $MARK").output.strip() == "set"
+        hit = box.exec(_HIT_THE_LIMIT_AND_CLEAN_UP)
+        assert "refused after" in hit.output and "process limit was exhausted after this command" in hit.output
+        after = box.exec("echo ${MARK:-reset}; pwd")
+        assert after.exit_code == 0 and after.output.split() == ["reset", "/workspace"]
+        assert "process limit" not in after.output  # reported once, not again
+
+
 def test_missing_image_is_an_environment_error(
     client: docker.DockerClient, settings: SandboxSettings, tmp_path: Path
 ) -> None:
