@@ -168,11 +168,14 @@ class AgentLoop:
         return turn
 
     def _complete(self, step: int) -> Turn:
-        return self.engine.complete(
-            self.messages,
-            self.registry.schemas(),
-            on_token=lambda text: self.bus.emit(TokenStreamed(step=step, text=text)),
-        )
+        def on_token(text: str) -> None:
+            # Esc and the time limit end a long generation mid-turn: the exception propagates
+            # through the engine, which aborts the request; the history has no half-written turn.
+            self._check_interrupted()
+            self._check_wall_time()
+            self.bus.emit(TokenStreamed(step=step, text=text))
+
+        return self.engine.complete(self.messages, self.registry.schemas(), on_token=on_token)
 
     def execute(self, call: ToolCall) -> str | None:
         """Run one call and append its observation; returns a recovery notice for the model, if any."""
@@ -201,13 +204,19 @@ class AgentLoop:
         self.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": text})
 
     def _check_limits(self) -> None:
-        if self.cancelled.is_set():
-            raise Interrupted("interrupted by the user")
+        self._check_interrupted()
         if self.steps >= self.limits.max_steps:
             raise LimitReached(f"step limit reached ({self.limits.max_steps} model calls)")
         spent = self.usage.prompt_tokens + self.usage.completion_tokens
         if spent >= self.limits.max_tokens:
             raise LimitReached(f"token limit reached ({spent} of {self.limits.max_tokens})")
+        self._check_wall_time()
+
+    def _check_interrupted(self) -> None:
+        if self.cancelled.is_set():
+            raise Interrupted("interrupted by the user")
+
+    def _check_wall_time(self) -> None:
         elapsed = time.monotonic() - self._started
         if elapsed >= self.limits.max_wall_seconds:
             raise LimitReached(f"time limit reached ({elapsed:.0f}s of {self.limits.max_wall_seconds:.0f}s)")

@@ -92,7 +92,9 @@ class Settings(BaseModel):
     @field_validator("allowed_tools", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:
-        return [name.strip() for name in value.split(",") if name.strip()] if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        return [name.strip() for name in value.split(",") if name.strip()]
 
 
 REPO_SETTABLE = frozenset(

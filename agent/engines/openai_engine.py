@@ -121,12 +121,14 @@ class OpenAIEngine:
 
         acc = _Accumulator()
         try:
-            for chunk in self._client.chat.completions.create(**self._request(messages, tools)):
-                piece = acc.add(chunk)
-                if piece:
-                    acc.first_token = acc.first_token or time.monotonic()
-                    if on_token is not None:
-                        on_token(piece)
+            # closed on any exit, so a caller that stops listening (Esc) also stops the server
+            with self._client.chat.completions.create(**self._request(messages, tools)) as chunks:
+                for chunk in chunks:
+                    piece = acc.add(chunk)
+                    if piece:
+                        acc.first_token = acc.first_token or time.monotonic()
+                        if on_token is not None:
+                            on_token(piece)
         except openai.BadRequestError as err:
             self._adapt(err, messages)
         except openai.APIConnectionError as err:

@@ -293,7 +293,14 @@ class VllmEngine:
         stream.out.put(("token", text))
 
     def _abort(self, stream: _Stream, future: Any) -> None:
+        """Stop generating for a caller that stopped listening (Esc, a time limit); returns once
+        vLLM has dropped the request, so the next turn does not queue behind it."""
         future.cancel()
         for request_id in stream.request_ids:
-            self._runner.submit(self._llm.abort(request_id))
+            self._runner.run(self._llm.abort(request_id))
+
+    @property
+    def requests_in_flight(self) -> int:
+        """Requests vLLM is still generating (all sessions sharing this engine)."""
+        return 0 if self._llm is None else self._llm.get_num_unfinished_requests()
 

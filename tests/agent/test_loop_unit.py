@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from qcode.agent.contracts import ExecResult, Message, Turn
-from qcode.agent.events import EventBus
-from qcode.agent.exceptions import LimitReached
+from qcode.agent.events import EventBus, TokenStreamed
+from qcode.agent.exceptions import Interrupted, LimitReached
 from qcode.agent.loop import AgentLoop, LoopLimits
 from qcode.agent.qwen_xml import parse_turn
 from qcode.tools.builtin import default_registry
@@ -66,3 +66,48 @@ def test_turn_without_calls_gets_a_nudge_and_limits_stop(tmp_path: Path) -> None
         loop.run("task")
     nudges = [m for m in loop.messages if m["role"] == "user" and "called no tool" in m["content"]]
     assert len(nudges) == 2
+
+
+class Streaming:
+    """Streams its turn a word at a time and records how far it got before the caller stopped it."""
+
+    name = "streaming"
+
+    def __init__(self, raw: str) -> None:
+        self.raw, self.streamed, self.stopped_by = raw, [], None
+
+    def complete(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *, on_token=None
+    ) -> Turn:
+        try:
+            for word in self.raw.split(" "):
+                on_token(word + " ")
+                self.streamed.append(word)
+        except BaseException as err:
+            self.stopped_by = err  # a real engine aborts its request here
+            raise
+        parsed = parse_turn(self.raw, tools)
+        return Turn(text=parsed.text, tool_calls=parsed.tool_calls, raw=self.raw)
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_interrupt_stops_the_generation_mid_turn(tmp_path: Path) -> None:
+    engine = Streaming(" ".join(f"word{i}" for i in range(50)))
+    ctx = ToolContext(workspace=tmp_path, sandbox=NoSandbox(), diff=lambda path: "")
+    bus = EventBus()
+    loop = AgentLoop(engine, default_registry(), ctx, bus, LoopLimits())
+    streamed: list[str] = []
+
+    def press_esc_after_three_tokens(event: object) -> None:
+        if isinstance(event, TokenStreamed):
+            streamed.append(event.text)
+            if len(streamed) == 3:
+                loop.cancelled.set()
+
+    bus.subscribe(press_esc_after_three_tokens)
+    with pytest.raises(Interrupted):
+        loop.run("task")
+    assert len(engine.streamed) == 3 and isinstance(engine.stopped_by, Interrupted)
+    assert [m["role"] for m in loop.messages] == ["system", "user"]  # no half-written turn
