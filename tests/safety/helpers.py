@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from qcode.agent.trajectory import read_trajectory
 
 from tests.e2e.helpers import raw_call, write_replay
+from tests.polling import wait_until
 
 __all__ = [
     "FixRun",
@@ -29,8 +28,6 @@ __all__ = [
     "start_fix",
     "wait_until",
 ]
-
-T = TypeVar("T")
 
 HOST_SECRET = "host-secret-7f3a9c-do-not-leak"
 """The content of a host file outside the workspace that attacks try to read or overwrite."""
@@ -143,17 +140,6 @@ def start_fix(
         env=run_env,
         stdin=subprocess.DEVNULL,
     )
-
-
-def wait_until(check: Callable[[], T | None], deadline_s: float, what: str) -> T:
-    """Poll `check` until it returns a value (a condition to reach, not a timed sleep)."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        found = check()
-        if found is not None and found is not False:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {deadline_s:g}s waiting for {what}")
 
 
 def session_workspace(folder: Path) -> Path | None:

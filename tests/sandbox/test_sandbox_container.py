@@ -223,7 +223,8 @@ def test_a_hit_process_limit_resets_the_sandbox_even_after_the_count_falls(
     with DockerSandbox(tmp_path, limited, "pytest-pids", client=client) as box:
         assert box.exec("export MARK=set; echo $MARK").output.strip() == "set"
         hit = box.exec(_HIT_THE_LIMIT_AND_CLEAN_UP)
-        assert "refused after" in hit.output and "process limit was exhausted after this command" in hit.output
+        assert "refused after" in hit.output
+        assert "process limit was exhausted after this command" in hit.output
         after = box.exec("echo ${MARK:-reset}; pwd")
         assert after.exit_code == 0 and after.output.split() == ["reset", "/workspace"]
         assert "process limit" not in after.output  # reported once, not again
