@@ -235,9 +235,17 @@ def pids_in_use(container_pid: int) -> PidsUsage | None:
         try:
             current = int((folder / "pids.current").read_text())
             limit_text = (folder / "pids.max").read_text().strip()
-            events = (folder / "pids.events").read_text().split()
         except (OSError, ValueError):
             continue
-        refused = int(events[events.index("max") + 1]) if "max" in events else 0
-        return PidsUsage(current, int(limit_text) if limit_text.isdigit() else 1 << 30, refused)
+        limit = int(limit_text) if limit_text.isdigit() else 1 << 30
+        return PidsUsage(current, limit, _refused_forks(folder))
     return None
+
+
+def _refused_forks(folder: Path) -> int:
+    """The `max` count of `pids.events` (0 on kernels without the file: the live count still works)."""
+    try:
+        events = (folder / "pids.events").read_text().split()
+        return int(events[events.index("max") + 1])
+    except (OSError, ValueError, IndexError):
+        return 0

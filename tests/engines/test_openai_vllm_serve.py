@@ -52,7 +52,8 @@ def served(tiny_model_dir: Path) -> Iterator[Served]:
                "--enable-prefix-caching", "--enable-prompt-tokens-details", "--reasoning-parser", "qwen3",
                "--enable-auto-tool-choice", "--tool-call-parser", "qwen3_coder",
                "--enable-log-requests"]  # logs aborts, which one test looks for
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+           "VLLM_LOGGING_LEVEL": "INFO"}  # the embedded engine's tests set WARNING in this process
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                               start_new_session=True)
     log: list[str] = []
