@@ -22,6 +22,7 @@ from qcode.tools.builtin import default_registry
 
 from qcode.config import Settings
 from tests.engines.conftest import VLLM_WARNINGS
+from tests.engines.listener import StopListening, StoppingListener
 from tests.polling import wait_until
 
 pytestmark = [pytest.mark.filterwarnings(*VLLM_WARNINGS), pytest.mark.timeout(900)]
@@ -88,24 +89,14 @@ def test_probe_and_turn_against_vllm_serve(served: Served) -> None:
     engine.close()
 
 
-class _Stop(Exception):
-    pass
-
-
 def test_a_caller_that_stops_listening_aborts_the_servers_request(served: Served) -> None:
     settings = Settings(openai_base_url=served.url, model="Qwen/Qwen3.6-27B", max_turn_tokens=2000)
     engine = OpenAIEngine(settings)
     messages = [{"role": "system", "content": "You are qcode."}, {"role": "user", "content": "abort me"}]
-    pieces: list[str] = []
-
-    def stop_after_three(text: str) -> None:
-        pieces.append(text)
-        if len(pieces) == 3:
-            raise _Stop  # what the loop raises when Esc is pressed mid-generation
-
-    with pytest.raises(_Stop):
-        engine.complete(messages, TOOLS, on_token=stop_after_three)
+    listener = StoppingListener(after=3)
+    with pytest.raises(StopListening):
+        engine.complete(messages, TOOLS, on_token=listener)
     # the server notices the closed connection at its next chunk and drops the request
     wait_until(lambda: any("Aborted request" in line for line in served.log), 60, "vLLM to abort the request")
-    assert len(pieces) == 3
+    assert len(listener.pieces) == 3
     engine.close()

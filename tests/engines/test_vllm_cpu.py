@@ -23,6 +23,7 @@ from qcode.tools.builtin import default_registry
 
 from qcode.config import Settings
 from tests.engines.conftest import VLLM_WARNINGS
+from tests.engines.listener import StopListening, StoppingListener
 
 pytestmark = [pytest.mark.filterwarnings(*VLLM_WARNINGS), pytest.mark.timeout(900)]
 
@@ -174,19 +175,9 @@ def test_sessions_share_one_engine_concurrently(engine: VllmEngine) -> None:
         assert_schema_valid(turn)
 
 
-class _Stop(Exception):
-    pass
-
-
 def test_a_subscriber_stopping_the_stream_aborts_the_request(engine: VllmEngine) -> None:
-    pieces: list[str] = []
-
-    def stop_after_three(text: str) -> None:
-        pieces.append(text)
-        if len(pieces) == 3:
-            raise _Stop  # what the loop raises when Esc is pressed mid-generation
-
-    with pytest.raises(_Stop):
-        engine.complete(conversation("abort"), TOOLS, on_token=stop_after_three, tool_choice="required")
-    assert len(pieces) == 3 and engine.requests_in_flight == 0
+    listener = StoppingListener(after=3)
+    with pytest.raises(StopListening):
+        engine.complete(conversation("abort"), TOOLS, on_token=listener, tool_choice="required")
+    assert len(listener.pieces) == 3 and engine.requests_in_flight == 0
     assert_schema_valid(engine.complete(conversation("abort"), TOOLS, tool_choice="required"))  # still usable
