@@ -18,11 +18,13 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
+
+from tests.local_http import LocalHttpServer
 
 API_VERSION = "2022-11-28"
 
@@ -80,7 +82,7 @@ class Failure(BaseModel):
     times: int
 
 
-class FakeGitHub:
+class FakeGitHub(LocalHttpServer):
     """Start with `with FakeGitHub(...) as api:`; `api.url` is the base URL for `--api-url`."""
 
     def __init__(self, repo: str = "owner/repo", token: str = "ghs_fake", default_branch: str = "main",
@@ -94,22 +96,7 @@ class FakeGitHub:
         self.comments: list[dict[str, Any]] = []
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(_handler_for(self))
 
     def fail(self, method: str, path: str, status: int, body: dict[str, Any] | None = None,
              times: int = 1) -> None:

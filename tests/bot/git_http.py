@@ -9,33 +9,23 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.local_http import LocalHttpServer
 
-class GitHttpRemote:
+
+class GitHttpRemote(LocalHttpServer):
     def __init__(self, root: Path, token: str) -> None:
         self.root = root
         self.expected = "basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
         self.auth_headers: list[list[str]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(_handler_for(self))
 
-    def url(self, repo: str) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/{repo}"
-
-    def __enter__(self) -> GitHttpRemote:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+    def repo_url(self, repo: str) -> str:
+        return f"{self.url}/{repo}"
 
 
 def _handler_for(remote: GitHttpRemote) -> type[BaseHTTPRequestHandler]:

@@ -33,7 +33,7 @@ def test_push_over_https_style_remote_sends_exactly_our_token(http_checkout, tmp
     origin, checkout = http_checkout
     token = "ghs_pushsecret123"
     with GitHttpRemote(tmp_path / "srv", token) as server:
-        url = server.url("owner/repo.git")
+        url = server.repo_url("owner/repo.git")
         git(checkout, "remote", "set-url", "origin", url)
         # What actions/checkout persists by default: a header with another (stale) token.
         prefix = url.split("/owner")[0] + "/"
@@ -48,7 +48,7 @@ def test_push_over_https_style_remote_sends_exactly_our_token(http_checkout, tmp
 def test_push_with_a_rejected_token_is_one_clear_error(http_checkout, tmp_path: Path) -> None:
     _, checkout = http_checkout
     with GitHttpRemote(tmp_path / "srv", "ghs_right") as server:
-        git(checkout, "remote", "set-url", "origin", server.url("owner/repo.git"))
+        git(checkout, "remote", "set-url", "origin", server.repo_url("owner/repo.git"))
         with pytest.raises(GitError) as caught:
             push_branch(checkout, "qcode/issue-7", "ghs_wrong_token")
     message = str(caught.value)

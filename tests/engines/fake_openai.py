@@ -8,12 +8,13 @@ fragments, and a final usage chunk). `behaviour` scripts what the next answers a
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.local_http import LocalHttpServer
 
 
 @dataclass
@@ -106,12 +107,5 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_openai_server(behaviour: Behaviour) -> Iterator[str]:
     """Serve on a free port of 127.0.0.1; yields the base URL (…/v1)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(behaviour))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with LocalHttpServer(_handler(behaviour)) as server:
+        yield f"{server.url}/v1"
