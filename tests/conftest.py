@@ -19,24 +19,24 @@ def git(repo: Path, *args: str) -> str:
                           env={**os.environ, **IDENTITY}).stdout
 
 
+def committed_repo(folder: Path, files: dict[str, str]) -> Path:
+    """Make `folder` a git repository on branch `main` holding `files` in one commit."""
+    folder.mkdir(parents=True)
+    git(folder, "init", "-q", "--initial-branch=main")
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "initial")
+    return folder
+
+
 @pytest.fixture
 def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
     """A committed git repository on branch `main` with the given files."""
     counter = iter(range(1000))
-
-    def make(files: dict[str, str]) -> Path:
-        repo = tmp_path / f"repo{next(counter)}"
-        repo.mkdir()
-        git(repo, "init", "-q", "--initial-branch=main")
-        for name, content in files.items():
-            path = repo / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", "initial")
-        return repo
-
-    return make
+    return lambda files: committed_repo(tmp_path / f"repo{next(counter)}", files)
 
 
 @pytest.fixture(autouse=True)

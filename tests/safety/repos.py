@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import git
+from tests.conftest import committed_repo, git
 
 BUGGY = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"
@@ -13,15 +13,7 @@ TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 
 def make_repo(folder: Path, files: dict[str, str] | None = None) -> Path:
     """A committed repository on `main` with a one-line bug in calc.py (plus `files`)."""
-    folder.mkdir(parents=True)
-    git(folder, "init", "-q", "--initial-branch=main")
-    for name, content in {"calc.py": BUGGY, "test_calc.py": TEST, **(files or {})}.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    git(folder, "add", "-A")
-    git(folder, "commit", "-q", "-m", "initial")
-    return folder
+    return committed_repo(folder, {"calc.py": BUGGY, "test_calc.py": TEST, **(files or {})})
 
 
 def repo_state(repo: Path) -> dict[str, str]:
