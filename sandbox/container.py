@@ -18,7 +18,7 @@ import docker.errors
 from pydantic import BaseModel
 from qcode.agent.contracts import ExecResult
 from qcode.agent.exceptions import SandboxUnavailable
-from qcode.sandbox.quota import fsize_ulimits, over_quota_note, parse_size, pids_in_use
+from qcode.sandbox.quota import WorkspaceSizeWatch, fsize_ulimits, parse_size, pids_in_use
 from qcode.sandbox.reaper import owner_label, reap_leftovers
 from qcode.sandbox.shell import PersistentShell, ShellDied, ShellOutcome
 
@@ -157,7 +157,7 @@ class DockerSandbox:
         self._pause_depth = 0
         self._shell: PersistentShell | None = None
         self._disk_limit = parse_size(settings.disk) if settings.disk else 0
-        self._workspace_capped = False  # on its own size-capped mount (quota.prepare_workspace_mount)
+        self._size_watch: WorkspaceSizeWatch | None = None  # a plain folder under a size cap
         self._init_pid = 0
         self._refused_forks = 0  # pids.events count already accounted for
 
@@ -176,7 +176,8 @@ class DockerSandbox:
             _chown_tree(self.workspace, self.uid, self.gid)
         self._container = self._create_container()
         self.container_id = self._container.id
-        self._workspace_capped = os.path.ismount(self.workspace)
+        if self._disk_limit and not os.path.ismount(self.workspace):  # a mount is capped by its size
+            self._size_watch = WorkspaceSizeWatch(self.workspace, self._disk_limit)
         atexit.register(self.close)
         try:
             self._open_shell()
@@ -262,10 +263,8 @@ class DockerSandbox:
             notes.append(_PIDS_RESET.format(when="before this command ran"))
         if self._reset_if_pids_exhausted():
             notes.append(_PIDS_RESET.format(when="after this command"))
-        if self._disk_limit and not self._workspace_capped:
-            note = over_quota_note(self.workspace, self._disk_limit)
-            if note:
-                notes.append(note)
+        if self._size_watch is not None and (note := self._size_watch.check()):
+            notes.append(note)
         if not notes:
             return result
         text = result.output + ("" if not result.output or result.output.endswith("\n") else "\n")

@@ -8,7 +8,7 @@ folder: without a cap, a loop in the sandbox fills the host's disk. Two mechanis
   a fixed size (a sparse file in the session folder). The kernel enforces the cap: writes past it
   fail with ENOSPC inside the sandbox, and the host disk never sees more than the image.
 - otherwise: an RLIMIT_FSIZE ulimit on the container (`fsize_ulimits`: no single file may exceed
-  the cap) and a host-side size check after each command (`over_quota_note`) that tells the model.
+  the cap) and a host-side size check after each command (`WorkspaceSizeWatch`) that tells the model.
 
 `pids_in_use` reads the container's pids cgroup on the host (a Docker stats call takes ~1 s), so
 the sandbox can notice a process table left full by a backgrounded fork bomb. It reports the
@@ -34,6 +34,7 @@ from qcode.sandbox.reaper import owner_alive, owner_label
 __all__ = [
     "PidsUsage",
     "WorkspaceMount",
+    "WorkspaceSizeWatch",
     "disk_usage",
     "fsize_ulimits",
     "over_quota_note",
@@ -191,15 +192,40 @@ def disk_usage(root: Path) -> int:
     return total
 
 
-def over_quota_note(root: Path, limit: int) -> str | None:
-    """A line for the model when the workspace holds more than `limit` bytes, else None."""
-    used = disk_usage(root)
+def over_quota_note(root: Path, limit: int, used: int | None = None) -> str | None:
+    """A line for the model when the workspace holds more than `limit` bytes (`used`, measured now
+    when not given), else None."""
+    used = disk_usage(root) if used is None else used
     if used <= limit:
         return None
     return (
         f"[the workspace holds {used / 2**20:,.0f} MiB, over its {limit / 2**20:,.0f} MiB cap: "
         "delete large or generated files (build outputs, data, logs) before continuing]"
     )
+
+
+class WorkspaceSizeWatch:
+    """The per-command size check of a plain-folder workspace, walking the tree only when it may be
+    over the cap: a walk of a Django-size tree takes ~80 ms, reading the filesystem's free space
+    microseconds. Every byte the filesystem lost since the last look (to this workspace or to
+    anything else on it) is added to an upper bound of the workspace's size; the tree is walked
+    only when that bound passes the cap, and the walk resets the bound. The bound only ever
+    overestimates, so no overage is missed; at worst a walk is wasted."""
+
+    def __init__(self, root: Path, limit: int) -> None:
+        self.root, self.limit = root, limit
+        self._free = shutil.disk_usage(root).free
+        self._bound = disk_usage(root)
+
+    def check(self) -> str | None:
+        """A line for the model when the workspace is over its cap, else None."""
+        free = shutil.disk_usage(self.root).free
+        self._bound += max(0, self._free - free)
+        self._free = free
+        if self._bound <= self.limit:
+            return None
+        self._bound = disk_usage(self.root)
+        return over_quota_note(self.root, self.limit, used=self._bound)
 
 
 def fsize_ulimits(limit: int) -> list[docker.types.Ulimit]:

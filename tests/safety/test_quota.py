@@ -7,8 +7,15 @@ import os
 from pathlib import Path
 
 import pytest
+from qcode.sandbox import quota
 from qcode.sandbox.container import DockerSandbox, SandboxSettings
-from qcode.sandbox.quota import disk_usage, over_quota_note, parse_size, prepare_workspace_mount
+from qcode.sandbox.quota import (
+    WorkspaceSizeWatch,
+    disk_usage,
+    over_quota_note,
+    parse_size,
+    prepare_workspace_mount,
+)
 
 from tests.conftest import SANDBOX_IMAGE, git
 from tests.safety.repos import make_repo
@@ -68,3 +75,18 @@ def test_without_a_mount_one_file_is_capped_and_the_model_is_told(tmp_path: Path
         assert "over its 32 MiB cap" in many.output
         assert box.exec("rm -f f*; echo ok").output == "ok\n"
     assert over_quota_note(tmp_path, 2**30) is None
+
+
+def test_the_size_watch_walks_the_tree_only_when_it_may_be_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watch = WorkspaceSizeWatch(tmp_path, 16 * 2**20)
+    walks: list[Path] = []
+    monkeypatch.setattr(quota, "disk_usage", lambda root: walks.append(root) or disk_usage(root))
+    (tmp_path / "small").write_bytes(b"x" * 2**20)
+    assert watch.check() is None and walks == []  # 1 MiB more cannot pass a 16 MiB cap
+    (tmp_path / "big").write_bytes(b"x" * 20 * 2**20)
+    assert "over its 16 MiB cap" in (watch.check() or "") and len(walks) == 1
+    (tmp_path / "big").unlink()
+    assert watch.check() is None and len(walks) == 2  # still over at the last look: measured again
+    assert watch.check() is None and len(walks) == 2  # measured under the cap: no walk until it grows
