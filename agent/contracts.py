@@ -14,6 +14,7 @@ __all__ = [
     "Engine",
     "ExecResult",
     "Message",
+    "NOT_RUN",
     "Observation",
     "PlanStep",
     "Sandbox",
@@ -21,6 +22,8 @@ __all__ = [
     "ToolCall",
     "Turn",
     "Usage",
+    "assistant_message",
+    "tool_message",
 ]
 
 Message = dict[str, Any]
@@ -125,3 +128,26 @@ class Sandbox(Protocol):
     def exec(self, command: str, timeout: float | None = None) -> ExecResult: ...
 
     def close(self) -> None: ...
+
+
+# The chat messages the loop appends; a resumed session rebuilds its history with the same two, so
+# the rebuilt prompt matches the live one token for token (and the prefix cache still serves it).
+
+NOT_RUN = "Not run: the run was stopped before this call."
+"""The answer to a call that never ran because its run ended first."""
+
+
+def assistant_message(turn: Turn) -> Message:
+    message: Message = {"role": "assistant", "content": turn.text}
+    if turn.reasoning:
+        message["reasoning_content"] = turn.reasoning
+    if turn.tool_calls:
+        message["tool_calls"] = [
+            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            for call in turn.tool_calls
+        ]
+    return message
+
+
+def tool_message(call_id: str, name: str, text: str) -> Message:
+    return {"role": "tool", "tool_call_id": call_id, "name": name, "content": text}

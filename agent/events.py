@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 from qcode.agent.contracts import PlanStep, ToolCall, Usage
 
 __all__ = [
     "Event", "EventBus", "SessionStarted", "TurnStarted", "TokenStreamed", "ModelTurn",
     "ToolCalled", "ObservationMade", "PlanUpdated", "Notice", "UserMessage", "CheckpointMade", "RolledBack",
-    "Compacted", "RunFinished", "parse_event",
+    "Compacted", "RunFinished",
 ]
 
 
@@ -152,14 +152,6 @@ Event = Annotated[
     | PlanUpdated | Notice | UserMessage | CheckpointMade | RolledBack | Compacted | RunFinished,
     Field(discriminator="type"),
 ]
-
-_adapter: TypeAdapter[Event] = TypeAdapter(Event)
-
-
-def parse_event(record: dict[str, Any]) -> Event:
-    """A trajectory line back into its event."""
-    return _adapter.validate_python(record)
-
 
 Subscriber = Callable[[Any], None]
 

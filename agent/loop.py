@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from qcode.agent.compaction import compact, message_chars
-from qcode.agent.contracts import Engine, Message, ToolCall, Turn, Usage
+from qcode.agent.contracts import (
+    NOT_RUN,
+    Engine,
+    Message,
+    ToolCall,
+    Turn,
+    Usage,
+    assistant_message,
+    tool_message,
+)
 from qcode.agent.events import (
     Compacted,
     EventBus,
@@ -112,7 +121,7 @@ class AgentLoop:
 
     def step(self, phase: Phase) -> None:
         turn = _refuse_truncated_calls(self.query(phase))
-        self.messages.append(_assistant_message(turn))
+        self.messages.append(assistant_message(turn))
         if not turn.tool_calls:
             self.say(render("nudge"))
             return
@@ -123,7 +132,7 @@ class AgentLoop:
         # well-formed for a follow-up. `finish` runs last, after the other calls of the same turn.
         for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
             if self.cancelled.is_set() or stop is not None:
-                self._answer(call, "Not run: the run was stopped before this call.")
+                self._answer(call, NOT_RUN)
                 continue
             try:
                 notice = self.execute(call)
@@ -201,7 +210,7 @@ class AgentLoop:
         return self.recovery.after_call(self.total_steps, call, observation)
 
     def _answer(self, call: ToolCall, text: str) -> None:
-        self.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": text})
+        self.messages.append(tool_message(call.id, call.name, text))
 
     def _check_limits(self) -> None:
         self._check_interrupted()
@@ -277,13 +286,3 @@ def _refuse_truncated_calls(turn: Turn) -> Turn:
     return turn.model_copy(update={"tool_calls": calls})
 
 
-def _assistant_message(turn: Turn) -> Message:
-    message: dict[str, Any] = {"role": "assistant", "content": turn.text}
-    if turn.reasoning:
-        message["reasoning_content"] = turn.reasoning
-    if turn.tool_calls:
-        message["tool_calls"] = [
-            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
-            for call in turn.tool_calls
-        ]
-    return message

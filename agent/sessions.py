@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from qcode.agent.contracts import Message, PlanStep
+from qcode.agent.contracts import NOT_RUN, Message, PlanStep, ToolCall, Turn, assistant_message, tool_message
 from qcode.agent.exceptions import UserError
 from qcode.agent.trajectory import read_trajectory
 
@@ -77,26 +77,18 @@ def history_from_trajectory(path: Path) -> tuple[list[Message], list[PlanStep]]:
         if kind == "user_message":
             messages.append({"role": "user", "content": record["text"]})
         elif kind == "turn":
-            message: dict[str, Any] = {"role": "assistant", "content": record["text"]}
-            if record.get("reasoning"):
-                message["reasoning_content"] = record["reasoning"]
-            calls = record.get("tool_calls") or []
-            if calls:
-                message["tool_calls"] = [{"id": c["id"], "type": "function",
-                                          "function": {"name": c["name"], "arguments": c["arguments"]}}
-                                         for c in calls]
-            messages.append(message)
-            pending = list(calls)
+            calls = [ToolCall.model_validate(call) for call in record.get("tool_calls") or []]
+            turn = Turn(text=record["text"], reasoning=record.get("reasoning") or "", tool_calls=calls)
+            messages.append(assistant_message(turn))
+            pending = calls
         elif kind == "observation":
-            pending = [c for c in pending if c["id"] != record["call_id"]]
-            messages.append({"role": "tool", "tool_call_id": record["call_id"], "name": record["name"],
-                             "content": record["text"]})
+            pending = [c for c in pending if c.id != record["call_id"]]
+            messages.append(tool_message(record["call_id"], record["name"], record["text"]))
         elif kind == "plan_updated":
             plan = [PlanStep.model_validate(step) for step in record["plan"]]
     messages.extend(_not_run(pending))
     return messages, plan
 
 
-def _not_run(calls: list[dict[str, Any]]) -> list[Message]:
-    return [{"role": "tool", "tool_call_id": c["id"], "name": c["name"],
-             "content": "Not run: the run was stopped before this call."} for c in calls]
+def _not_run(calls: list[ToolCall]) -> list[Message]:
+    return [tool_message(call.id, call.name, NOT_RUN) for call in calls]

@@ -27,6 +27,7 @@ def observation(step: int, name: str) -> str:
 
 
 def run(steps: int) -> list[dict[str, Any]]:
+    from qcode.agent.contracts import assistant_message, tool_message
     from qcode.agent.engines.vllm_engine import EngineOptions, VllmEngine
     from qcode.evals.tiny_model import cached_tiny_qwen3
     from qcode.prompts import render
@@ -48,11 +49,8 @@ def run(steps: int) -> list[dict[str, Any]]:
         for step in range(1, steps + 1):
             turn = engine.complete(messages, tools)
             call = turn.tool_calls[0]
-            messages.append({"role": "assistant", "content": turn.text, "reasoning_content": turn.reasoning,
-                             "tool_calls": [{"id": call.id, "type": "function",
-                                             "function": {"name": call.name, "arguments": call.arguments}}]})
-            messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name,
-                             "content": observation(step, call.name)})
+            messages.append(assistant_message(turn.model_copy(update={"tool_calls": [call]})))
+            messages.append(tool_message(call.id, call.name, observation(step, call.name)))
             rows.append({"step": step, "tool": call.name, **turn.usage.model_dump(),
                          "ttft": turn.time_to_first_token or 0.0, "seconds": turn.duration})
     finally:
