@@ -126,11 +126,15 @@ class QcodeApp(App[int]):
     # -- workers --------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def _prepare(self) -> None:
-        """Build the engine (minutes for a large model) and the session, off the UI thread."""
+    def _prepare(self, resume: str | None = None) -> None:
+        """Build the engine (minutes for a large model) and the session — a past one to `resume`,
+        after closing the current one — off the UI thread."""
         try:
+            if resume is not None and self.session is not None:
+                self.session.close()
             engine = self._engine = self._engine or extras.build_engine(self.settings)
-            session = extras.open_session(self.settings, self.repo, self.bus, engine, self.gate)
+            session = extras.open_session(self.settings, self.repo, self.bus, engine, self.gate,
+                                          resume=resume)
         except BaseException as err:
             self._session_future.set_exception(err)
             raise
@@ -287,18 +291,7 @@ class QcodeApp(App[int]):
             self.notify(f"Resuming {chosen} …")
             self._session_future = Future()
             self.state = "loading"
-            self._resume(chosen)
-
-    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def _resume(self, session_id: str) -> None:
-        old = self.session
-        if old is not None:
-            old.close()
-        engine = self._engine = self._engine or extras.build_engine(self.settings)
-        session = extras.open_session(self.settings, self.repo, self.bus, engine, self.gate,
-                                      resume=session_id)
-        self._session_future.set_result(session)
-        self.post_message(self.SessionReady(session))
+            self._prepare(chosen)
 
     async def action_quit(self) -> None:
         if self.state == "closing":
