@@ -7,6 +7,7 @@ from qcode.agent.contracts import Observation, PlanStep
 from qcode.agent.exceptions import ToolError
 from qcode.tools import files, paths, search
 from qcode.tools.registry import Tool, ToolContext, ToolRegistry
+from qcode.tools.repomap_tool import repo_map_tool
 
 __all__ = ["default_registry", "FINISH", "UPDATE_PLAN"]
 
@@ -163,6 +164,7 @@ def default_registry() -> ToolRegistry:
                 UpdatePlanArgs,
                 _update_plan,
             ),
+            repo_map_tool(),
             Tool(FINISH, "End the task when the fix is done and verified.", FinishArgs, _finish),
         ]
     )

@@ -6,7 +6,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from qcode.agent.contracts import Observation
 from qcode.agent.exceptions import ToolError, UserError
 from qcode.tools.registry import Tool, ToolContext
-from qcode.tools.repomap import build_repo_map
 
 __all__ = ["REPO_MAP", "RepoMapArgs", "repo_map_tool"]
 
@@ -25,6 +24,8 @@ class RepoMapArgs(BaseModel):
 
 
 def _run(args: RepoMapArgs, ctx: ToolContext) -> Observation:
+    from qcode.tools.repomap import build_repo_map  # tree-sitter and numpy load on first use
+
     try:
         repo_map = build_repo_map(ctx.workspace, focus=args.focus or "", tokens=args.tokens)
     except UserError as err:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from qcode.agent.contracts import ToolCall
-from qcode.tools.registry import ToolContext, ToolRegistry
-from qcode.tools.repomap_tool import repo_map_tool
+from qcode.tools.builtin import default_registry
+from qcode.tools.registry import ToolContext
 
 FILES = {
     "shop/cart.py": "class Cart:\n    def total(self):\n        return 1\n",
@@ -58,12 +58,12 @@ class _Unused:
         raise AssertionError(f"repo_map used the sandbox ({name})")
 
 
-def test_repo_map_tool_through_the_registry(
+def test_repo_map_tool_through_the_sessions_registry(
     make_repo: Callable[[dict[str, str]], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     repo = make_repo(FILES)
-    registry = ToolRegistry([repo_map_tool()])
+    registry = default_registry()  # what every session's executor is given
     ctx = ToolContext(workspace=repo, sandbox=_Unused(), diff=lambda _path: "")  # type: ignore[arg-type]
     observation = registry.dispatch(
         ToolCall(id="c1", name="repo_map", arguments={"focus": "Cart.total", "tokens": 100}), ctx

@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qcode.agent.exceptions import UserError
+from qcode.agent.exceptions import ToolError, UserError
+from qcode.tools.paths import open_in_workspace
 from qcode.tools.repomap.cache import Stamp, TagCache, content_digest, default_cache_dir
 from qcode.tools.repomap.discover import list_source_files
 from qcode.tools.repomap.focus import parse_focus
@@ -172,12 +173,13 @@ def _read_stale(
 
 
 def _read(root: str, path: str) -> bytes | None:
+    """The file's bytes, opened one component at a time (the sandbox may be swapping folders for
+    symlinks while the host reads); None when it cannot be read safely."""
     try:
-        fd = os.open(os.path.join(root, path), os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
+        with open_in_workspace(Path(root), path, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except (ToolError, OSError):
         return None
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read(MAX_FILE_BYTES + 1)
 
 
 def _skip_note(size: int) -> str:
