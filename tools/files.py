@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import os
-import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -191,17 +190,8 @@ def _glob_ok(rel: str, pattern: str | None) -> bool:
 
 
 def _rg_files(root: Path, rel: str, pattern: str | None) -> list[str] | None:
-    rg = paths.find_rg()
-    if rg is None:
-        return None
-    argv = [rg, "--files", "--hidden", "--no-require-git", "--glob", "!.git", "--color=never"]
-    if pattern:
-        argv += ["--glob", pattern]
-    argv += ["--", rel] if rel != "." else []
-    proc = _run(argv, root)
-    if proc is None or proc.returncode not in (0, 1):
-        return None
-    return [line.removeprefix("./") for line in proc.stdout.splitlines() if line]
+    extra = ["--glob", pattern] if pattern else []
+    return paths.rg_files(root, extra + (["--", rel] if rel != "." else []))
 
 
 def _git_files(root: Path, rel: str) -> list[str] | None:
@@ -222,17 +212,3 @@ def _walk_files(root: Path, base: Path) -> list[str]:
         found += [paths.workspace_relative(root, Path(folder) / n) for n in names]
     return found
 
-
-def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str] | None:
-    try:
-        return subprocess.run(
-            argv,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -116,3 +117,24 @@ def find_rg() -> str | None:
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
     return shutil.which("rg")
+
+
+RG_BASE = ["--hidden", "--no-require-git", "--glob", "!.git", "--color=never", "--no-messages"]
+"""ripgrep's view of a workspace: hidden files included, .gitignore applied even outside git, .git out."""
+
+
+def rg_files(root: Path, extra: list[str] | None = None, timeout: float = 60.0) -> list[str] | None:
+    """`rg --files` under `root` (paths relative to it), or None when ripgrep is missing or failed.
+    Names that are not UTF-8 survive (surrogateescape) instead of failing the decode."""
+    rg = find_rg()
+    if rg is None:
+        return None
+    try:
+        proc = subprocess.run([rg, "--files", *RG_BASE, *(extra or [])], cwd=root, capture_output=True,
+                              timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode not in (0, 1):  # 1: no files at all, which is still an answer
+        return None
+    out = proc.stdout.decode("utf-8", "surrogateescape")
+    return [line.removeprefix("./") for line in out.splitlines() if line]

@@ -104,6 +104,15 @@ def test_list_under_a_folder_with_a_glob(repo: Path, lister: str) -> None:
     assert "no files" in files.list_files(repo, "src", "*.rs")
 
 
+def test_list_survives_a_file_name_that_is_not_utf8(tmp_path: Path, lister: str) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "ok.py").write_text("x")
+    with open(bytes(tmp_path) + b"/bad\xff.txt", "wb") as handle:  # a Latin-1 name from an old archive
+        handle.write(b"x")
+    listed = files.list_files(tmp_path).splitlines()
+    assert listed == ["bad\udcff.txt", "ok.py"]
+
+
 def test_list_caps_the_count(tmp_path: Path, lister: str, monkeypatch: pytest.MonkeyPatch) -> None:
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     for n in range(12):

@@ -3,17 +3,18 @@
 ripgrep lists them (it respects .gitignore and never follows symlinks, so a symlink loop
 cannot trap it); `git ls-files` stands in without ripgrep, and a plain walk without either.
 Vendored and dependency folders are left out by path; files without a grammar by extension.
-Host-side git runs with hooks and fsmonitor off (DESIGN invariant 2).
+Host-side git goes through `run_git` and its safeguards (DESIGN invariant 2).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from qcode.tools.paths import find_rg
+from qcode.agent.exceptions import GitError
+from qcode.agent.workspace import run_git
+from qcode.tools.paths import rg_files
 from qcode.tools.repomap.languages import language_for
 
 __all__ = ["Listing", "list_source_files", "VENDORED_DIRS"]
@@ -80,45 +81,19 @@ def list_source_files(root: Path) -> Listing:
 
 
 def _list(root: Path) -> tuple[list[str], str]:
-    rg = find_rg()
-    if rg is not None:
-        found = _run(
-            [rg, "--files", "--hidden", "--no-require-git", "--glob", "!.git", "--no-messages"], root
-        )
-        if found is not None:
-            return found, ""
-    git = _run(
-        [
-            "git",
-            "-c",
-            "core.hooksPath=/dev/null",
-            "-c",
-            "core.fsmonitor=false",
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ],
-        root,
-        sep="\0",
-    )
-    if git is not None:
-        return git, "listed files with git ls-files (ripgrep not found)"
+    found = rg_files(root, timeout=_LIST_TIMEOUT)
+    if found is not None:
+        return found, ""
+    try:  # the workspace's .git is sandbox-writable: run_git applies every host-side git safeguard
+        out = run_git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root)
+    except GitError:
+        out = None
+    if out is not None:
+        names = [name for name in out.split("\0") if name]
+        return names, "listed files with git ls-files (ripgrep not found)"
     return _walk(
         root
     ), "listed files by walking the folder (neither ripgrep nor git worked); .gitignore not applied"
-
-
-def _run(argv: list[str], root: Path, sep: str = "\n") -> list[str] | None:
-    try:
-        proc = subprocess.run(argv, cwd=root, capture_output=True, timeout=_LIST_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode not in (0, 1):  # rg: 1 = no files at all, which is still an answer
-        return None
-    out = proc.stdout.decode("utf-8", "surrogateescape")
-    return [line.removeprefix("./") for line in out.split(sep) if line]
 
 
 def _walk(root: Path) -> list[str]:
