@@ -23,6 +23,7 @@ __all__ = [
     "Turn",
     "Usage",
     "assistant_message",
+    "printable",
     "tool_message",
 ]
 
@@ -151,3 +152,15 @@ def assistant_message(turn: Turn) -> Message:
 
 def tool_message(call_id: str, name: str, text: str) -> Message:
     return {"role": "tool", "tool_call_id": call_id, "name": name, "content": text}
+
+
+def printable(value: Any) -> Any:
+    """`value` with every string made valid UTF-8: bytes a file name or output could not decode
+    (kept by `surrogateescape`) become `\\xNN`, which tokenizers and the trajectory can take."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: printable(item) for key, item in value.items()}
+    return value

@@ -21,6 +21,7 @@ from qcode.agent.contracts import (
     Turn,
     Usage,
     assistant_message,
+    printable,
     tool_message,
 )
 from qcode.agent.events import (
@@ -116,6 +117,7 @@ class AgentLoop:
 
     def say(self, text: str) -> None:
         """Append a user-role message (task, follow-up, qcode notice) and record it."""
+        text = printable(text)  # the overview and repo map hold file names, which may not be UTF-8
         self.messages.append({"role": "user", "content": text})
         self.bus.emit(UserMessage(text=text))
 
@@ -189,7 +191,8 @@ class AgentLoop:
     def execute(self, call: ToolCall) -> str | None:
         """Run one call and append its observation; returns a recovery notice for the model, if any."""
         self.bus.emit(ToolCalled(step=self.steps, call_id=call.id, name=call.name, arguments=call.arguments))
-        observation = self.registry.dispatch(call, self.ctx)
+        raw = self.registry.dispatch(call, self.ctx)  # file names in it may not be UTF-8
+        observation = raw.model_copy(update={"text": printable(raw.text), "data": printable(raw.data)})
         self.bus.emit(
             ObservationMade(
                 step=self.steps,

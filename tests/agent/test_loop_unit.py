@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,18 @@ def test_an_interrupt_stops_the_generation_mid_turn(tmp_path: Path) -> None:
         loop.run("task")
     assert len(engine.streamed) == 3 and isinstance(engine.stopped_by, Interrupted)
     assert [m["role"] for m in loop.messages] == ["system", "user"]  # no half-written turn
+
+
+def test_file_names_that_are_not_utf8_reach_the_model_and_trajectory_escaped(tmp_path: Path) -> None:
+    with open(bytes(tmp_path) + b"/bad\xff.txt", "wb") as handle:  # a Latin-1 name from an old archive
+        handle.write(b"x")
+    call = "<tool_call>\n<function=list_files>\n</function>\n</tool_call>"
+    loop = _loop(tmp_path, [(call, "stop")])
+    events: list[object] = []
+    loop.bus.subscribe(events.append)
+    loop.say("the overview lists " + os.fsdecode(b"bad\xff.txt"))
+    loop.step("executor")
+    records = [event.model_dump_json() for event in events]  # what the trajectory writes: no error
+    assert "bad\\\\xff.txt" in records[0] and "bad\\\\xff.txt" in records[-1]
+    assert loop.messages[0]["content"] == "the overview lists bad\\xff.txt"
+    assert loop.messages[-1]["content"] == "bad\\xff.txt"
