@@ -80,13 +80,14 @@ class Session:
         approver: Approver | None = None,
         resume: SessionMeta | None = None,
         owns_engine: bool = False,
+        repo_info: RepoInfo | None = None,
     ) -> None:
         self.options, self.engine, self.sandbox_factory = options, engine, sandbox_factory
         self.owns_engine = owns_engine
         """Close the engine with the session (it was made for this session, not shared)."""
         self.bus = bus or EventBus()
         self.approver = approver
-        self.repo: RepoInfo = inspect_repo(options.repo)
+        self.repo: RepoInfo = repo_info or inspect_repo(options.repo)  # given: the caller just inspected it
         self.resumed = resume
         if resume is not None:
             # The conversation happened against the base it started from, not today's HEAD.

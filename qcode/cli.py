@@ -96,16 +96,19 @@ def fix(
     settings = _settings(
         {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
     )
-    with new_session(settings, repo, bus=_progress_bus(), patch_out=patch_out) as session:
-        if session.repo.dirty and not yes and sys.stdin.isatty() and not as_json:
-            click.confirm(
-                "The repository has uncommitted changes; qcode works from HEAD and leaves them "
-                "alone. Continue?",
-                abort=True,
-                err=True,
-            )
+    ask = not yes and sys.stdin.isatty() and not as_json
+    with new_session(settings, repo, bus=_progress_bus(), patch_out=patch_out,
+                     on_dirty=_confirm_dirty if ask else None) as session:
         result = session.run(task)
     _report(result, session.repo.root, as_json)
+
+
+def _confirm_dirty() -> None:
+    click.confirm(
+        "The repository has uncommitted changes; qcode works from HEAD and leaves them alone. Continue?",
+        abort=True,
+        err=True,
+    )
 
 
 def _progress_bus() -> EventBus:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from qcode.agent.contracts import Engine, Sandbox
@@ -54,9 +55,11 @@ def new_session(
     approver: Approver | None = None,
     keep_workspace: bool = False,
     resume: str | None = None,
+    on_dirty: Callable[[], None] | None = None,
 ) -> Session:
     """A ready Session (or a past one, `resume`d by id); raises UserError (exit 2) for bad input
-    before touching anything."""
+    before touching anything. `on_dirty` runs when the checkout has uncommitted changes, before the
+    engine loads (a prompt answered "no" then costs nothing)."""
     check_sandbox(settings)
     reap_stale_mounts(settings.state_dir)  # workspaces of qcode processes killed with SIGKILL
     meta = load_meta(settings.state_dir, resume) if resume else None
@@ -78,11 +81,13 @@ def new_session(
         verify_command=settings.verify_command,
         patch_out=patch_out,
     )
-    inspect_repo(repo)  # bad input fails before a model spends minutes loading
+    repo_info = inspect_repo(repo)  # bad input fails before a model spends minutes loading
+    if repo_info.dirty and on_dirty is not None:
+        on_dirty()
     session_engine = engine or make_engine(settings.engine, settings)
     try:
         return Session(options, session_engine, docker_sandbox_factory(settings), bus=bus, approver=approver,
-                       resume=meta, owns_engine=engine is None)
+                       resume=meta, owns_engine=engine is None, repo_info=repo_info)
     except BaseException:
         if engine is None:
             session_engine.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import qcode_containers, write_replay
+from tests.polling import wait_until
 from tests.tui.conftest import fix_turns
 
 pytestmark = [pytest.mark.docker,
@@ -60,15 +61,20 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
     term.kill()
 
 
+def _terminal_env() -> dict[str, str]:
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "QCODE_STATE_DIR", "QCODE_CONFIG",
+                                               "QCODE_SANDBOX_IMAGE") if name in os.environ}
+    env["TERM"] = "xterm-256color"
+    return env
+
+
 def test_qcode_tui_in_tmux(terminal: Terminal, make_repo, tmp_path: Path, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
     from tests.tui.conftest import BUGGY, TEST
 
     repo = make_repo({"stats.py": BUGGY, "test_stats.py": TEST})
     replay = write_replay(tmp_path / "turns.jsonl", fix_turns())
     status_file = tmp_path / "exit-status"
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "QCODE_STATE_DIR", "QCODE_CONFIG",
-                                               "QCODE_SANDBOX_IMAGE") if name in os.environ}
-    env["TERM"] = "xterm-256color"
+    env = _terminal_env()
     inner = (f"qcode tui --repo {repo} --engine replay:{replay} --approval yolo; "
              f"echo $? > {status_file}")
     command = f"sh -c {shlex.quote(inner)}"
@@ -97,3 +103,22 @@ def test_qcode_tui_in_tmux(terminal: Terminal, make_repo, tmp_path: Path, isolat
         time.sleep(0.1)
     assert status_file.read_text().strip() == "0"
     assert qcode_containers(session_id) == []
+
+
+def test_fix_asks_about_a_dirty_checkout_before_the_engine_loads(
+    terminal: Terminal, make_repo, tmp_path: Path, isolated_state: Path  # type: ignore[no-untyped-def]
+) -> None:
+    repo = make_repo({"a.py": "x = 1\n"})
+    (repo / "a.py").write_text("x = 2\n")  # the user's uncommitted edit
+    status_file = tmp_path / "exit-status"
+    # A replay file that does not exist: were the engine built before the question, this would fail.
+    engine = f"replay:{tmp_path}/missing.jsonl"
+    inner = f"qcode fix 'x is wrong' --repo {repo} --engine {engine}; echo $? > {status_file}; read _"
+    terminal.start(f"sh -c {shlex.quote(inner)}", _terminal_env())
+    terminal.wait_for(lambda s: "uncommitted changes" in s and "Continue?" in s, "the question")
+    terminal.keys("n", "Enter")
+    status = wait_until(lambda: status_file.exists() and status_file.read_text().strip(), 30, "qcode's exit")
+    screen = terminal.screen()  # the pane stays open: `read _`
+    assert status == "130" and "qcode: aborted" in screen  # as for Ctrl-C
+    assert "missing.jsonl" not in screen.split("Continue?")[1]
+    assert (repo / "a.py").read_text() == "x = 2\n" and not (isolated_state / "sessions").exists()
