@@ -63,13 +63,15 @@ class Tool:
 class ToolRegistry:
     def __init__(self, tools: Iterable[Tool]) -> None:
         self._tools = {tool.name: tool for tool in tools}
+        self._schemas = {name: tool.schema() for name, tool in self._tools.items()}  # asked every step
 
     @property
     def names(self) -> list[str]:
         return list(self._tools)
 
     def schemas(self) -> list[dict[str, Any]]:
-        return [tool.schema() for tool in self._tools.values()]
+        """The tools' schemas (shared: callers read them, never change them)."""
+        return list(self._schemas.values())
 
     def dispatch(self, call: ToolCall, ctx: ToolContext) -> Observation:
         started = time.monotonic()
@@ -109,10 +111,11 @@ class ToolRegistry:
         for item in err.errors():
             where = ".".join(str(part) for part in item["loc"]) or "(arguments)"
             problems.append(f"- `{where}`: {item['msg']}")
-        example = {name: f"<{name}>" for name in tool.args.model_json_schema().get("required", [])}
+        parameters = self._schemas[tool.name]["function"]["parameters"]
+        example = {name: f"<{name}>" for name in parameters.get("required", [])}
         return (
             f"Invalid arguments for `{tool.name}`:\n"
             + "\n".join(problems)
             + f"\nCall it like this (required parameters shown):\n{render_tool_call(tool.name, example)}"
-            + f"\nParameters: {json.dumps(tool.schema()['function']['parameters'].get('properties', {}))}"
+            + f"\nParameters: {json.dumps(parameters.get('properties', {}))}"
         )
