@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qcode.evals.grading import parse_test_report
+from qcode.evals.grading import GRADE_OUTPUT_LIMIT, parse_test_report
 from qcode.evals.mutations import Mutation, find_mutations
 from qcode.evals.packages import PackageTree, fetch_sdist, prepare_tree, write_tarball
 from qcode.evals.repos import materialize
@@ -93,7 +93,8 @@ def build_package_tasks(
     with tempfile.TemporaryDirectory(prefix="qcode-build-") as scratch:
         work = Path(scratch) / "pkg"
         shutil.copytree(tree.root, work, symlinks=True)
-        with DockerSandbox(work, settings.model_copy(update={"output_limit": 4_000_000}), "build") as box:
+        full_output = settings.model_copy(update={"output_limit": GRADE_OUTPUT_LIMIT})  # every -rA line
+        with DockerSandbox(work, full_output, "build") as box:
             _, _, baseline = _run_suite(box, tree)
             passing = {test for test, status in baseline.items() if status == "PASSED"}
             log(f"{tree.name}: {len(passing)} tests pass at baseline")

@@ -20,7 +20,7 @@ import keyword
 import random
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -69,15 +69,6 @@ class Corpus:
     def expected(self, case: Case) -> str | None:
         """The right result, or None when the edit must be refused."""
         return None if case.must_refuse else _splice(self.files[case.path], case)
-
-    def to_json(self) -> dict[str, object]:
-        return {"seed": self.seed, "versions": self.versions, "files": self.files,
-                "cases": [asdict(c) for c in self.cases]}
-
-    @classmethod
-    def from_json(cls, data: dict) -> Corpus:
-        cases = [Case(**{**c, "replacement": tuple(c["replacement"])}) for c in data["cases"]]
-        return cls(data["seed"], data["versions"], data["files"], cases)
 
 
 def _splice(content: str, case: Case) -> str:

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import tarfile
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import docker
 import docker.errors
 from qcode.agent.exceptions import UserError
+from qcode.evals.repos import extract_archive
 from qcode.evals.tasks import DEFAULT_TEST_COMMAND
 from qcode.sandbox.container import NOBODY, docker_client
 
@@ -121,11 +121,7 @@ def prepare_tree(sdist: Path, dest: Path) -> PackageTree:
     stem = sdist.name.removesuffix(".tar.gz")
     dist, _, version = stem.rpartition("-")
     shutil.rmtree(dest, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as scratch, tarfile.open(sdist) as tar:
-        tar.extractall(scratch, filter="data")
-        entries = list(Path(scratch).iterdir())
-        root = entries[0] if len(entries) == 1 and entries[0].is_dir() else Path(scratch)
-        shutil.copytree(root, dest, symlinks=True)
+    extract_archive(sdist, dest)
     for path in sorted(dest.iterdir()):
         if path.is_dir() and (path.name in _DROPPED_DIRS or path.name.endswith(".egg-info")):
             shutil.rmtree(path)

@@ -41,7 +41,7 @@ def materialize(task: Task, dest: Path) -> str:
     if source.is_dir():
         shutil.copytree(source, dest, dirs_exist_ok=True, symlinks=True)
     elif source.is_file() and tarfile.is_tarfile(source):
-        _extract(source, dest)
+        extract_archive(source, dest)
     else:
         raise RepoMaterialError(f"repo_path {source} of {task.instance_id} is neither a folder nor a tarball")
     run_git(["init", "--quiet", "--initial-branch=main"], dest)
@@ -58,7 +58,7 @@ def materialize(task: Task, dest: Path) -> str:
     return head
 
 
-def _extract(archive: Path, dest: Path) -> None:
+def extract_archive(archive: Path, dest: Path) -> None:
     """Unpack; a single top-level folder (as in sdists) is stripped."""
     with tempfile.TemporaryDirectory() as scratch, tarfile.open(archive) as tar:
         tar.extractall(scratch, filter="data")

@@ -130,7 +130,7 @@ def _run_guarded(task: Task, settings: Settings, options: EvalOptions, shared: E
     except docker.errors.NotFound:
         # A container vanished under the harness (a concurrent reaper's race with docker-py's
         # list-then-inspect); an infrastructure hiccup, not the agent's doing: one more attempt.
-        result = _attempt(task, settings, options, shared, retried=True)
+        result = _retry(task, settings, options, shared)
     except Exception as err:  # recorded, so one broken task does not stop the others; rerun on resume
         result = _harness_error(task, err)
     path = _result_path(options.out, task)
@@ -141,11 +141,9 @@ def _run_guarded(task: Task, settings: Settings, options: EvalOptions, shared: E
     return result
 
 
-def _attempt(
-    task: Task, settings: Settings, options: EvalOptions, shared: Engine | None, retried: bool
-) -> TaskResult:
+def _retry(task: Task, settings: Settings, options: EvalOptions, shared: Engine | None) -> TaskResult:
     try:
-        return run_task(task, settings, options, shared).model_copy(update={"retried": retried})
+        return run_task(task, settings, options, shared).model_copy(update={"retried": True})
     except Exception as err:
         return _harness_error(task, err)
 
