@@ -19,13 +19,14 @@ from pydantic import BaseModel
 from qcode.agent.contracts import ExecResult
 from qcode.agent.exceptions import SandboxUnavailable
 from qcode.sandbox.quota import WorkspaceSizeWatch, fsize_ulimits, parse_size, pids_in_use
-from qcode.sandbox.reaper import owner_label, reap_leftovers
+from qcode.sandbox.reaper import owner_label, reap_leftovers, remove_container
 from qcode.sandbox.shell import PersistentShell, ShellDied, ShellOutcome
 
 __all__ = [
     "DockerSandbox",
     "SandboxSettings",
     "docker_client",
+    "docker_host",
     "image_present",
     "require_image",
     "sandbox_env",
@@ -98,9 +99,14 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
+def docker_host() -> str:
+    """Where the Docker SDK connects: $DOCKER_HOST, else the default socket."""
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+
 def _explain_connect_error(err: Exception) -> str:
     text = str(err)
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    host = docker_host()
     if "Permission denied" in text or "PermissionError" in text:
         return (
             f"permission denied on the Docker socket ({host}): add yourself to the docker group "
@@ -222,7 +228,7 @@ class DockerSandbox:
         try:
             container.start()
         except docker.errors.APIError as err:
-            _remove(container)
+            remove_container(container)
             raise SandboxUnavailable(f"could not start the sandbox container: {err}") from None
         return container
 
@@ -347,9 +353,9 @@ class DockerSandbox:
         if container is None:
             return
         try:
-            _remove(container)
+            remove_container(container)
         except KeyboardInterrupt:
-            _remove(container)
+            remove_container(container)
             raise
         try:
             reap_leftovers(self.client)
@@ -370,12 +376,3 @@ class DockerSandbox:
     ) -> None:
         self.close()
 
-
-def _remove(container: Any) -> None:
-    try:
-        container.remove(force=True)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as err:
-        if "already in progress" not in str(err):
-            raise

@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 import docker
-from docker.errors import DockerException, ImageNotFound
+from docker.errors import DockerException
 from pydantic import BaseModel
+from qcode.sandbox.container import NOBODY, docker_host, image_present
 
 __all__ = ["Check", "run_checks"]
 
@@ -19,7 +20,7 @@ class Check(BaseModel):
 
 
 def _socket_path() -> Path | None:
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    host = docker_host()
     return Path(host.removeprefix("unix://")) if host.startswith("unix://") else None
 
 
@@ -59,9 +60,7 @@ def run_checks(image: str) -> list[Check]:
             ),
         ]
     checks.append(Check(name="docker daemon", ok=True, detail=f"Docker {version}"))
-    try:
-        client.images.get(image)
-    except ImageNotFound:
+    if not image_present(client, image):
         return [
             *checks,
             Check(
@@ -79,7 +78,7 @@ def run_checks(image: str) -> list[Check]:
             remove=True,
             network_mode="none",
             cap_drop=["ALL"],
-            user="65532:65532",
+            user=f"{NOBODY}:{NOBODY}",
         )
         checks.append(
             Check(name="sandbox runs", ok=output.strip() == b"ok", detail="python and pytest answer")

@@ -12,7 +12,8 @@ from typing import Any
 
 import docker.errors
 
-__all__ = ["owner_alive", "owner_label", "process_start_time", "reap_leftovers"]
+__all__ = [
+    "owner_alive", "owner_label", "process_start_time", "reap_leftovers", "remove_container"]
 
 
 def process_start_time(pid: int) -> str | None:
@@ -52,12 +53,18 @@ def reap_leftovers(client: Any) -> list[str]:
         label = (container.attrs.get("Labels") or {}).get("qcode.owner", "")
         if owner_alive(label):
             continue
-        try:
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            continue  # another session reaped it first
-        except docker.errors.APIError as err:
-            if "already in progress" not in str(err):
-                raise
-        removed.append(container.id)
+        if remove_container(container):
+            removed.append(container.id)
     return removed
+
+
+def remove_container(container: Any) -> bool:
+    """Force-remove; False when it was already gone (another session reaped it, or is doing so)."""
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as err:
+        if "already in progress" not in str(err):
+            raise
+    return True
