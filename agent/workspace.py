@@ -58,9 +58,12 @@ def _safe_env(extra: dict[str, str], config: dict[str, str] | None = None) -> di
     return env
 
 
-def run_git(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    """Run one host-side git command safely; failures raise GitError with git's own message."""
-    overrides = _neutral_filters(cwd, env)
+def run_git(
+    args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, filters: dict[str, str] | None = None
+) -> str:
+    """Run one host-side git command safely; failures raise GitError with git's own message.
+    `filters`: the pass-through overrides when the caller already knows them (else read now)."""
+    overrides = _neutral_filters(cwd, env) if filters is None else filters
     return _execute(args, cwd, _safe_env({**(env or {})}, overrides))
 
 
@@ -156,6 +159,8 @@ class Workspace:
         self.guard: Callable[[], AbstractContextManager[None]] = nullcontext
         """Entered around host-side git that reads or writes the work tree; the session sets it to
         the sandbox's pause, closing the window between git's symlink checks and its file access."""
+        self._host_filters: dict[str, str] | None = None
+        self._has_identity: bool | None = None
 
     def create(self, branch: str) -> None:
         """Clone HEAD into the workspace and set up the host-only git dir."""
@@ -178,7 +183,18 @@ class Workspace:
             "GIT_WORK_TREE": str(self.path),
             "GIT_INDEX_FILE": str(self._index),
         }
-        return run_git(args, self.path, env={**scoped, **(env or {})})
+        return run_git(args, self.path, env={**scoped, **(env or {})}, filters=self._filters())
+
+    def _host(self, args: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+        """git on the host-only git dir alone (no work tree)."""
+        return run_git(args, cwd, env={"GIT_DIR": str(self.host_git), **(env or {})}, filters=self._filters())
+
+    def _filters(self) -> dict[str, str]:
+        """The filter overrides for git on the host-only git dir, read once: its config is written by
+        qcode alone (the sandbox cannot reach it), so only the user's global config can name drivers."""
+        if self._host_filters is None:
+            self._host_filters = _neutral_filters(self.path.parent, {"GIT_DIR": str(self.host_git)})
+        return self._host_filters
 
     def tracked_files(self) -> list[str]:
         """Files of the base commit (read from the host-only git dir, not the workspace's)."""
@@ -188,9 +204,11 @@ class Workspace:
         return self.git(["rev-parse", f"{commit}^{{tree}}"]).strip()
 
     def commit_tree(self, tree: str, message: str, parents: Sequence[str]) -> str:
+        if self._has_identity is None:  # read once: the committer does not change mid-session
+            self._has_identity = self._identity_configured()
         identity = (
             {}
-            if self._has_identity()
+            if self._has_identity
             else {
                 **FALLBACK_IDENTITY,
                 "GIT_COMMITTER_NAME": "qcode",
@@ -201,7 +219,7 @@ class Workspace:
         args = ["commit-tree", tree, "-m", message]
         for parent in parents:
             args += ["-p", parent]
-        return run_git(args, self.path.parent, env={"GIT_DIR": str(self.host_git), **identity}).strip()
+        return self._host(args, self.path.parent, env=identity).strip()
 
     def restore_tree(self, commit: str) -> None:
         """Make the workspace's non-ignored files exactly those of `commit` (ignored files stay)."""
@@ -246,7 +264,7 @@ class Workspace:
         self.tip = self.commit_tree(tree, message, parents=[parent])
         return self.tip
 
-    def _has_identity(self) -> bool:
+    def _identity_configured(self) -> bool:
         try:
             self.git(["config", "user.email"])
             return True
@@ -256,11 +274,7 @@ class Workspace:
     def publish(self, commit: str, branch: str) -> None:
         """Point `branch` of the user's repository at `commit`, creating or moving it (their worktree
         is untouched; git refuses to move a branch that is checked out)."""
-        run_git(
-            ["update-ref", f"refs/heads/{branch}", commit],
-            self.path.parent,
-            env={"GIT_DIR": str(self.host_git)},
-        )
+        self._host(["update-ref", f"refs/heads/{branch}", commit], self.path.parent)
         run_git(
             [
                 "fetch",
@@ -274,10 +288,9 @@ class Workspace:
         )
 
     def patch(self, commit: str) -> str:
-        return run_git(
+        return self._host(
             ["diff", "--binary", "--no-ext-diff", "--no-textconv", "--no-color", self.repo.head, commit],
             self.path.parent,
-            env={"GIT_DIR": str(self.host_git)},
         )
 
     def remove(self) -> None:
