@@ -236,18 +236,15 @@ class AgentLoop:
     def _estimated_tokens(self) -> int:
         return int(message_chars(self.messages) * self._tokens_per_char)
 
-    def _context(self) -> int:
-        return getattr(self.engine, "context_length", None) or self.limits.context_tokens
-
     def _fit_context(self) -> None:
-        if self._estimated_tokens() > self.limits.compact_at * self._context():
+        if self._estimated_tokens() > self.limits.compact_at * self.limits.context_tokens:
             self._compact()
 
     def _compact(self) -> None:
         """Shorten old observations, keeping fewer recent ones until the history is back under half
         the context; when nothing is left to shorten the run cannot continue."""
         before = self._estimated_tokens()
-        target = self._context() / 2
+        target = self.limits.context_tokens / 2
         for drop_old_turns, keep_recent in ((False, 6), (False, 3), (False, 1), (True, 6), (True, 2)):
             compacted, dropped = compact(
                 self.messages, keep_recent=keep_recent, drop_old_turns=drop_old_turns

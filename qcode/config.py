@@ -103,9 +103,6 @@ REPO_SETTABLE = frozenset(
 )
 """Keys a repository's own config may set (it is untrusted: see the module docstring)."""
 
-Source = Literal["flag", "env", "repo", "user", "default"]
-
-
 class SourcedSettings(BaseModel):
     settings: Settings
     sources: dict[str, str]

@@ -78,10 +78,6 @@ class ReplayEngine:
         self._next = 0
         self._usage = UsageEstimator()
 
-    @property
-    def remaining(self) -> int:
-        return len(self._lines) - self._next
-
     def complete(
         self,
         messages: Sequence[Message],

@@ -35,7 +35,7 @@ from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, p
 from qcode.agent.exceptions import EngineError, UserError
 from qcode.agent.qwen_xml import parse_turn
 
-__all__ = ["EngineOptions", "VllmEngine", "decode_rate"]
+__all__ = ["EngineOptions", "VllmEngine"]
 
 THINK_CLOSE = "</think>"
 ANSWER_RESERVE = 256
@@ -93,12 +93,6 @@ def _names(value: Any) -> tuple[str, ...] | None:
         return None
     names = value.split(",") if isinstance(value, str) else list(value)
     return tuple(name.strip() for name in names if name.strip()) or None
-
-
-def decode_rate(turn: Turn) -> float:
-    """Completion tokens per second after the first token (0 when unknown)."""
-    decode = turn.duration - (turn.time_to_first_token or 0.0)
-    return turn.usage.completion_tokens / decode if decode > 0 else 0.0
 
 
 class VllmEngine:

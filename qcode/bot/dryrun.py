@@ -22,12 +22,6 @@ class DryRunForge:
         self._default_branch = default_branch
         self.calls: list[dict[str, Any]] = []
 
-    def __enter__(self) -> DryRunForge:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "api-calls.json").write_text(json.dumps(self.calls, indent=2) + "\n", encoding="utf-8")

@@ -54,8 +54,6 @@ _LIST_TIMEOUT = 60.0
 class Listing:
     files: dict[str, str] = field(default_factory=dict)
     """Relative POSIX path → language, for every file the map should parse."""
-    vendored: int = 0
-    unknown_language: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -70,11 +68,9 @@ def list_source_files(root: Path) -> Listing:
         if any(
             part in VENDORED_DIRS or part.endswith(".egg-info") for part in posix.parts[:-1]
         ) or posix.name.endswith(_MINIFIED_SUFFIXES):
-            listing.vendored += 1
             continue
         language = language_for(rel)
         if language is None or not rel.isprintable():  # undecodable names come back with surrogates
-            listing.unknown_language += 1
             continue
         listing.files[rel] = language
     return listing
