@@ -8,19 +8,18 @@ from pathlib import Path
 
 import click
 from pydantic import SecretStr
-from rich.console import Console
 from rich.markup import escape
 
 from qcode.agent.events import EventBus
 from qcode.bot.events import load_event
 from qcode.bot.runner import BotOptions, BotOutcome, run_bot
 from qcode.bot.triggers import TriggerConfig
+from qcode.cli import stderr
 from qcode.config import load_settings
 from qcode.progress import ProgressPrinter
 
 __all__ = ["command"]
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _forget_token(token: str | None) -> None:

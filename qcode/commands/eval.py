@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
+
+from qcode.cli import stderr
 
 __all__ = ["command"]
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @click.command("eval")
