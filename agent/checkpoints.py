@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from qcode.agent.workspace import Workspace
 
-__all__ = ["Checkpoint", "Checkpoints"]
+__all__ = ["Checkpoint", "Checkpoints", "describe"]
 
 REF_PREFIX = "refs/qcode/checkpoints/"
 
@@ -22,6 +22,11 @@ class Checkpoint(BaseModel):
     """The loop step the snapshot was taken before."""
     commit: str
     label: str
+
+
+def describe(target: Checkpoint | None) -> str:
+    """Where an undo left the workspace, in words."""
+    return f"checkpoint {target.number} (before step {target.step})" if target else "the starting commit"
 
 
 class Checkpoints:
@@ -78,6 +83,13 @@ class Checkpoints:
             target = every[-1 - steps]
             return target, self.restore(target)
         return None, self._restore_commit(self.workspace.repo.head)
+
+    def restore_latest(self) -> Checkpoint | None:
+        """Bring a freshly created workspace to the newest checkpoint (resume, `qcode undo`)."""
+        latest = self.latest()
+        if latest is not None:
+            self.restore(latest)
+        return latest
 
     def restore(self, checkpoint: Checkpoint) -> str:
         """Put the workspace back to `checkpoint`; returns a diffstat of what the restore changed."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from qcode.agent.checkpoints import Checkpoints
+from qcode.agent.checkpoints import Checkpoints, describe
 from qcode.agent.contracts import Engine, Sandbox, Usage
 from qcode.agent.events import EventBus, Notice, RolledBack, RunFinished, SessionStarted
 from qcode.agent.exceptions import QcodeError, TerminatingError, UserError
@@ -225,9 +225,7 @@ class Session:
         self.workspace.create(self.branch)
         if self.resumed is not None:
             self.workspace.tip = self.resumed.tip
-            latest = self.checkpoints.latest()
-            if latest is not None:
-                self.checkpoints.restore(latest)
+            self.checkpoints.restore_latest()
 
     def undo(self, steps: int = 1) -> str:
         """Undo the last `steps` changes to the workspace (between runs); the model is told on its
@@ -235,7 +233,7 @@ class Session:
         if self._loop is None:
             raise UserError("nothing to undo yet: no task has run in this session")
         target, stat = self.checkpoints.rewind(steps, self._loop.total_steps + 1)
-        where = f"checkpoint {target.number} (before step {target.step})" if target else "the starting commit"
+        where = describe(target)
         self.bus.emit(
             RolledBack(
                 number=target.number if target else 0, step=target.step if target else 0, diffstat=stat

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import BaseModel
-from qcode.agent.checkpoints import Checkpoints
+from qcode.agent.checkpoints import Checkpoints, describe
 from qcode.agent.exceptions import UserError
 from qcode.agent.sessions import load_meta, save_meta
 from qcode.agent.workspace import Workspace, inspect_repo
@@ -37,14 +37,13 @@ def undo_session(state_dir: Path, session_id: str, steps: int = 1) -> UndoOutcom
     if checkpoints.latest() is None:
         raise UserError(f"session {meta.id} changed no files; there is nothing to undo")
     workspace.remove()
-    workspace.create(meta.branch)
+    workspace.create(meta.branch)  # what resuming does: a fresh copy at the newest checkpoint
     try:
-        latest = checkpoints.latest()
-        assert latest is not None
-        checkpoints.restore(latest)
+        latest = checkpoints.restore_latest()
+        assert latest is not None  # the refs live in host.git, which create() leaves as it was
         workspace.tip = meta.tip
         target, stat = checkpoints.rewind(steps, latest.step + 1)
-        where = f"checkpoint {target.number} (before step {target.step})" if target else "the starting commit"
+        where = describe(target)
         commit = workspace.commit(f"qcode: undo the last {steps} change(s)\n\nRestored to {where}.\n")
         if commit is not None:
             workspace.publish(commit, meta.branch)
