@@ -39,6 +39,8 @@ class TurnView(Vertical):
         super().__init__(classes="turn -empty")
         self.step = step
         self._buffer = ""
+        self._render_pending = False
+        self._complete = False
         self._reasoning = Static(classes="reasoning")
         self._thinking = Collapsible(self._reasoning, title="thinking", collapsed=True, classes="thinking")
         self._text = Static(classes="text")
@@ -48,11 +50,22 @@ class TurnView(Vertical):
         yield self._text
 
     def append(self, token: str) -> None:
+        # Re-splitting the whole buffer per token is quadratic over a long turn: render at most
+        # once per screen refresh, however many tokens arrived since the last one.
         self._buffer += token
+        if not self._render_pending:
+            self._render_pending = True
+            self.call_after_refresh(self._show_stream)
+
+    def _show_stream(self) -> None:
+        self._render_pending = False
+        if self._complete:
+            return  # the finished turn is already shown
         reasoning, visible = split_stream(self._buffer)
         self._show(reasoning, Text(visible))
 
     def complete(self, event: ModelTurn) -> None:
+        self._complete = True
         self._show(event.reasoning.strip(), Markdown(event.text.strip()) if event.text.strip() else Text(""))
 
     def _show(self, reasoning: str, text: RenderableType) -> None:
