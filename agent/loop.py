@@ -150,7 +150,7 @@ class AgentLoop:
 
     def query(self, phase: Phase) -> Turn:
         self._check_limits()
-        self._fit_context()
+        prompt_chars = self._fit_context()
         self.steps += 1
         self.total_steps += 1
         step = self.steps
@@ -159,10 +159,11 @@ class AgentLoop:
             turn = self._complete(step)
         except ContextOverflow:
             self._compact()
+            prompt_chars = message_chars(self.messages)
             turn = self._complete(step)
         self.usage = self.usage + turn.usage
         if turn.usage.prompt_tokens:
-            self._tokens_per_char = turn.usage.prompt_tokens / max(1, message_chars(self.messages))
+            self._tokens_per_char = turn.usage.prompt_tokens / max(1, prompt_chars)
         self.bus.emit(
             ModelTurn(
                 step=step,
@@ -236,9 +237,14 @@ class AgentLoop:
     def _estimated_tokens(self) -> int:
         return int(message_chars(self.messages) * self._tokens_per_char)
 
-    def _fit_context(self) -> None:
-        if self._estimated_tokens() > self.limits.compact_at * self.limits.context_tokens:
+    def _fit_context(self) -> int:
+        """Compact when the history nears the context; returns the size, in characters, of the
+        history about to be sent (serialising it is O(history): done once per step, not twice)."""
+        chars = message_chars(self.messages)
+        if int(chars * self._tokens_per_char) > self.limits.compact_at * self.limits.context_tokens:
             self._compact()
+            chars = message_chars(self.messages)
+        return chars
 
     def _compact(self) -> None:
         """Shorten old observations, keeping fewer recent ones until the history is back under half
