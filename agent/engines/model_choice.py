@@ -1,16 +1,15 @@
 """Pure decisions for the embedded engine: which weights, speculative decoding, engine options.
 
 No I/O here: the caller measures the GPU and passes numbers in, so every branch is unit-tested
-without a GPU. The one I/O helper, `engine_option`, reads a setting.
+without a GPU.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_MODEL", "FP8_MODEL", "GpuInfo", "ModelChoice", "choose_model", "engine_option",
+__all__ = ["DEFAULT_MODEL", "FP8_MODEL", "GpuInfo", "ModelChoice", "choose_model",
            "kv_bytes_per_token", "speculative_config"]
 
 DEFAULT_MODEL = "Qwen/Qwen3.6-27B"
@@ -83,27 +82,3 @@ def speculative_config(mtp_tokens: int, *, on_gpu: bool,
     if not (text.get("mtp_num_hidden_layers") or text.get("num_nextn_predict_layers")):
         return None
     return {"method": "mtp", "num_speculative_tokens": mtp_tokens}
-
-
-def engine_option(settings: Any, name: str, default: Any) -> Any:
-    """A setting by name: the Settings field when it exists, else `QCODE_<NAME>`, else `default`.
-
-    The env fallback bridges options the engines use before they become Settings fields; once a
-    field exists, config.py reads the same variable (with its usual precedence) and this just
-    returns the field.
-    """
-    if name in type(settings).model_fields:
-        return getattr(settings, name)
-    raw = os.environ.get(f"QCODE_{name.upper()}")
-    if raw is None:
-        return default
-    if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, float):
-        return float(raw)
-    if isinstance(default, int) or name in _INT_OPTIONS:
-        return int(raw) if raw.strip().lower() not in ("", "none") else None
-    return raw
-
-
-_INT_OPTIONS = {"max_argument_chars", "seed"}

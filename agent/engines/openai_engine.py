@@ -21,7 +21,6 @@ from typing import Any
 from qcode.agent.contracts import Message, TokenCallback, ToolCall, Turn, Usage
 from qcode.agent.engines.chat import for_openai
 from qcode.agent.engines.errors import ContextLengthExceeded
-from qcode.agent.engines.model_choice import engine_option
 from qcode.agent.exceptions import EngineError, UserError
 from qcode.agent.qwen_xml import parse_turn
 
@@ -42,8 +41,8 @@ class OpenAIEngine:
         self._client = client or openai.OpenAI(base_url=self.base_url, max_retries=1, timeout=600.0,
                                                api_key=settings.openai_api_key.get_secret_value())
         self.thinking, self.budget = bool(settings.thinking), int(settings.thinking_budget)
-        self.preserve_thinking = bool(engine_option(settings, "preserve_thinking", True))
-        self.max_turn_tokens: int = int(engine_option(settings, "max_turn_tokens", 16384))
+        self.preserve_thinking = bool(settings.preserve_thinking)
+        self.max_turn_tokens: int = int(settings.max_turn_tokens)
         """0 when the server should decide (it refused our max_tokens)."""
         self.model, self.max_model_len, self.notices = self._probe(settings.model)
         if self.max_model_len:  # a server refuses max_tokens beyond its context (vLLM: HTTP 400)

@@ -29,7 +29,6 @@ from qcode.agent.contracts import Message, TokenCallback, Turn, Usage
 from qcode.agent.engines._loop_thread import LoopThread
 from qcode.agent.engines.chat import for_chat_template
 from qcode.agent.engines.errors import ContextLengthExceeded
-from qcode.agent.engines.model_choice import engine_option
 from qcode.agent.engines.vllm_grammar import MAX_ARGUMENT_CAP, ToolChoice, structural_tag
 from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, plan_engine, require_vllm
 from qcode.agent.exceptions import EngineError, UserError
@@ -60,22 +59,22 @@ class EngineOptions:
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineOptions:
-        choice = engine_option(settings, "tool_choice", "auto")
+        choice = settings.tool_choice
         if choice not in ("auto", "required"):
             raise UserError(f"tool_choice must be auto or required, not {choice!r}")
-        cap = engine_option(settings, "max_argument_chars", None)
+        cap = settings.max_argument_chars
         if cap is not None and not 1 <= cap <= MAX_ARGUMENT_CAP:
             raise UserError(f"max_argument_chars must be 1…{MAX_ARGUMENT_CAP} (a guard for untrained "
                             f"models), not {cap}; leave it unset for real models")
         return cls(
             thinking=bool(settings.thinking), thinking_budget=int(settings.thinking_budget),
-            preserve_thinking=bool(engine_option(settings, "preserve_thinking", True)),
-            constrained=bool(engine_option(settings, "constrained_tool_calls", True)),
+            preserve_thinking=bool(settings.preserve_thinking),
+            constrained=bool(settings.constrained_tool_calls),
             tool_choice=choice,
             max_argument_chars=cap,
-            max_turn_tokens=int(engine_option(settings, "max_turn_tokens", 16384)),
-            seed=engine_option(settings, "seed", None),
-            allowed_tools=_names(engine_option(settings, "allowed_tools", None)),
+            max_turn_tokens=int(settings.max_turn_tokens),
+            seed=settings.seed,
+            allowed_tools=_names(settings.allowed_tools),
         )
 
 

@@ -12,7 +12,6 @@ from qcode.agent.engines.model_choice import (
     GpuInfo,
     ModelChoice,
     choose_model,
-    engine_option,
     speculative_config,
 )
 from qcode.agent.exceptions import EngineError, UserError
@@ -107,8 +106,8 @@ def plan_engine(settings: Any, device: str) -> EnginePlan:
     """Choose weights and engine arguments from the settings and the measured hardware."""
     on_gpu = device != "cpu"
     max_len = int(settings.max_model_len)
-    utilization = float(engine_option(settings, "gpu_memory_utilization", 0.9))
-    tensor_parallel = int(engine_option(settings, "tensor_parallel_size", 1))
+    utilization = float(settings.gpu_memory_utilization)
+    tensor_parallel = int(settings.tensor_parallel_size)
     choice = choose_model(settings.model, measure_gpu() if on_gpu else None, utilization=utilization,
                           max_model_len=max_len, tensor_parallel_size=tensor_parallel)
     config = model_config(choice.model)
@@ -124,10 +123,10 @@ def plan_engine(settings: Any, device: str) -> EnginePlan:
         "enforce_eager": not on_gpu,
         "disable_log_stats": True,
         "structured_outputs_config": {"backend": "xgrammar"},
-        "speculative_config": speculative_config(int(engine_option(settings, "mtp_tokens", 2)), on_gpu=on_gpu,
+        "speculative_config": speculative_config(int(settings.mtp_tokens), on_gpu=on_gpu,
                                                  model_config=config),
     }
-    seed = engine_option(settings, "seed", None)
+    seed = settings.seed
     if seed is not None:
         kwargs["seed"] = int(seed)
     return EnginePlan(choice=choice, engine_kwargs=kwargs, max_model_len=max_len, device=device)

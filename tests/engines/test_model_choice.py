@@ -8,11 +8,8 @@ from qcode.agent.engines.model_choice import (
     FP8_MODEL,
     GpuInfo,
     choose_model,
-    engine_option,
     speculative_config,
 )
-
-from qcode.config import Settings
 
 
 def test_one_80gb_gpu_keeps_bf16_and_says_why() -> None:
@@ -61,14 +58,3 @@ def test_mtp_only_on_gpu_and_only_for_weights_with_mtp_layers() -> None:
     assert speculative_config(2, on_gpu=False, model_config=qwen36) is None
     assert speculative_config(0, on_gpu=True, model_config=qwen36) is None
     assert speculative_config(2, on_gpu=True, model_config={"num_hidden_layers": 2}) is None
-
-
-def test_engine_option_prefers_settings_fields_then_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = Settings(gpu_memory_utilization=0.3)
-    monkeypatch.setenv("QCODE_GPU_MEMORY_UTILIZATION", "0.8")
-    assert engine_option(settings, "gpu_memory_utilization", 0.9) == 0.3
-    monkeypatch.setenv("QCODE_NOT_A_FIELD_YET", "on")
-    assert engine_option(settings, "not_a_field_yet", False) is True
-    monkeypatch.setenv("QCODE_MAX_ARGUMENT_CHARS", "40")
-    assert engine_option(settings, "max_argument_chars", None) is None  # a field now: the env is config's
-    assert engine_option(settings, "unset_option", "auto") == "auto"
