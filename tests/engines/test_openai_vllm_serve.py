@@ -89,14 +89,30 @@ def test_probe_and_turn_against_vllm_serve(served: Served) -> None:
     engine.close()
 
 
+def _aborts(served: Served) -> int:
+    return sum("Aborted request" in line for line in served.log)
+
+
 def test_a_caller_that_stops_listening_aborts_the_servers_request(served: Served) -> None:
     settings = Settings(openai_base_url=served.url, model="Qwen/Qwen3.6-27B", max_turn_tokens=2000)
     engine = OpenAIEngine(settings)
+    # vLLM's own request field: the random model must not end its answer before we stop listening
+    engine._extras["ignore_eos"] = True
     messages = [{"role": "system", "content": "You are qcode."}, {"role": "user", "content": "abort me"}]
-    listener = StoppingListener(after=3)
-    with pytest.raises(StopListening):
-        engine.complete(messages, TOOLS, on_token=listener)
-    # the server notices the closed connection at its next chunk and drops the request
-    wait_until(lambda: any("Aborted request" in line for line in served.log), 60, "vLLM to abort the request")
-    assert len(listener.pieces) == 3
+    # vllm serve now and then misses an early disconnect (twice in about fifteen requests here; a vLLM
+    # matter, not the client's): up to three requests, at least one abort. A client that never
+    # closes its stream gets none (checked by hand against the old code).
+    for _ in range(3):
+        before = _aborts(served)
+        listener = StoppingListener(after=3)
+        with pytest.raises(StopListening):
+            engine.complete(messages, TOOLS, on_token=listener)
+        assert len(listener.pieces) == 3
+        try:  # the server notices the closed connection at its next chunk and drops the request
+            wait_until(lambda b=before: _aborts(served) > b, 30, "vLLM to abort the request")
+            break
+        except AssertionError:
+            continue
+    else:
+        pytest.fail("vllm serve aborted none of three requests whose stream the engine closed")
     engine.close()
