@@ -13,9 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from qcode.agent.contracts import PlanStep, ToolCall, Usage
 
 __all__ = [
-    "Event", "EventBus", "SessionStarted", "TurnStarted", "TokenStreamed", "ModelTurn",
-    "ToolCalled", "ObservationMade", "PlanUpdated", "Notice", "UserMessage", "CheckpointMade", "RolledBack",
-    "Compacted", "RunFinished",
+    "Event",
+    "EventBus",
+    "SessionStarted",
+    "TurnStarted",
+    "TokenStreamed",
+    "ModelTurn",
+    "ToolCalled",
+    "ObservationMade",
+    "PlanUpdated",
+    "Notice",
+    "UserMessage",
+    "CheckpointMade",
+    "RolledBack",
+    "Compacted",
+    "RunFinished",
 ]
 
 
@@ -148,8 +160,19 @@ class RunFinished(_Event):
 
 
 Event = Annotated[
-    SessionStarted | TurnStarted | TokenStreamed | ModelTurn | ToolCalled | ObservationMade
-    | PlanUpdated | Notice | UserMessage | CheckpointMade | RolledBack | Compacted | RunFinished,
+    SessionStarted
+    | TurnStarted
+    | TokenStreamed
+    | ModelTurn
+    | ToolCalled
+    | ObservationMade
+    | PlanUpdated
+    | Notice
+    | UserMessage
+    | CheckpointMade
+    | RolledBack
+    | Compacted
+    | RunFinished,
     Field(discriminator="type"),
 ]
 

@@ -290,5 +290,3 @@ def _refuse_truncated_calls(turn: Turn) -> Turn:
         call.model_copy(update={"problem": problem}) if call.repaired else call for call in turn.tool_calls
     ]
     return turn.model_copy(update={"tool_calls": calls})
-
-

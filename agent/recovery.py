@@ -21,11 +21,11 @@ MUTATING_TOOLS = frozenset({"edit_file", "write_file", "shell"})
 
 _HINTS = {
     "repeated_action": "You have made the same call several times with the same result. It will not "
-                       "change. Step back: re-read the relevant code, or try a different approach.",
+    "change. Step back: re-read the relevant code, or try a different approach.",
     "repeated_error": "The same error keeps coming back. Read it carefully, check your assumptions "
-                      "(file paths, exact text, command syntax) and change the call before retrying.",
+    "(file paths, exact text, command syntax) and change the call before retrying.",
     "cycle": "You are going around in a cycle of the same calls. Stop repeating it: decide what "
-             "information you are missing and get it differently, or change the plan.",
+    "information you are missing and get it differently, or change the plan.",
 }
 
 
@@ -50,8 +50,12 @@ class Recovery:
 
     def after_call(self, step: int, call: ToolCall, observation: Observation) -> str | None:
         """Record the call; returns a message for the model when it is stuck (or raises to stop)."""
-        action = Action(step=step, key=action_key(call.name, call.arguments), ok=observation.ok,
-                        error="" if observation.ok else error_key(observation.text))
+        action = Action(
+            step=step,
+            key=action_key(call.name, call.arguments),
+            ok=observation.ok,
+            error="" if observation.ok else error_key(observation.text),
+        )
         signal = self.detector.record(action)
         if signal is None:
             self._quiet_calls += 1
@@ -70,11 +74,16 @@ class Recovery:
         if self.level == 2:
             # Everything since the episode began is suspect, not just the latest repetition.
             restored = self._roll_back(self._episode_start)
-            where = (f"the checkpoint taken before step {restored.step}" if restored
-                     else "the state before this repetition")
-            return (f"qcode notice: still stuck ({signal.detail}). The workspace was rolled back to {where}; "
-                    "changes made since are gone. Make a new plan for the remaining work with "
-                    "`update_plan`, using a different approach, then continue.")
+            where = (
+                f"the checkpoint taken before step {restored.step}"
+                if restored
+                else "the state before this repetition"
+            )
+            return (
+                f"qcode notice: still stuck ({signal.detail}). The workspace was rolled back to {where}; "
+                "changes made since are gone. Make a new plan for the remaining work with "
+                "`update_plan`, using a different approach, then continue."
+            )
         raise LimitReached(f"stuck: {signal.detail}, after a hint and a rollback")
 
     def _roll_back(self, since_step: int) -> Checkpoint | None:

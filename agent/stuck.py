@@ -66,15 +66,19 @@ class StuckDetector:
         tail = self._tail(self.repeats)
         if tail and len({a.key for a in tail}) == 1:
             name = tail[0].key.split(":", 1)[0]
-            return StuckSignal("repeated_action", f"the same `{name}` call {self.repeats} times in a row",
-                               tail[0].step)
+            return StuckSignal(
+                "repeated_action", f"the same `{name}` call {self.repeats} times in a row", tail[0].step
+            )
         return None
 
     def _repeated_error(self) -> StuckSignal | None:
         tail = self._tail(self.repeats)
         if tail and all(not a.ok for a in tail) and len({a.error for a in tail}) == 1:
-            return StuckSignal("repeated_error", f"the same error {self.repeats} times in a row: "
-                               f"{tail[0].error.splitlines()[0][:120]}", tail[0].step)
+            return StuckSignal(
+                "repeated_error",
+                f"the same error {self.repeats} times in a row: {tail[0].error.splitlines()[0][:120]}",
+                tail[0].step,
+            )
         return None
 
     def _cycle(self) -> StuckSignal | None:
@@ -86,6 +90,9 @@ class StuckDetector:
             tail = keys[-span:]
             if len(set(tail[:period])) == period and all(tail[i] == tail[i % period] for i in range(span)):
                 names = [k.split(":", 1)[0] for k in tail[:period]]
-                return StuckSignal("cycle", f"a cycle of {' → '.join(names)} repeated {self.repeats} times",
-                                   list(self._recent)[-span].step)
+                return StuckSignal(
+                    "cycle",
+                    f"a cycle of {' → '.join(names)} repeated {self.repeats} times",
+                    list(self._recent)[-span].step,
+                )
         return None

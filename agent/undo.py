@@ -49,7 +49,8 @@ def undo_session(state_dir: Path, session_id: str, steps: int = 1) -> UndoOutcom
             workspace.publish(commit, meta.branch)
             meta.tip = commit
             save_meta(folder, meta)
-        return UndoOutcome(session_id=meta.id, branch=meta.branch, commit=commit, restored_to=where,
-                           diffstat=stat)
+        return UndoOutcome(
+            session_id=meta.id, branch=meta.branch, commit=commit, restored_to=where, diffstat=stat
+        )
     finally:
         workspace.remove()

@@ -30,8 +30,11 @@ def run(turns: int) -> dict[str, dict[str, float]]:
     from qcode.config import Settings
 
     tools = default_registry().schemas()
-    settings = Settings(model=str(cached_tiny_qwen3()), max_model_len=16384,
-                        gpu_memory_utilization=float(os.environ.get("QCODE_GPU_MEMORY_UTILIZATION", "0.3")))
+    settings = Settings(
+        model=str(cached_tiny_qwen3()),
+        max_model_len=16384,
+        gpu_memory_utilization=float(os.environ.get("QCODE_GPU_MEMORY_UTILIZATION", "0.3")),
+    )
     engine = VllmEngine(settings, EngineOptions(thinking=False, max_turn_tokens=256))
     results: dict[str, dict[str, float]] = {}
     try:
@@ -42,7 +45,8 @@ def run(turns: int) -> dict[str, dict[str, float]]:
             for turn_index in range(turns):
                 messages: list[dict[str, Any]] = [
                     {"role": "system", "content": render("system")},
-                    {"role": "user", "content": f"Task {turn_index}: total() is off by one; fix it."}]
+                    {"role": "user", "content": f"Task {turn_index}: total() is off by one; fix it."},
+                ]
                 choice = "required" if mode.startswith("required") else "auto"
                 turn = engine.complete(messages, tools, tool_choice=choice)
                 totals["tokens"] += turn.usage.completion_tokens
@@ -58,13 +62,27 @@ def run(turns: int) -> dict[str, dict[str, float]]:
 
 def report(results: dict[str, dict[str, float]]) -> None:
     base = results["free"]["tokens"] / results["free"]["decode_s"]
-    table = Table("mode", "turns", "tokens", "decode s", "tokens/s", "vs free", "mean ttft s",
-                  title="constrained decoding overhead (tiny Qwen3, vLLM CPU)")
+    table = Table(
+        "mode",
+        "turns",
+        "tokens",
+        "decode s",
+        "tokens/s",
+        "vs free",
+        "mean ttft s",
+        title="constrained decoding overhead (tiny Qwen3, vLLM CPU)",
+    )
     for mode, row in results.items():
         rate = row["tokens"] / row["decode_s"]
-        table.add_row(mode, f"{row['turns']:.0f}", f"{row['tokens']:.0f}", f"{row['decode_s']:.1f}",
-                      f"{rate:.1f}",
-                      f"{rate / base:.2f}×", f"{row['ttft'] / row['turns']:.3f}")
+        table.add_row(
+            mode,
+            f"{row['turns']:.0f}",
+            f"{row['tokens']:.0f}",
+            f"{row['decode_s']:.1f}",
+            f"{rate:.1f}",
+            f"{rate / base:.2f}×",
+            f"{row['ttft'] / row['turns']:.3f}",
+        )
     Console().print(table)
 
 

@@ -80,10 +80,14 @@ def run_qcode(corpus: Corpus) -> Run:
 
 def run_aider(corpus: Corpus, python: str) -> tuple[Run, str]:
     if not Path(python).exists():
-        sys.exit(f"aider's python {python} not found: python3 -m venv /tmp/aider-venv && "
-                 "/tmp/aider-venv/bin/pip install aider-chat (or pass --aider-python)")
-    payload = [{"id": c.id, "content": corpus.content(c), "old_text": c.old_text, "new_text": c.new_text}
-               for c in corpus.cases]
+        sys.exit(
+            f"aider's python {python} not found: python3 -m venv /tmp/aider-venv && "
+            "/tmp/aider-venv/bin/pip install aider-chat (or pass --aider-python)"
+        )
+    payload = [
+        {"id": c.id, "content": corpus.content(c), "old_text": c.old_text, "new_text": c.new_text}
+        for c in corpus.cases
+    ]
     with tempfile.TemporaryDirectory(prefix="qcode-bench-edits-") as tmp:
         src, dst = Path(tmp, "corpus.json"), Path(tmp, "results.json")
         src.write_text(json.dumps(payload))
@@ -119,8 +123,10 @@ def table(corpus: Corpus, runs: list[Run]) -> str:
     """One row per category, then positive / negative / all; each matcher's outcome shares in %."""
     tallies = [tally(corpus, run) for run in runs]
     labels = "".join(f"{label:>8}" for label in ("ok", "wrong", "w.place", "refused"))
-    lines = [f"{'':<21}" + "   ".join(f"{run.name + ' (%)':^32}" for run in runs),
-             f"{'category':<17}{'n':>4}" + "   ".join(labels for _run in runs)]
+    lines = [
+        f"{'':<21}" + "   ".join(f"{run.name + ' (%)':^32}" for run in runs),
+        f"{'category':<17}{'n':>4}" + "   ".join(labels for _run in runs),
+    ]
     lines.append("-" * len(lines[1]))
     for row in tallies[0]:
         n = sum(tallies[0][row].values())
@@ -159,8 +165,10 @@ def _detail(corpus: Corpus, case: Case, result: str | None) -> str:
     want = corpus.expected(case) or corpus.content(case)
     got = result if result is not None else corpus.content(case)
     diff = difflib.unified_diff(want.split("\n"), got.split("\n"), "expected", "got", n=1, lineterm="")
-    return (f"    --- old_text\n{_indent(case.old_text)}\n    --- new_text\n{_indent(case.new_text)}\n"
-            f"    --- expected vs got\n{_indent(chr(10).join(list(diff)[:30]))}")
+    return (
+        f"    --- old_text\n{_indent(case.old_text)}\n    --- new_text\n{_indent(case.new_text)}\n"
+        f"    --- expected vs got\n{_indent(chr(10).join(list(diff)[:30]))}"
+    )
 
 
 def _indent(text: str) -> str:
@@ -185,9 +193,11 @@ def main() -> None:
     everything = tally(corpus, qcode)["all"]
     aider_all = tally(corpus, aider)["all"]
     total = sum(everything.values())
-    print(f"\ntargets: correct {100 * everything['correct'] / total:.1f} % (>= 98), "
-          f"wrong place {100 * everything['wrong_place'] / total:.1f} % (= 0), "
-          f"ahead of aider: {everything['correct'] > aider_all['correct']}")
+    print(
+        f"\ntargets: correct {100 * everything['correct'] / total:.1f} % (>= 98), "
+        f"wrong place {100 * everything['wrong_place'] / total:.1f} % (= 0), "
+        f"ahead of aider: {everything['correct'] > aider_all['correct']}"
+    )
     print(f"\nqcode failures:\n{failures(corpus, qcode, args.show)}")
 
 

@@ -227,8 +227,13 @@ def _change(block: list[Line], rng: random.Random, avoid: set[int]) -> list[Line
         lead = _lead(block[j + 1][1] if block[j + 1][1].strip() else block[j][1])
         names = [m.group() for _k, t in block for m in _IDENT.finditer(t) if not keyword.iskeyword(m.group())]
         name = rng.choice(names) if names else "result"
-        line = rng.choice((f'logger.debug("{name}=%r", {name})', f"assert {name} is not None",
-                           f"# keep {name} in sync with the caller"))
+        line = rng.choice(
+            (
+                f'logger.debug("{name}=%r", {name})',
+                f"assert {name} is not None",
+                f"# keep {name} in sync with the caller",
+            )
+        )
         return block[: j + 1] + [(-1, lead + line)] + block[j + 1 :]
     new = _rewrite(block[i][1], rng, intended=True)
     return None if new is None else block[:i] + [(-1, new)] + block[i + 1 :]
@@ -309,8 +314,13 @@ def _collapse(pair: Pair, gone: set[int], rng: random.Random) -> Pair:
     return cut(pair[0]), cut(pair[1])
 
 
-_DRIFT = {"trailing_ws": _trailing_ws, "tabs": _tabs, "indent_shift": _indent_shift,
-          "stale_line": _stale_line, "blank_lines": _blank_lines}
+_DRIFT = {
+    "trailing_ws": _trailing_ws,
+    "tabs": _tabs,
+    "indent_shift": _indent_shift,
+    "stale_line": _stale_line,
+    "blank_lines": _blank_lines,
+}
 _ORDER = ("stale_line", "blank_lines", "indent_shift", "tabs", "trailing_ws")  # content, then whitespace
 
 
@@ -351,8 +361,9 @@ def _text(lines: list[Line]) -> str:
 
 
 def _positive(cid: str, category: str, path: str, text: str, rng: random.Random) -> Case | None:
-    drifts = () if category == "exact" else tuple(rng.sample(DRIFTS, 2)) if category == "combined" else (
-        category,)
+    drifts = (
+        () if category == "exact" else tuple(rng.sample(DRIFTS, 2)) if category == "combined" else (category,)
+    )
     got = _drifted(text.split("\n"), rng, drifts)
     if got is None:
         return None
@@ -406,8 +417,9 @@ def _foreign(cid: str, path: str, files: dict[str, str], rng: random.Random) -> 
     return Case(cid, "absent_foreign", path, 0, 0, _text(old), _text(new), (), True)
 
 
-def _make(i: int, category: str, files: dict[str, str], by_pkg: dict[str, list[str]],
-          rng: random.Random) -> Case | None:
+def _make(
+    i: int, category: str, files: dict[str, str], by_pkg: dict[str, list[str]], rng: random.Random
+) -> Case | None:
     pkg = rng.choice(sorted(by_pkg))
     path = rng.choice(by_pkg[pkg])
     cid = f"{i:04d}-{category}"

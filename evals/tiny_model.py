@@ -87,8 +87,9 @@ CHAT_TEMPLATE = r"""
 
 def _corpus(repo_root: Path, limit_files: int = 400) -> Iterator[str]:
     """Local text to train on: qcode's own sources, then part of the Python stdlib."""
-    call = ("<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>\n"
-            "</tool_call>\n")
+    call = (
+        "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>\n</tool_call>\n"
+    )
     yield call * 50
     sources = sorted(repo_root.glob("**/*.py")) + sorted(repo_root.glob("**/*.md"))
     stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
@@ -106,19 +107,25 @@ def _train_tokenizer(repo_root: Path):  # type: ignore[no-untyped-def]
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tokenizer.train_from_iterator(_corpus(repo_root), trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>",
-                                   pad_token="<|endoftext|>", model_max_length=32768)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=32768
+    )
     fast.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
     fast.add_tokens([AddedToken(t, special=False, normalized=False) for t in TEXT_TOKENS])
     fast.chat_template = CHAT_TEMPLATE.strip("\n")
     return fast
 
 
-def build_tiny_qwen3(folder: Path, *, hidden_size: int = 128, layers: int = 2,
-                     max_positions: int = 32768) -> Path:
+def build_tiny_qwen3(
+    folder: Path, *, hidden_size: int = 128, layers: int = 2, max_positions: int = 32768
+) -> Path:
     """Write a loadable Qwen3ForCausalLM folder (config, tokenizer, template, weights) and return it.
 
     Reuses a finished build in `folder` (one with the marker file).
@@ -138,10 +145,19 @@ def build_tiny_qwen3(folder: Path, *, hidden_size: int = 128, layers: int = 2,
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     config = Qwen3Config(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 2,
-        num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1, head_dim=64,
-        max_position_embeddings=max_positions, tie_word_embeddings=True, eos_token_id=eos,
-        bos_token_id=pad, pad_token_id=pad, dtype="float32",
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=64,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        eos_token_id=eos,
+        bos_token_id=pad,
+        pad_token_id=pad,
+        dtype="float32",
     )
     torch.manual_seed(SEED)
     model = Qwen3ForCausalLM(config)

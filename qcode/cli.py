@@ -97,8 +97,9 @@ def fix(
         {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
     )
     ask = not yes and sys.stdin.isatty() and not as_json
-    with new_session(settings, repo, bus=_progress_bus(), patch_out=patch_out,
-                     on_dirty=_confirm_dirty if ask else None) as session:
+    with new_session(
+        settings, repo, bus=_progress_bus(), patch_out=patch_out, on_dirty=_confirm_dirty if ask else None
+    ) as session:
         result = session.run(task)
     _report(result, session.repo.root, as_json)
 

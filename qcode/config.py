@@ -98,10 +98,21 @@ class Settings(BaseModel):
 
 
 REPO_SETTABLE = frozenset(
-    {"max_steps", "max_tokens", "max_wall_seconds", "command_timeout", "verify_command", "thinking",
-     "thinking_budget", "output_limit", "preserve_thinking", "max_turn_tokens"}
+    {
+        "max_steps",
+        "max_tokens",
+        "max_wall_seconds",
+        "command_timeout",
+        "verify_command",
+        "thinking",
+        "thinking_budget",
+        "output_limit",
+        "preserve_thinking",
+        "max_turn_tokens",
+    }
 )
 """Keys a repository's own config may set (it is untrusted: see the module docstring)."""
+
 
 class SourcedSettings(BaseModel):
     settings: Settings
@@ -171,7 +182,7 @@ def _env_values() -> dict[str, Any]:
     prefix = "QCODE_"
     found: dict[str, Any] = {}
     for name, value in os.environ.items():
-        key = name[len(prefix):].lower()
+        key = name[len(prefix) :].lower()
         if name.startswith(prefix) and key in Settings.model_fields:
             found[key] = value
     return found

@@ -86,8 +86,16 @@ def new_session(
         on_dirty()
     session_engine = engine or make_engine(settings.engine, settings)
     try:
-        return Session(options, session_engine, docker_sandbox_factory(settings), bus=bus, approver=approver,
-                       resume=meta, owns_engine=engine is None, repo_info=repo_info)
+        return Session(
+            options,
+            session_engine,
+            docker_sandbox_factory(settings),
+            bus=bus,
+            approver=approver,
+            resume=meta,
+            owns_engine=engine is None,
+            repo_info=repo_info,
+        )
     except BaseException:
         if engine is None:
             session_engine.close()

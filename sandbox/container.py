@@ -375,4 +375,3 @@ class DockerSandbox:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-

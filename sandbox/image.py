@@ -18,8 +18,19 @@ __all__ = ["DEFAULT_IMAGE", "OFFLINE_PACKAGES", "build_from_dockerfile", "build_
 DEFAULT_IMAGE = "qcode-sandbox:latest"
 
 OFFLINE_PACKAGES = [
-    "python3", "python-is-python3", "python3-pip", "python3-venv", "python3-pytest",
-    "git", "ripgrep", "make", "gcc", "libc6-dev", "patch", "procps", "ca-certificates",
+    "python3",
+    "python-is-python3",
+    "python3-pip",
+    "python3-venv",
+    "python3-pytest",
+    "git",
+    "ripgrep",
+    "make",
+    "gcc",
+    "libc6-dev",
+    "patch",
+    "procps",
+    "ca-certificates",
 ]
 """What every qcode sandbox has: Python as `python` and `python3`, pip, pytest, git, rg, build basics."""
 
@@ -57,8 +68,12 @@ def build_offline(
     with tempfile.TemporaryDirectory(prefix="qcode-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         command = [
-            "debootstrap", "--variant=minbase", f"--include={','.join(OFFLINE_PACKAGES)}",
-            suite, str(rootfs), mirror,
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(OFFLINE_PACKAGES)}",
+            suite,
+            str(rootfs),
+            mirror,
         ]
         log(f"$ {' '.join(command)}")
         done = subprocess.run(command, capture_output=True, text=True)

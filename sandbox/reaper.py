@@ -12,8 +12,7 @@ from typing import Any
 
 import docker.errors
 
-__all__ = [
-    "owner_alive", "owner_label", "process_start_time", "reap_leftovers", "remove_container"]
+__all__ = ["owner_alive", "owner_label", "process_start_time", "reap_leftovers", "remove_container"]
 
 
 def process_start_time(pid: int) -> str | None:

@@ -211,4 +211,3 @@ def _walk_files(root: Path, base: Path) -> list[str]:
         dirs[:] = [d for d in dirs if d != ".git"]
         found += [paths.workspace_relative(root, Path(folder) / n) for n in names]
     return found
-

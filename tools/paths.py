@@ -130,8 +130,13 @@ def rg_files(root: Path, extra: list[str] | None = None, timeout: float = 60.0) 
     if rg is None:
         return None
     try:
-        proc = subprocess.run([rg, "--files", *RG_BASE, *(extra or [])], cwd=root, capture_output=True,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(
+            [rg, "--files", *RG_BASE, *(extra or [])],
+            cwd=root,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode not in (0, 1):  # 1: no files at all, which is still an answer

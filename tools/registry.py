@@ -90,9 +90,12 @@ class ToolRegistry:
         except ValidationError as err:
             return Observation(ok=False, text=self._invalid(tool, err), data={"error": "invalid_arguments"})
         if ctx.approve is not None and (refusal := ctx.approve(call)) is not None:
-            return Observation(ok=False, text=f"The user rejected this call: {refusal}. Do not retry it "
-                               "unchanged; adjust your approach or ask for guidance in your reply.",
-                               data={"error": "rejected"})
+            return Observation(
+                ok=False,
+                text=f"The user rejected this call: {refusal}. Do not retry it "
+                "unchanged; adjust your approach or ask for guidance in your reply.",
+                data={"error": "rejected"},
+            )
         try:
             observation = tool.run(args, ctx)
         except RecoverableError as err:

@@ -49,10 +49,16 @@ def for_openai(messages: Sequence[Message], *, keep_reasoning: bool) -> list[Mes
             out["content"] = ""
         if message.get("tool_calls"):
             out["tool_calls"] = [
-                {"id": call.get("id", f"call_{i}"), "type": "function",
-                 "function": {"name": call.get("function", call)["name"],
-                              "arguments": a if isinstance(a := _arguments(call), str)
-                              else json.dumps(a, ensure_ascii=False)}}
+                {
+                    "id": call.get("id", f"call_{i}"),
+                    "type": "function",
+                    "function": {
+                        "name": call.get("function", call)["name"],
+                        "arguments": a
+                        if isinstance(a := _arguments(call), str)
+                        else json.dumps(a, ensure_ascii=False),
+                    },
+                }
                 for i, call in enumerate(message["tool_calls"])
             ]
         if out.get("role") == "tool":

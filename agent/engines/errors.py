@@ -15,6 +15,8 @@ class ContextLengthExceeded(ContextOverflow):
 
     def __init__(self, prompt_tokens: int, max_model_len: int, reserve: int) -> None:
         self.prompt_tokens, self.max_model_len, self.reserve = prompt_tokens, max_model_len, reserve
-        super().__init__(f"the prompt has {prompt_tokens} tokens; with {reserve} kept for the answer it does "
-                         f"not fit the context of {max_model_len} tokens (compact the history or raise "
-                         "max_model_len)")
+        super().__init__(
+            f"the prompt has {prompt_tokens} tokens; with {reserve} kept for the answer it does "
+            f"not fit the context of {max_model_len} tokens (compact the history or raise "
+            "max_model_len)"
+        )

@@ -9,8 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_MODEL", "FP8_MODEL", "GpuInfo", "ModelChoice", "choose_model",
-           "kv_bytes_per_token", "speculative_config"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "FP8_MODEL",
+    "GpuInfo",
+    "ModelChoice",
+    "choose_model",
+    "kv_bytes_per_token",
+    "speculative_config",
+]
 
 DEFAULT_MODEL = "Qwen/Qwen3.6-27B"
 FP8_MODEL = "Qwen/Qwen3.6-27B-FP8"
@@ -46,8 +53,14 @@ class ModelChoice:
     """One line for a Notice: which weights and why."""
 
 
-def choose_model(requested: str, gpu: GpuInfo | None, *, utilization: float, max_model_len: int,
-                 tensor_parallel_size: int = 1) -> ModelChoice:
+def choose_model(
+    requested: str,
+    gpu: GpuInfo | None,
+    *,
+    utilization: float,
+    max_model_len: int,
+    tensor_parallel_size: int = 1,
+) -> ModelChoice:
     """Keep BF16 when it fits with a useful KV cache; otherwise switch the default model to FP8.
 
     Only the default model is switched: a model the user named (or a local folder) is theirs.
@@ -62,19 +75,26 @@ def choose_model(requested: str, gpu: GpuInfo | None, *, utilization: float, max
     room = {m: usable - w - RUNTIME_OVERHEAD_GIB for m, w in WEIGHTS_GIB.items()}
     where = f"{devices}× {gpu.name} {gpu.memory_gib:.0f} GiB at {utilization:.0%}"
     if room[DEFAULT_MODEL] >= wanted_kv:
-        return ModelChoice(DEFAULT_MODEL, f"using {DEFAULT_MODEL} (BF16): {where} leaves "
-                                          f"{room[DEFAULT_MODEL]:.0f} GiB for the KV cache")
-    reason = (f"using {FP8_MODEL}: BF16 weights ({WEIGHTS_GIB[DEFAULT_MODEL]:.0f} GiB) leave only "
-              f"{max(room[DEFAULT_MODEL], 0):.0f} GiB of {where} for the KV cache, "
-              f"{wanted_kv:.0f} GiB wanted")
+        return ModelChoice(
+            DEFAULT_MODEL,
+            f"using {DEFAULT_MODEL} (BF16): {where} leaves {room[DEFAULT_MODEL]:.0f} GiB for the KV cache",
+        )
+    reason = (
+        f"using {FP8_MODEL}: BF16 weights ({WEIGHTS_GIB[DEFAULT_MODEL]:.0f} GiB) leave only "
+        f"{max(room[DEFAULT_MODEL], 0):.0f} GiB of {where} for the KV cache, "
+        f"{wanted_kv:.0f} GiB wanted"
+    )
     if room[FP8_MODEL] < wanted_kv:
-        reason += (f"; even FP8 leaves only {max(room[FP8_MODEL], 0):.0f} GiB — set a shorter "
-                   "max_model_len or more GPUs (tensor_parallel_size)")
+        reason += (
+            f"; even FP8 leaves only {max(room[FP8_MODEL], 0):.0f} GiB — set a shorter "
+            "max_model_len or more GPUs (tensor_parallel_size)"
+        )
     return ModelChoice(FP8_MODEL, reason)
 
 
-def speculative_config(mtp_tokens: int, *, on_gpu: bool,
-                       model_config: dict[str, Any]) -> dict[str, Any] | None:
+def speculative_config(
+    mtp_tokens: int, *, on_gpu: bool, model_config: dict[str, Any]
+) -> dict[str, Any] | None:
     """MTP speculative decoding when asked for, on a GPU, for weights that carry MTP layers."""
     if mtp_tokens <= 0 or not on_gpu:
         return None

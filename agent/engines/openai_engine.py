@@ -26,8 +26,14 @@ from qcode.agent.qwen_xml import parse_turn
 
 __all__ = ["OpenAIEngine"]
 
-_CONTEXT_SIGNS = ("maximum context length", "context length", "context_length_exceeded", "too many tokens",
-                  "exceeds the context", "longer than the maximum")
+_CONTEXT_SIGNS = (
+    "maximum context length",
+    "context length",
+    "context_length_exceeded",
+    "too many tokens",
+    "exceeds the context",
+    "longer than the maximum",
+)
 _TOOL_REFUSAL_SIGNS = ("tool", "function")
 
 
@@ -38,8 +44,12 @@ class OpenAIEngine:
         import openai
 
         self.base_url = settings.openai_base_url
-        self._client = client or openai.OpenAI(base_url=self.base_url, max_retries=1, timeout=600.0,
-                                               api_key=settings.openai_api_key.get_secret_value())
+        self._client = client or openai.OpenAI(
+            base_url=self.base_url,
+            max_retries=1,
+            timeout=600.0,
+            api_key=settings.openai_api_key.get_secret_value(),
+        )
         self.thinking, self.budget = bool(settings.thinking), int(settings.thinking_budget)
         self.preserve_thinking = bool(settings.preserve_thinking)
         self.max_turn_tokens: int = int(settings.max_turn_tokens)
@@ -50,8 +60,10 @@ class OpenAIEngine:
         self.name = f"openai:{self.model}"
         self.native_tools = True
         self._extras: dict[str, Any] = {
-            "chat_template_kwargs": {"enable_thinking": self.thinking,
-                                     "preserve_thinking": self.preserve_thinking},
+            "chat_template_kwargs": {
+                "enable_thinking": self.thinking,
+                "preserve_thinking": self.preserve_thinking,
+            },
         }
         if self.thinking and self.budget > 0:
             self._extras["thinking_token_budget"] = self.budget
@@ -62,33 +74,50 @@ class OpenAIEngine:
         try:
             served = list(self._client.models.list())
         except openai.APIConnectionError:
-            raise UserError(f"cannot reach an OpenAI-compatible server at {self.base_url}; start one (e.g. "
-                            f"`vllm serve {wanted}`) or set QCODE_OPENAI_BASE_URL") from None
+            raise UserError(
+                f"cannot reach an OpenAI-compatible server at {self.base_url}; start one (e.g. "
+                f"`vllm serve {wanted}`) or set QCODE_OPENAI_BASE_URL"
+            ) from None
         except openai.AuthenticationError:
-            raise UserError(f"the server at {self.base_url} refused the API key; "
-                            "set QCODE_OPENAI_API_KEY") from None
+            raise UserError(
+                f"the server at {self.base_url} refused the API key; set QCODE_OPENAI_API_KEY"
+            ) from None
         except openai.APIStatusError as err:
-            raise UserError(f"the server at {self.base_url} answered /models with HTTP {err.status_code}; "
-                            "is it an OpenAI-compatible endpoint (…/v1)?") from None
+            raise UserError(
+                f"the server at {self.base_url} answered /models with HTTP {err.status_code}; "
+                "is it an OpenAI-compatible endpoint (…/v1)?"
+            ) from None
         names = [entry.id for entry in served]
         if wanted in names or not names:
             model, notes = wanted, []
         elif len(names) == 1:
             model, notes = names[0], [f"{self.base_url} serves {names[0]} (not {wanted}); using it"]
         else:
-            raise UserError(f"{self.base_url} does not serve {wanted}; it serves {', '.join(names)} "
-                            "(pick one with --model)")
+            raise UserError(
+                f"{self.base_url} does not serve {wanted}; it serves {', '.join(names)} "
+                "(pick one with --model)"
+            )
         entry = next((e for e in served if e.id == model), None)
-        length = getattr(entry, "max_model_len", None) or (entry.model_extra or {}).get("max_model_len") \
-            if entry is not None else None
-        notes.append(f"openai engine: {model} at {self.base_url}"
-                     + (f", context {length} tokens" if length else ", context length not reported"))
+        length = (
+            getattr(entry, "max_model_len", None) or (entry.model_extra or {}).get("max_model_len")
+            if entry is not None
+            else None
+        )
+        notes.append(
+            f"openai engine: {model} at {self.base_url}"
+            + (f", context {length} tokens" if length else ", context length not reported")
+        )
         return model, int(length) if length else None, notes
 
     # ------------------------------------------------------------------ the Engine protocol
 
-    def complete(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *,
-                 on_token: TokenCallback | None = None) -> Turn:
+    def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        *,
+        on_token: TokenCallback | None = None,
+    ) -> Turn:
         started = time.monotonic()
         while True:
             try:
@@ -103,7 +132,9 @@ class OpenAIEngine:
 
     def _request(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
         request: dict[str, Any] = {
-            "model": self.model, "stream": True, "stream_options": {"include_usage": True},
+            "model": self.model,
+            "stream": True,
+            "stream_options": {"include_usage": True},
             "messages": for_openai(messages, keep_reasoning=self.preserve_thinking),
             "extra_body": dict(self._extras),
         }
@@ -114,8 +145,13 @@ class OpenAIEngine:
             request["tool_choice"] = "auto" if self.native_tools else "none"
         return request
 
-    def _stream(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]],
-                on_token: TokenCallback | None, started: float) -> Turn:
+    def _stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        on_token: TokenCallback | None,
+        started: float,
+    ) -> Turn:
         import openai
 
         acc = _Accumulator()
@@ -157,8 +193,10 @@ class OpenAIEngine:
                 raise _Retry() from err
         if self.native_tools and any(sign in lowered for sign in _TOOL_REFUSAL_SIGNS):
             self.native_tools = False
-            self.notices.append(f"{self.base_url} refused native tool calls ({text[:120]}); "
-                                "reading Qwen3 XML tool calls from the text instead")
+            self.notices.append(
+                f"{self.base_url} refused native tool calls ({text[:120]}); "
+                "reading Qwen3 XML tool calls from the text instead"
+            )
             raise _Retry() from err
         raise EngineError(f"{self.base_url} refused the request: {text[:300]}") from err
 
@@ -192,9 +230,11 @@ class _Accumulator:
     def add(self, chunk: Any) -> str:
         if getattr(chunk, "usage", None):
             details = getattr(chunk.usage, "prompt_tokens_details", None)
-            self.usage = Usage(prompt_tokens=chunk.usage.prompt_tokens or 0,
-                               completion_tokens=chunk.usage.completion_tokens or 0,
-                               cached_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0)
+            self.usage = Usage(
+                prompt_tokens=chunk.usage.prompt_tokens or 0,
+                completion_tokens=chunk.usage.completion_tokens or 0,
+                cached_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
+            )
         if not chunk.choices:
             return ""
         choice = chunk.choices[0]
@@ -223,8 +263,16 @@ class _Accumulator:
             ttft = None
         else:
             ttft = self.first_token - started
-        return Turn(text=parsed.text, reasoning=parsed.reasoning, tool_calls=calls, raw=raw, usage=self.usage,
-                    time_to_first_token=ttft, duration=time.monotonic() - started, finish_reason=self.finish)
+        return Turn(
+            text=parsed.text,
+            reasoning=parsed.reasoning,
+            tool_calls=calls,
+            raw=raw,
+            usage=self.usage,
+            time_to_first_token=ttft,
+            duration=time.monotonic() - started,
+            finish_reason=self.finish,
+        )
 
 
 def _native_call(call: dict[str, Any], index: int) -> ToolCall:
@@ -232,10 +280,16 @@ def _native_call(call: dict[str, Any], index: int) -> ToolCall:
     try:
         arguments = json.loads(call["arguments"] or "{}")
     except ValueError:
-        return ToolCall(id=call_id, name=call["name"], problem=(
-            f"The arguments of your `{call['name']}` call are not valid JSON: {call['arguments'][:120]!r}. "
-            "Nothing was run; send the call again with a JSON object of arguments."))
+        return ToolCall(
+            id=call_id,
+            name=call["name"],
+            problem=(
+                f"The arguments of your `{call['name']}` call are not valid JSON: {call['arguments'][:120]!r}. "
+                "Nothing was run; send the call again with a JSON object of arguments."
+            ),
+        )
     if not isinstance(arguments, dict):
-        return ToolCall(id=call_id, name=call["name"],
-                        problem="The tool-call arguments must be a JSON object.")
+        return ToolCall(
+            id=call_id, name=call["name"], problem="The tool-call arguments must be a JSON object."
+        )
     return ToolCall(id=call_id, name=call["name"], arguments=arguments)

@@ -22,7 +22,6 @@ from qcode.agent.qwen_xml import parse_turn
 __all__ = ["ReplayEngine", "ReplayLine", "load_replay"]
 
 
-
 class ReplayToolCall(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -103,15 +102,20 @@ class ReplayEngine:
     def _turn(self, line: ReplayLine, tools: Sequence[dict[str, Any]]) -> Turn:
         if line.raw is not None:
             parsed = parse_turn(line.raw, tools)
-            return Turn(text=parsed.text, reasoning=parsed.reasoning, tool_calls=parsed.tool_calls,
-                        raw=line.raw, finish_reason="stop")
+            return Turn(
+                text=parsed.text,
+                reasoning=parsed.reasoning,
+                tool_calls=parsed.tool_calls,
+                raw=line.raw,
+                finish_reason="stop",
+            )
         calls = [
             ToolCall(id=f"call_{index}", name=call.name, arguments=call.arguments)
             for index, call in enumerate(line.tool_calls)
         ]
-        return Turn(text=line.content or "", reasoning=line.reasoning or "", tool_calls=calls,
-                    finish_reason="stop")
+        return Turn(
+            text=line.content or "", reasoning=line.reasoning or "", tool_calls=calls, finish_reason="stop"
+        )
 
     def close(self) -> None:
         """Nothing to release."""
-

@@ -64,10 +64,13 @@ class EngineOptions:
             raise UserError(f"tool_choice must be auto or required, not {choice!r}")
         cap = settings.max_argument_chars
         if cap is not None and not 1 <= cap <= MAX_ARGUMENT_CAP:
-            raise UserError(f"max_argument_chars must be 1…{MAX_ARGUMENT_CAP} (a guard for untrained "
-                            f"models), not {cap}; leave it unset for real models")
+            raise UserError(
+                f"max_argument_chars must be 1…{MAX_ARGUMENT_CAP} (a guard for untrained "
+                f"models), not {cap}; leave it unset for real models"
+            )
         return cls(
-            thinking=bool(settings.thinking), thinking_budget=int(settings.thinking_budget),
+            thinking=bool(settings.thinking),
+            thinking_budget=int(settings.thinking_budget),
             preserve_thinking=bool(settings.preserve_thinking),
             constrained=bool(settings.constrained_tool_calls),
             tool_choice=choice,
@@ -114,8 +117,11 @@ class VllmEngine:
 
         self.tokenizer = AutoTokenizer.from_pretrained(self.plan.engine_kwargs["model"])
         self._think_close = self.tokenizer.convert_tokens_to_ids(THINK_CLOSE)
-        self._defaults = {k: v for k, v in self._llm.model_config.get_diff_sampling_param().items()
-                          if k not in ("max_new_tokens", "max_tokens")}
+        self._defaults = {
+            k: v
+            for k, v in self._llm.model_config.get_diff_sampling_param().items()
+            if k not in ("max_new_tokens", "max_tokens")
+        }
         self._closed = False
         # A process that never calls close() must still exit: multiprocessing's exit hook would
         # otherwise wait forever for vLLM's engine process. atexit runs this first (LIFO).
@@ -139,14 +145,23 @@ class VllmEngine:
     def render(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[int]:
         """The prompt's token ids, rendered by the model's own chat template."""
         text = self.tokenizer.apply_chat_template(
-            for_chat_template(messages), tools=list(tools) or None, tokenize=False,
-            add_generation_prompt=True, enable_thinking=self.options.thinking,
+            for_chat_template(messages),
+            tools=list(tools) or None,
+            tokenize=False,
+            add_generation_prompt=True,
+            enable_thinking=self.options.thinking,
             preserve_thinking=self.options.preserve_thinking,
         )
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
-    def complete(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *,
-                 on_token: TokenCallback | None = None, tool_choice: ToolChoice | None = None) -> Turn:
+    def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        *,
+        on_token: TokenCallback | None = None,
+        tool_choice: ToolChoice | None = None,
+    ) -> Turn:
         if self._closed:
             raise EngineError("the vllm engine is closed")
         started = time.monotonic()
@@ -167,9 +182,16 @@ class VllmEngine:
         raw, usage, finish = future.result()
         parsed = parse_turn(raw, tools)
         ttft = None if stream.first_token is None else stream.first_token - started
-        return Turn(text=parsed.text, reasoning=parsed.reasoning, tool_calls=parsed.tool_calls, raw=raw,
-                    usage=usage, time_to_first_token=ttft, duration=time.monotonic() - started,
-                    finish_reason=finish)
+        return Turn(
+            text=parsed.text,
+            reasoning=parsed.reasoning,
+            tool_calls=parsed.tool_calls,
+            raw=raw,
+            usage=usage,
+            time_to_first_token=ttft,
+            duration=time.monotonic() - started,
+            finish_reason=finish,
+        )
 
     def close(self) -> None:
         if self._closed:
@@ -189,8 +211,9 @@ class VllmEngine:
 
     # ------------------------------------------------------------------ generation (loop thread)
 
-    async def _turn(self, prompt: list[int], tools: Sequence[dict[str, Any]], tool_choice: ToolChoice,
-                    stream: _Stream) -> tuple[str, Usage, str | None]:
+    async def _turn(
+        self, prompt: list[int], tools: Sequence[dict[str, Any]], tool_choice: ToolChoice, stream: _Stream
+    ) -> tuple[str, Usage, str | None]:
         usage = Usage(prompt_tokens=len(prompt))
         raw, ids = "", list(prompt)
         reasoned = self.options.thinking and self.options.thinking_budget > 0
@@ -220,8 +243,9 @@ class VllmEngine:
             return "", [], 0
         close_id = self._think_close
         stop_ids: list[int] = [close_id] if isinstance(close_id, int) and close_id >= 0 else []
-        params = SamplingParams(**self._sampling(self.options.thinking_budget), stop=[THINK_CLOSE],
-                                stop_token_ids=stop_ids)
+        params = SamplingParams(
+            **self._sampling(self.options.thinking_budget), stop=[THINK_CLOSE], stop_token_ids=stop_ids
+        )
         text, ids, cached, _ = await self._generate(prompt, params, stream)
         eos = {self._think_close, self.tokenizer.eos_token_id}
         while ids and ids[-1] in eos:
@@ -252,11 +276,16 @@ class VllmEngine:
         # Per-request seeds break vLLM's CPU worker when a prompt is prefilled in chunks ("CPU
         # Generator does not use offset"); on CPU the seed goes to the engine (see plan_engine).
         seed = self.options.seed if self.plan.device != "cpu" else None
-        return {**self._defaults, "max_tokens": max_tokens, "seed": seed,
-                "output_kind": RequestOutputKind.DELTA}
+        return {
+            **self._defaults,
+            "max_tokens": max_tokens,
+            "seed": seed,
+            "output_kind": RequestOutputKind.DELTA,
+        }
 
-    async def _generate(self, prompt: list[int], params: Any,
-                        stream: _Stream) -> tuple[str, list[int], int, str | None]:
+    async def _generate(
+        self, prompt: list[int], params: Any, stream: _Stream
+    ) -> tuple[str, list[int], int, str | None]:
         """One request; streams text deltas; returns (text, token ids, cached prompt tokens, finish)."""
         request_id = f"qcode-{uuid.uuid4().hex[:12]}"
         stream.request_ids.append(request_id)
@@ -276,8 +305,10 @@ class VllmEngine:
                 raise ContextLengthExceeded(len(prompt), self.max_model_len, 0) from err
             raise EngineError(f"vLLM failed on a request: {err}") from err
         if finish in (None, "abort"):
-            raise EngineError("vLLM aborted the request (for example, the tool-call grammar did not "
-                              "compile); its log above says why")
+            raise EngineError(
+                "vLLM aborted the request (for example, the tool-call grammar did not "
+                "compile); its log above says why"
+            )
         return text, ids, cached, finish
 
     def _emit(self, stream: _Stream, text: str) -> None:
@@ -296,4 +327,3 @@ class VllmEngine:
     def requests_in_flight(self) -> int:
         """Requests vLLM is still generating (all sessions sharing this engine)."""
         return 0 if self._llm is None else self._llm.get_num_unfinished_requests()
-

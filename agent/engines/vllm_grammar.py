@@ -27,8 +27,15 @@ __all__ = ["ToolChoice", "cap_arguments", "structural_tag"]
 
 ToolChoice = Literal["auto", "required"]
 CALL_TRIGGER = "<tool_call>"
-FREE_TEXT_EXCLUDES = ["<think>", "</think>", "</tool_call>", "<function=", "</function>", "<parameter=",
-                      "</parameter>"]
+FREE_TEXT_EXCLUDES = [
+    "<think>",
+    "</think>",
+    "</tool_call>",
+    "<function=",
+    "</function>",
+    "<parameter=",
+    "</parameter>",
+]
 VALUE_EXCLUDES = ["<tool_call>", "</think>", "<parameter="]
 """Kept out of argument values: our parser (like vLLM's) would cut a value there."""
 STRING_UNIT = "(?:[^<]|<+[^</tp])"
@@ -97,8 +104,9 @@ def _function_tools(tools: Sequence[dict[str, Any]], max_chars: int | None) -> l
     return found
 
 
-def structural_tag(tools: Sequence[dict[str, Any]], tool_choice: ToolChoice = "auto",
-                   max_argument_chars: int | None = None) -> str:
+def structural_tag(
+    tools: Sequence[dict[str, Any]], tool_choice: ToolChoice = "auto", max_argument_chars: int | None = None
+) -> str:
     """The `StructuredOutputsParams.structural_tag` JSON for an answer that starts after `</think>`.
 
     `auto`: free text with any number of well-formed calls. `required`: the answer is exactly one
@@ -109,8 +117,11 @@ def structural_tag(tools: Sequence[dict[str, Any]], tool_choice: ToolChoice = "a
     from xgrammar.structural_tag import JSONSchemaFormat, TriggeredTagsFormat
 
     tag = get_model_structural_tag(
-        "qwen_3_5", tools=_function_tools(tools, max_argument_chars), tool_choice=tool_choice,
-        reasoning="disabled", parallel_tool_calls=tool_choice == "auto",
+        "qwen_3_5",
+        tools=_function_tools(tools, max_argument_chars),
+        tool_choice=tool_choice,
+        reasoning="disabled",
+        parallel_tool_calls=tool_choice == "auto",
         max_whitespace_cnt=MAX_WHITESPACE if max_argument_chars is None else CAPPED_WHITESPACE,
     )
     triggered = tag.format

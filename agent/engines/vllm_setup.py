@@ -18,8 +18,10 @@ from qcode.agent.exceptions import EngineError, UserError
 
 __all__ = ["EnginePlan", "classify_start_failure", "plan_engine", "quiet_vllm_logs", "require_vllm"]
 
-NO_ENGINE_HINT = ("use --engine openai against an OpenAI-compatible server (e.g. `vllm serve` on a GPU box), "
-                  "or try `qcode demo`")
+NO_ENGINE_HINT = (
+    "use --engine openai against an OpenAI-compatible server (e.g. `vllm serve` on a GPU box), "
+    "or try `qcode demo`"
+)
 
 
 def quiet_vllm_logs() -> None:
@@ -34,8 +36,10 @@ def require_vllm() -> str:
     try:
         from vllm.platforms import current_platform
     except ImportError:
-        raise UserError(f"the vllm engine needs vLLM, which is not installed (pip install 'qcode[vllm]'); "
-                        f"{NO_ENGINE_HINT}") from None
+        raise UserError(
+            f"the vllm engine needs vLLM, which is not installed (pip install 'qcode[vllm]'); "
+            f"{NO_ENGINE_HINT}"
+        ) from None
     device = str(getattr(current_platform, "device_type", "") or "")
     if device not in ("cuda", "cpu", "rocm", "xpu", "tpu"):
         raise UserError(f"no CUDA device found for the vllm engine; {NO_ENGINE_HINT}")
@@ -65,12 +69,14 @@ def model_config(model: str) -> dict[str, Any]:
     if folder.is_dir():
         path = folder / "config.json"
         if not path.is_file():
-            raise UserError(f"{folder} has no config.json; --model must be a model folder or a Hugging Face "
-                            "name")
+            raise UserError(
+                f"{folder} has no config.json; --model must be a model folder or a Hugging Face name"
+            )
         return json.loads(path.read_text(encoding="utf-8"))
     if model.startswith((".", "/", "~")):
-        raise UserError(f"model folder {model} does not exist; pass --model with a model folder or a "
-                        "Hugging Face name")
+        raise UserError(
+            f"model folder {model} does not exist; pass --model with a model folder or a Hugging Face name"
+        )
     return json.loads(Path(_cached_or_download(model, "config.json")).read_text(encoding="utf-8"))
 
 
@@ -108,8 +114,13 @@ def plan_engine(settings: Any, device: str) -> EnginePlan:
     max_len = int(settings.max_model_len)
     utilization = float(settings.gpu_memory_utilization)
     tensor_parallel = int(settings.tensor_parallel_size)
-    choice = choose_model(settings.model, measure_gpu() if on_gpu else None, utilization=utilization,
-                          max_model_len=max_len, tensor_parallel_size=tensor_parallel)
+    choice = choose_model(
+        settings.model,
+        measure_gpu() if on_gpu else None,
+        utilization=utilization,
+        max_model_len=max_len,
+        tensor_parallel_size=tensor_parallel,
+    )
     config = model_config(choice.model)
     text_config = config.get("text_config", config)
     native = int(text_config.get("max_position_embeddings") or max_len)
@@ -123,8 +134,9 @@ def plan_engine(settings: Any, device: str) -> EnginePlan:
         "enforce_eager": not on_gpu,
         "disable_log_stats": True,
         "structured_outputs_config": {"backend": "xgrammar"},
-        "speculative_config": speculative_config(int(settings.mtp_tokens), on_gpu=on_gpu,
-                                                 model_config=config),
+        "speculative_config": speculative_config(
+            int(settings.mtp_tokens), on_gpu=on_gpu, model_config=config
+        ),
     }
     seed = settings.seed
     if seed is not None:
@@ -132,8 +144,14 @@ def plan_engine(settings: Any, device: str) -> EnginePlan:
     return EnginePlan(choice=choice, engine_kwargs=kwargs, max_model_len=max_len, device=device)
 
 
-_MEMORY_SIGNS = ("out of memory", "no available memory for the cache blocks", "kv cache is needed",
-                 "larger than the available kv cache", "insufficient memory", "cudaerrormemoryallocation")
+_MEMORY_SIGNS = (
+    "out of memory",
+    "no available memory for the cache blocks",
+    "kv cache is needed",
+    "larger than the available kv cache",
+    "insufficient memory",
+    "cudaerrormemoryallocation",
+)
 
 
 def classify_start_failure(err: BaseException, plan: EnginePlan) -> UserError | EngineError:
@@ -147,7 +165,6 @@ def classify_start_failure(err: BaseException, plan: EnginePlan) -> UserError | 
             "(QCODE_MAX_MODEL_LEN=32768) or more GPUs (tensor_parallel_size); the log above has the cause"
         )
     return EngineError(f"vLLM could not start {model}: {_first_line(err)}")
-
 
 
 def _first_line(err: BaseException) -> str:

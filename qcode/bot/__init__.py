@@ -9,7 +9,21 @@ from qcode.bot.runner import BotOptions, BotOutcome, branch_for, run_bot
 from qcode.bot.triggers import BOT_MARKER, Decision, TriggerConfig, decide
 
 __all__ = [
-    "API_VERSION", "BOT_MARKER", "BotOptions", "BotOutcome", "CommentEvent", "Decision", "GitHubClient",
-    "GitHubError", "GitHubEvent", "IssuesEvent", "PullRequest", "TriggerConfig", "branch_for", "decide",
-    "load_event", "parse_event", "run_bot",
+    "API_VERSION",
+    "BOT_MARKER",
+    "BotOptions",
+    "BotOutcome",
+    "CommentEvent",
+    "Decision",
+    "GitHubClient",
+    "GitHubError",
+    "GitHubEvent",
+    "IssuesEvent",
+    "PullRequest",
+    "TriggerConfig",
+    "branch_for",
+    "decide",
+    "load_event",
+    "parse_event",
+    "run_bot",
 ]

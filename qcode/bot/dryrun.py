@@ -26,8 +26,9 @@ class DryRunForge:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "api-calls.json").write_text(json.dumps(self.calls, indent=2) + "\n", encoding="utf-8")
 
-    def _record(self, method: str, path: str, query: dict[str, str] | None = None,
-                body: dict[str, Any] | None = None) -> None:
+    def _record(
+        self, method: str, path: str, query: dict[str, str] | None = None, body: dict[str, Any] | None = None
+    ) -> None:
         self.calls.append({"method": method, "path": path, "query": query, "json": body})
 
     def default_branch(self) -> str:
@@ -38,9 +39,18 @@ class DryRunForge:
         return None
 
     def create_pull(self, *, title: str, head: str, base: str, body: str, draft: bool) -> PullRequest:
-        self._record("POST", f"/repos/{self.repo}/pulls", body={"title": title, "head": head, "base": base,
-                                                                "body": body, "draft": draft,
-                                                                "maintainer_can_modify": True})
+        self._record(
+            "POST",
+            f"/repos/{self.repo}/pulls",
+            body={
+                "title": title,
+                "head": head,
+                "base": base,
+                "body": body,
+                "draft": draft,
+                "maintainer_can_modify": True,
+            },
+        )
         self.write("pr-body.md", body)
         return PullRequest(number=0, html_url="(dry run: no pull request was opened)", draft=draft)
 

@@ -16,8 +16,18 @@ from pydantic import BaseModel, Field, ValidationError
 
 from qcode.agent.exceptions import UserError
 
-__all__ = ["Comment", "CommentEvent", "GitHubEvent", "Issue", "IssuesEvent", "Label", "Repository", "User",
-           "load_event", "parse_event"]
+__all__ = [
+    "Comment",
+    "CommentEvent",
+    "GitHubEvent",
+    "Issue",
+    "IssuesEvent",
+    "Label",
+    "Repository",
+    "User",
+    "load_event",
+    "parse_event",
+]
 
 
 class User(BaseModel):
@@ -90,16 +100,20 @@ def parse_event(payload: object, name: str | None = None) -> GitHubEvent:
     if name is None:
         name = "issue_comment" if "comment" in payload else "issues"
     if name not in ("issues", "issue_comment"):
-        raise UserError(f"qcode bot handles `issues` and `issue_comment` events, not `{name}`; "
-                        "trigger the workflow on those")
+        raise UserError(
+            f"qcode bot handles `issues` and `issue_comment` events, not `{name}`; "
+            "trigger the workflow on those"
+        )
     model = CommentEvent if name == "issue_comment" else IssuesEvent
     try:
         return model.model_validate({k: v for k, v in payload.items() if k != "kind"})
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise UserError(f"the {name} event payload is missing or has a bad `{where}` ({first['msg']}); "
-                        "pass GitHub's event JSON with --event PATH") from None
+        raise UserError(
+            f"the {name} event payload is missing or has a bad `{where}` ({first['msg']}); "
+            "pass GitHub's event JSON with --event PATH"
+        ) from None
 
 
 def load_event(path: Path, name: str | None = None) -> GitHubEvent:
@@ -107,8 +121,9 @@ def load_event(path: Path, name: str | None = None) -> GitHubEvent:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"event file {path} does not exist; pass --event PATH or set GITHUB_EVENT_PATH") \
-            from None
+        raise UserError(
+            f"event file {path} does not exist; pass --event PATH or set GITHUB_EVENT_PATH"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"event file {path} is not valid JSON ({err}); pass GitHub's event payload") from None
     return parse_event(payload, name)

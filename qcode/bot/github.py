@@ -50,16 +50,28 @@ class Forge(Protocol):
 class GitHubClient:
     """`owner/name` on the GitHub (or GitHub Enterprise) API at `api_url`."""
 
-    def __init__(self, api_url: str, repo: str, token: str, *, attempts: int = 3, backoff: float = 1.0,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        repo: str,
+        token: str,
+        *,
+        attempts: int = 3,
+        backoff: float = 1.0,
+        timeout: float = 30.0,
+    ) -> None:
         self.repo, self.owner = repo, repo.split("/", 1)[0]
         self.attempts, self.backoff = max(1, attempts), backoff
-        self._http = httpx.Client(base_url=api_url.rstrip("/"), timeout=timeout, headers={
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": "qcode-bot",
-        })
+        self._http = httpx.Client(
+            base_url=api_url.rstrip("/"),
+            timeout=timeout,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": "qcode-bot",
+            },
+        )
 
     def __enter__(self) -> GitHubClient:
         return self
@@ -77,25 +89,39 @@ class GitHubClient:
         return str(self._call("GET", f"/repos/{self.repo}")["default_branch"])
 
     def find_open_pull(self, branch: str) -> PullRequest | None:
-        found = self._call("GET", f"/repos/{self.repo}/pulls",
-                           params={"head": f"{self.owner}:{branch}", "state": "open"})
+        found = self._call(
+            "GET", f"/repos/{self.repo}/pulls", params={"head": f"{self.owner}:{branch}", "state": "open"}
+        )
         return PullRequest.model_validate(found[0]) if found else None
 
     def create_pull(self, *, title: str, head: str, base: str, body: str, draft: bool) -> PullRequest:
-        created = self._call("POST", f"/repos/{self.repo}/pulls",
-                             json={"title": title, "head": head, "base": base, "body": body, "draft": draft,
-                                   "maintainer_can_modify": True})
+        created = self._call(
+            "POST",
+            f"/repos/{self.repo}/pulls",
+            json={
+                "title": title,
+                "head": head,
+                "base": base,
+                "body": body,
+                "draft": draft,
+                "maintainer_can_modify": True,
+            },
+        )
         return PullRequest.model_validate(created)
 
     def update_pull(self, number: int, *, title: str, body: str) -> PullRequest:
-        updated = self._call("PATCH", f"/repos/{self.repo}/pulls/{number}",
-                             json={"title": title, "body": body})
+        updated = self._call(
+            "PATCH", f"/repos/{self.repo}/pulls/{number}", json={"title": title, "body": body}
+        )
         return PullRequest.model_validate(updated)
 
     def comment(self, issue: int, body: str) -> str:
         """Comment on an issue; returns the comment's URL."""
-        return str(self._call("POST", f"/repos/{self.repo}/issues/{issue}/comments", json={"body": body})
-                   .get("html_url", ""))
+        return str(
+            self._call("POST", f"/repos/{self.repo}/issues/{issue}/comments", json={"body": body}).get(
+                "html_url", ""
+            )
+        )
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -113,8 +139,10 @@ class GitHubClient:
             if response.status_code < 500:
                 return _result(response, what)
             last = f"{response.status_code} {response.reason_phrase}"
-        raise GitHubError(f"GitHub API {what} failed {self.attempts} times (last: {last}); "
-                          f"check {self._http.base_url} is reachable, or run again later")
+        raise GitHubError(
+            f"GitHub API {what} failed {self.attempts} times (last: {last}); "
+            f"check {self._http.base_url} is reachable, or run again later"
+        )
 
 
 def _result(response: httpx.Response, what: str) -> Any:
@@ -136,17 +164,25 @@ def _explain(response: httpx.Response, what: str) -> str:
     errors = [e for e in payload.get("errors", []) if isinstance(e, dict)]
     details = [str(e.get("message", e.get("code", ""))) for e in errors]
     if status == 401:
-        return (f"GitHub rejected the token on {what} (401 {message}); pass a valid token with GITHUB_TOKEN "
-                "or --token")
+        return (
+            f"GitHub rejected the token on {what} (401 {message}); pass a valid token with GITHUB_TOKEN "
+            "or --token"
+        )
     if status == 403:
-        return (f"GitHub refused {what} (403 {message}); the token needs `contents: write`, "
-                "`pull-requests: write` and `issues: write`, and Actions must be allowed to create pull "
-                "requests (repository settings)")
+        return (
+            f"GitHub refused {what} (403 {message}); the token needs `contents: write`, "
+            "`pull-requests: write` and `issues: write`, and Actions must be allowed to create pull "
+            "requests (repository settings)"
+        )
     if status == 404:
-        return (f"GitHub found nothing at {what} (404 {message}); check the repository name "
-                "(--repo owner/name, GITHUB_REPOSITORY) and that the token can see it")
+        return (
+            f"GitHub found nothing at {what} (404 {message}); check the repository name "
+            "(--repo owner/name, GITHUB_REPOSITORY) and that the token can see it"
+        )
     if status == 422 and any("already exists" in d for d in details):
-        return (f"GitHub refused {what}: {details[0].rstrip('.')} (422) though none was open a moment "
-                "before; another run may have opened it meanwhile: run qcode bot again to update that one")
+        return (
+            f"GitHub refused {what}: {details[0].rstrip('.')} (422) though none was open a moment "
+            "before; another run may have opened it meanwhile: run qcode bot again to update that one"
+        )
     detail = "; ".join(d for d in details if d) or message
     return f"GitHub refused {what} ({status} {detail})"

@@ -26,17 +26,21 @@ def ensure_branch_free(repo: Path, branch: str) -> None:
         if line.startswith("worktree "):
             worktree = line.removeprefix("worktree ")
         elif line == f"branch refs/heads/{branch}":
-            raise UserError(f"{branch} is checked out in {worktree}; qcode bot moves that branch to its new "
-                            f"commit: switch that worktree to another branch (git -C {worktree} switch -) "
-                            "and run again")
+            raise UserError(
+                f"{branch} is checked out in {worktree}; qcode bot moves that branch to its new "
+                f"commit: switch that worktree to another branch (git -C {worktree} switch -) "
+                "and run again"
+            )
 
 
 def origin_url(repo: Path) -> str:
     try:
         return run_git(["remote", "get-url", "origin"], repo).strip()
     except GitError:
-        raise UserError(f"{repo} has no `origin` remote to push to; run qcode bot in a checkout of the "
-                        "repository (actions/checkout) or add one with `git remote add origin URL`") from None
+        raise UserError(
+            f"{repo} has no `origin` remote to push to; run qcode bot in a checkout of the "
+            "repository (actions/checkout) or add one with `git remote add origin URL`"
+        ) from None
 
 
 def auth_env(url: str, token: str | None) -> dict[str, str]:
@@ -45,8 +49,10 @@ def auth_env(url: str, token: str | None) -> dict[str, str]:
     if parts.scheme in ("", "file") and "@" not in url.split("/", 1)[0]:
         return {}
     if parts.scheme not in ("https", "http"):
-        raise UserError(f"origin is {_redact(url, token)}, which qcode bot cannot push to with a token; "
-                        "use the HTTPS remote that actions/checkout sets up (https://HOST/OWNER/REPO)")
+        raise UserError(
+            f"origin is {_redact(url, token)}, which qcode bot cannot push to with a token; "
+            "use the HTTPS remote that actions/checkout sets up (https://HOST/OWNER/REPO)"
+        )
     if not token:
         raise UserError("pushing to an HTTPS origin needs a token; set GITHUB_TOKEN or pass --token")
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
@@ -66,8 +72,9 @@ def push_branch(repo: Path, branch: str, token: str | None) -> None:
         ref = f"refs/heads/{branch}"
         run_git(["push", "--quiet", "--no-verify", "--force", "origin", f"{ref}:{ref}"], repo, env=env)
     except GitError as err:
-        raise GitError(f"could not push {branch} to origin ({_redact(url, token)}): "
-                       f"{_redact(str(err), token)}") from None
+        raise GitError(
+            f"could not push {branch} to origin ({_redact(url, token)}): {_redact(str(err), token)}"
+        ) from None
 
 
 def _sq(text: str) -> str:

@@ -80,16 +80,24 @@ def _forge(event: GitHubEvent, options: BotOptions) -> Forge:
     if options.dry_run is not None:
         return DryRunForge(options.dry_run, options.repo, event.repository.default_branch)
     if options.token is None or not options.token.get_secret_value():
-        raise UserError("no GitHub token; set GITHUB_TOKEN (e.g. `env: GITHUB_TOKEN: ${{ github.token }}`) "
-                        "or pass --token, or use --dry-run")
+        raise UserError(
+            "no GitHub token; set GITHUB_TOKEN (e.g. `env: GITHUB_TOKEN: ${{ github.token }}`) "
+            "or pass --token, or use --dry-run"
+        )
     if "/" not in options.repo:
         raise UserError(f"--repo must be owner/name, not {options.repo!r} (GITHUB_REPOSITORY)")
-    return GitHubClient(options.api_url, options.repo, options.token.get_secret_value(),
-                        attempts=options.api_attempts, backoff=options.api_backoff)
+    return GitHubClient(
+        options.api_url,
+        options.repo,
+        options.token.get_secret_value(),
+        attempts=options.api_attempts,
+        backoff=options.api_backoff,
+    )
 
 
-def run_bot(event: GitHubEvent, options: BotOptions, settings: Settings, bus: EventBus,
-            log: Log = lambda _: None) -> BotOutcome:
+def run_bot(
+    event: GitHubEvent, options: BotOptions, settings: Settings, bus: EventBus, log: Log = lambda _: None
+) -> BotOutcome:
     """Handle one event. Raises UserError (GitHubError, GitError included) with a one-line message."""
     from qcode.runner import new_session  # Docker and the engines load only when there is work
 
@@ -122,12 +130,18 @@ def run_bot(event: GitHubEvent, options: BotOptions, settings: Settings, bus: Ev
         body = pr_body(issue, result, recorder.plan, duration)
         pull, created = _open_or_update(forge, event, branch, base, body, draft=result.status != "resolved")
         forge.comment(issue, comment_done(pull, created, result))
-    return BotOutcome(action="opened" if created else "updated", reason=result.reason, branch=branch,
-                      pull=pull, result=result)
+    return BotOutcome(
+        action="opened" if created else "updated",
+        reason=result.reason,
+        branch=branch,
+        pull=pull,
+        result=result,
+    )
 
 
-def _open_or_update(forge: Forge, event: GitHubEvent, branch: str, base: str, body: str,
-                    draft: bool) -> tuple[PullRequest, bool]:
+def _open_or_update(
+    forge: Forge, event: GitHubEvent, branch: str, base: str, body: str, draft: bool
+) -> tuple[PullRequest, bool]:
     """Idempotence: the open pull request of the issue's branch is updated, never duplicated."""
     existing = forge.find_open_pull(branch)
     if existing is not None:

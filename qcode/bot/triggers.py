@@ -77,7 +77,12 @@ def _decide_comment(event: CommentEvent, config: TriggerConfig) -> Decision:
     if not body.startswith(config.comment_prefix):
         return _skip(f"the comment does not start with {config.comment_prefix!r}")
     if comment.author_association not in config.allowed_associations:
-        return _skip(f"{comment.user.login} ({comment.author_association}) may not trigger qcode; "
-                     f"allowed: {', '.join(config.allowed_associations)}")
-    return Decision(run=True, reason=f"{config.comment_prefix} comment by {comment.user.login}",
-                    comment=body[len(config.comment_prefix):].strip())
+        return _skip(
+            f"{comment.user.login} ({comment.author_association}) may not trigger qcode; "
+            f"allowed: {', '.join(config.allowed_associations)}"
+        )
+    return Decision(
+        run=True,
+        reason=f"{config.comment_prefix} comment by {comment.user.login}",
+        comment=body[len(config.comment_prefix) :].strip(),
+    )

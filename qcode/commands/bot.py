@@ -21,7 +21,6 @@ from qcode.progress import ProgressPrinter
 __all__ = ["command"]
 
 
-
 def _forget_token(token: str | None) -> None:
     """Drop every variable holding the token from our own environment, so no child process (host
     git for the session, Docker, an engine) inherits it; only the push gets it, explicitly."""
@@ -43,55 +42,130 @@ def _write_outputs(outcome: BotOutcome) -> None:
 
 
 @click.command()
-@click.option("--event", "event_path", type=click.Path(path_type=Path), envvar="GITHUB_EVENT_PATH",
-              help="The event payload JSON.  [env: GITHUB_EVENT_PATH]")
-@click.option("--event-name", envvar="GITHUB_EVENT_NAME",
-              help="issues or issue_comment; guessed from the payload if unset.  [env: GITHUB_EVENT_NAME]")
-@click.option("--repo", envvar="GITHUB_REPOSITORY",
-              help="owner/name on GitHub; default: the event's repository.  [env: GITHUB_REPOSITORY]")
-@click.option("--api-url", envvar="GITHUB_API_URL", default="https://api.github.com", show_default=True,
-              help="[env: GITHUB_API_URL]")
-@click.option("--token", envvar="GITHUB_TOKEN", show_default=False,
-              help="Token for git push and the API; prefer the env var.  [env: GITHUB_TOKEN]")
-@click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
-              help="The checked-out repository.  [default: the current folder]")
-@click.option("--label", envvar="QCODE_BOT_LABEL", default="qcode", show_default=True,
-              help="Issue label that triggers a run.")
-@click.option("--trigger", envvar="QCODE_BOT_TRIGGER", default="@qcode", show_default=True,
-              help="Comment prefix that triggers a run.")
-@click.option("--bot-login", "bot_logins", multiple=True,
-              help="A login whose comments never trigger (repeatable; github-actions[bot] always).")
-@click.option("--allow", "allowed", multiple=True,
-              help="author_association allowed to trigger by comment (repeatable; default OWNER, MEMBER, "
-                   "COLLABORATOR).")
+@click.option(
+    "--event",
+    "event_path",
+    type=click.Path(path_type=Path),
+    envvar="GITHUB_EVENT_PATH",
+    help="The event payload JSON.  [env: GITHUB_EVENT_PATH]",
+)
+@click.option(
+    "--event-name",
+    envvar="GITHUB_EVENT_NAME",
+    help="issues or issue_comment; guessed from the payload if unset.  [env: GITHUB_EVENT_NAME]",
+)
+@click.option(
+    "--repo",
+    envvar="GITHUB_REPOSITORY",
+    help="owner/name on GitHub; default: the event's repository.  [env: GITHUB_REPOSITORY]",
+)
+@click.option(
+    "--api-url",
+    envvar="GITHUB_API_URL",
+    default="https://api.github.com",
+    show_default=True,
+    help="[env: GITHUB_API_URL]",
+)
+@click.option(
+    "--token",
+    envvar="GITHUB_TOKEN",
+    show_default=False,
+    help="Token for git push and the API; prefer the env var.  [env: GITHUB_TOKEN]",
+)
+@click.option(
+    "--checkout",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    help="The checked-out repository.  [default: the current folder]",
+)
+@click.option(
+    "--label",
+    envvar="QCODE_BOT_LABEL",
+    default="qcode",
+    show_default=True,
+    help="Issue label that triggers a run.",
+)
+@click.option(
+    "--trigger",
+    envvar="QCODE_BOT_TRIGGER",
+    default="@qcode",
+    show_default=True,
+    help="Comment prefix that triggers a run.",
+)
+@click.option(
+    "--bot-login",
+    "bot_logins",
+    multiple=True,
+    help="A login whose comments never trigger (repeatable; github-actions[bot] always).",
+)
+@click.option(
+    "--allow",
+    "allowed",
+    multiple=True,
+    help="author_association allowed to trigger by comment (repeatable; default OWNER, MEMBER, "
+    "COLLABORATOR).",
+)
 @click.option("--base", help="Branch the pull request targets.  [default: the repository's default branch]")
 @click.option("--engine", help="vllm, openai or replay:FILE.")
 @click.option("--model", help="Model name or local folder.")
 @click.option("--max-steps", type=int, help="Model calls, the planner's included.")
 @click.option("--verify", "verify_command", help="Command run in the sandbox after finish, e.g. 'pytest -q'.")
-@click.option("--dry-run", is_flag=True,
-              help="Touch no remote: write the patch, PR body and API calls to --out.")
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("qcode-bot-dry-run"),
-              show_default=True, help="Output folder of --dry-run.")
+@click.option(
+    "--dry-run", is_flag=True, help="Touch no remote: write the patch, PR body and API calls to --out."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("qcode-bot-dry-run"),
+    show_default=True,
+    help="Output folder of --dry-run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object on stdout.")
-@click.option("--api-backoff", type=float, default=1.0, hidden=True,
-              help="Seconds before the first API retry.")
-def command(event_path: Path | None, event_name: str | None, repo: str | None, api_url: str,
-            token: str | None, checkout: Path, label: str, trigger: str, bot_logins: tuple[str, ...],
-            allowed: tuple[str, ...], base: str | None, engine: str | None, model: str | None,
-            max_steps: int | None, verify_command: str | None, dry_run: bool, out: Path, as_json: bool,
-            api_backoff: float) -> None:
+@click.option(
+    "--api-backoff", type=float, default=1.0, hidden=True, help="Seconds before the first API retry."
+)
+def command(
+    event_path: Path | None,
+    event_name: str | None,
+    repo: str | None,
+    api_url: str,
+    token: str | None,
+    checkout: Path,
+    label: str,
+    trigger: str,
+    bot_logins: tuple[str, ...],
+    allowed: tuple[str, ...],
+    base: str | None,
+    engine: str | None,
+    model: str | None,
+    max_steps: int | None,
+    verify_command: str | None,
+    dry_run: bool,
+    out: Path,
+    as_json: bool,
+    api_backoff: float,
+) -> None:
     """Turn a labelled GitHub issue (or an `@qcode` comment) into a pull request."""
     _forget_token(token)
     if event_path is None:
         raise click.UsageError("no event: run in GitHub Actions (GITHUB_EVENT_PATH) or pass --event PATH")
     event = load_event(event_path, event_name)
-    triggers = TriggerConfig(label=label, comment_prefix=trigger,
-                             bot_logins=["github-actions[bot]", *bot_logins],
-                             **({"allowed_associations": list(allowed)} if allowed else {}))
-    options = BotOptions(checkout=checkout, repo=repo or event.repository.full_name, api_url=api_url,
-                         token=SecretStr(token) if token else None, triggers=triggers, base=base,
-                         dry_run=out if dry_run else None, api_backoff=api_backoff)
+    triggers = TriggerConfig(
+        label=label,
+        comment_prefix=trigger,
+        bot_logins=["github-actions[bot]", *bot_logins],
+        **({"allowed_associations": list(allowed)} if allowed else {}),
+    )
+    options = BotOptions(
+        checkout=checkout,
+        repo=repo or event.repository.full_name,
+        api_url=api_url,
+        token=SecretStr(token) if token else None,
+        triggers=triggers,
+        base=base,
+        dry_run=out if dry_run else None,
+        api_backoff=api_backoff,
+    )
     flags = {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}
     settings = load_settings(flags, checkout if checkout.is_dir() else None).settings
     bus = EventBus()

@@ -12,7 +12,6 @@ from qcode.cli import stderr
 __all__ = ["command"]
 
 
-
 @click.command("eval")
 @click.option(
     "--tasks",

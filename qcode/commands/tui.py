@@ -11,24 +11,46 @@ __all__ = ["command"]
 
 
 @click.command()
-@click.option("--repo", type=click.Path(path_type=Path), default=Path("."), show_default=True,
-              help="The git repository to work on.")
+@click.option(
+    "--repo",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The git repository to work on.",
+)
 @click.option("--engine", help="vllm, openai or replay:FILE.")
 @click.option("--model", help="Model name or local folder.")
 @click.option("--max-steps", type=int, help="Model calls per run, the planner's included.")
 @click.option("--verify", "verify_command", help="Command run in the sandbox after finish, e.g. 'pytest -q'.")
-@click.option("--approval", type=click.Choice(["ask", "auto-edit", "yolo"]),
-              help="ask: edits and shell commands outside a safe list ask first; auto-edit: only those "
-                   "shell commands ask; yolo: nothing asks (everything still runs in the sandbox).")
-def command(repo: Path, engine: str | None, model: str | None, max_steps: int | None,
-            verify_command: str | None, approval: str | None) -> None:
+@click.option(
+    "--approval",
+    type=click.Choice(["ask", "auto-edit", "yolo"]),
+    help="ask: edits and shell commands outside a safe list ask first; auto-edit: only those "
+    "shell commands ask; yolo: nothing asks (everything still runs in the sandbox).",
+)
+def command(
+    repo: Path,
+    engine: str | None,
+    model: str | None,
+    max_steps: int | None,
+    verify_command: str | None,
+    approval: str | None,
+) -> None:
     """Open the interactive app: type a task, watch the plan and every tool call, follow up."""
     from qcode.agent.workspace import inspect_repo
     from qcode.config import load_settings
     from qcode.runner import check_sandbox
 
-    settings = load_settings({"engine": engine, "model": model, "max_steps": max_steps,
-                              "verify_command": verify_command, "approval": approval}, repo).settings
+    settings = load_settings(
+        {
+            "engine": engine,
+            "model": model,
+            "max_steps": max_steps,
+            "verify_command": verify_command,
+            "approval": approval,
+        },
+        repo,
+    ).settings
     # Bad input fails here, as one line, before the screen switches: the repository, Docker and the image…
     inspect_repo(repo)
     check_sandbox(settings)

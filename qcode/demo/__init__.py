@@ -15,8 +15,12 @@ DEMO_TASK = (
     "apply_discount(200, 10) returns 190 instead of 180: the discount is subtracted as an amount, "
     "but the argument is a percentage."
 )
-_IDENTITY = {"GIT_AUTHOR_NAME": "qcode demo", "GIT_AUTHOR_EMAIL": "demo@localhost",
-             "GIT_COMMITTER_NAME": "qcode demo", "GIT_COMMITTER_EMAIL": "demo@localhost"}
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "qcode demo",
+    "GIT_AUTHOR_EMAIL": "demo@localhost",
+    "GIT_COMMITTER_NAME": "qcode demo",
+    "GIT_COMMITTER_EMAIL": "demo@localhost",
+}
 
 
 def prepare_demo(target: Path | None = None) -> tuple[Path, Path, str]:

@@ -79,8 +79,14 @@ class QcodeApp(App[int]):
             super().__init__()
             self.session = session
 
-    def __init__(self, settings: Settings, repo: Path, engine: Engine | None = None, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        repo: Path,
+        engine: Engine | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.settings, self.repo, self.clock = settings, repo, clock
         self._engine = engine
@@ -133,8 +139,9 @@ class QcodeApp(App[int]):
             if resume is not None and self.session is not None:
                 self.session.close()
             engine = self._engine = self._engine or extras.build_engine(self.settings)
-            session = extras.open_session(self.settings, self.repo, self.bus, engine, self.gate,
-                                          resume=resume)
+            session = extras.open_session(
+                self.settings, self.repo, self.bus, engine, self.gate, resume=resume
+            )
         except BaseException as err:
             self._session_future.set_exception(err)
             raise
@@ -233,8 +240,9 @@ class QcodeApp(App[int]):
         if not text:
             return
         if self.state in ("running", "asking", "stopping", "closing"):
-            self.notify("A run is in progress: wait for it, or press Esc to interrupt it.",
-                        severity="warning")
+            self.notify(
+                "A run is in progress: wait for it, or press Esc to interrupt it.", severity="warning"
+            )
             return
         if self.state == "error":
             self.notify("The engine did not start; see the error above. Ctrl+Q quits.", severity="error")

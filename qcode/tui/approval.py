@@ -24,10 +24,30 @@ EDIT_TOOLS = frozenset({"edit_file", "write_file"})
 SHELL = "shell"
 
 _SAFE_PREFIXES: tuple[tuple[str, ...], ...] = (
-    ("ls",), ("cat",), ("head",), ("tail",), ("wc",), ("pwd",), ("echo",), ("grep",), ("rg",), ("find",),
-    ("tree",), ("cd",), ("diff",), ("file",), ("stat",), ("which",),
-    ("git", "status"), ("git", "diff"), ("git", "log"), ("git", "show"), ("git", "branch"),
-    ("pytest",), ("python", "-m", "pytest"), ("python3", "-m", "pytest"),
+    ("ls",),
+    ("cat",),
+    ("head",),
+    ("tail",),
+    ("wc",),
+    ("pwd",),
+    ("echo",),
+    ("grep",),
+    ("rg",),
+    ("find",),
+    ("tree",),
+    ("cd",),
+    ("diff",),
+    ("file",),
+    ("stat",),
+    ("which",),
+    ("git", "status"),
+    ("git", "diff"),
+    ("git", "log"),
+    ("git", "show"),
+    ("git", "branch"),
+    ("pytest",),
+    ("python", "-m", "pytest"),
+    ("python3", "-m", "pytest"),
 )
 """Read-only commands (and the test runner) that never need a person's yes; each pipeline segment must
 start with one of these."""
@@ -78,8 +98,9 @@ def always_key(call: ToolCall) -> str:
     return f"tool:{call.name}"
 
 
-def needs_approval(call: ToolCall, mode: ApprovalMode, allowed: frozenset[str] | set[str] = frozenset()
-                   ) -> bool:
+def needs_approval(
+    call: ToolCall, mode: ApprovalMode, allowed: frozenset[str] | set[str] = frozenset()
+) -> bool:
     """ask: edits and unsafe shell commands ask; auto-edit: only unsafe shell commands; yolo: nothing."""
     if mode == "yolo" or always_key(call) in allowed:
         return False

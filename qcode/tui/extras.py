@@ -28,8 +28,14 @@ def build_engine(settings: Settings) -> Engine:
     return make_engine(settings.engine, settings)
 
 
-def open_session(settings: Settings, repo: Path, bus: EventBus, engine: Engine, gate: ApprovalGate,
-                 resume: str | None = None) -> Session:
+def open_session(
+    settings: Settings,
+    repo: Path,
+    bus: EventBus,
+    engine: Engine,
+    gate: ApprovalGate,
+    resume: str | None = None,
+) -> Session:
     from qcode.runner import new_session
 
     return new_session(settings, repo, bus=bus, engine=engine, approver=gate, resume=resume)
@@ -43,5 +49,7 @@ def past_sessions(state_dir: Path, repo: Path | None = None) -> list[tuple[str, 
     """(id, one-line description) of past sessions, newest first."""
     from qcode.agent.sessions import list_sessions
 
-    return [(meta.id, " · ".join(part for part in (meta.status, " ".join(meta.task.split())[:60]) if part))
-            for meta in list_sessions(state_dir, repo)]
+    return [
+        (meta.id, " · ".join(part for part in (meta.status, " ".join(meta.task.split())[:60]) if part))
+        for meta in list_sessions(state_dir, repo)
+    ]

@@ -97,5 +97,7 @@ class RunStats:
 
     def text(self) -> str:
         rate = f"{self.tokens_per_second:.0f} tok/s" if self.tokens_per_second is not None else "– tok/s"
-        return (f"step {self.step} · ↑{human_count(self.usage.prompt_tokens)} "
-                f"↓{human_count(self.usage.completion_tokens)} · {self.cached_percent:.0f}% cached · {rate}")
+        return (
+            f"step {self.step} · ↑{human_count(self.usage.prompt_tokens)} "
+            f"↓{human_count(self.usage.completion_tokens)} · {self.cached_percent:.0f}% cached · {rate}"
+        )

@@ -4,9 +4,22 @@ from qcode.agent.compaction import compact, message_chars
 def _history(n: int, size: int = 1000) -> list[dict]:
     messages: list[dict] = [{"role": "system", "content": "sys"}, {"role": "user", "content": "the task"}]
     for i in range(n):
-        messages.append({"role": "assistant", "content": f"step {i}", "tool_calls": [
-            {"id": f"c{i}", "type": "function",
-             "function": {"name": "write_file", "arguments": {"path": f"f{i}", "content": "x" * 5000}}}]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": f"step {i}",
+                "tool_calls": [
+                    {
+                        "id": f"c{i}",
+                        "type": "function",
+                        "function": {
+                            "name": "write_file",
+                            "arguments": {"path": f"f{i}", "content": "x" * 5000},
+                        },
+                    }
+                ],
+            }
+        )
         messages.append({"role": "tool", "tool_call_id": f"c{i}", "name": "shell", "content": "o" * size})
     return messages
 

@@ -50,8 +50,10 @@ def _loop(tmp_path: Path, turns: list[tuple[str, str]], **limits: Any) -> AgentL
 
 
 def test_a_call_cut_off_by_the_token_limit_is_not_run(tmp_path: Path) -> None:
-    cut = ("<tool_call>\n<function=write_file>\n<parameter=path>\nbig.py\n</parameter>\n"
-           "<parameter=content>\nx = 1\n")
+    cut = (
+        "<tool_call>\n<function=write_file>\n<parameter=path>\nbig.py\n</parameter>\n"
+        "<parameter=content>\nx = 1\n"
+    )
     loop = _loop(tmp_path, [(cut, "length"), (cut, "stop")])
     loop.messages = [{"role": "user", "content": "go"}]
     loop.step("executor")

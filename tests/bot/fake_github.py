@@ -85,8 +85,13 @@ class Failure(BaseModel):
 class FakeGitHub(LocalHttpServer):
     """Start with `with FakeGitHub(...) as api:`; `api.url` is the base URL for `--api-url`."""
 
-    def __init__(self, repo: str = "owner/repo", token: str = "ghs_fake", default_branch: str = "main",
-                 branch_exists: Callable[[str], bool] = lambda _: True) -> None:
+    def __init__(
+        self,
+        repo: str = "owner/repo",
+        token: str = "ghs_fake",
+        default_branch: str = "main",
+        branch_exists: Callable[[str], bool] = lambda _: True,
+    ) -> None:
         self.repo, self.token, self.default_branch = repo, token, default_branch
         self.owner = repo.split("/")[0]
         self.branch_exists = branch_exists
@@ -98,11 +103,19 @@ class FakeGitHub(LocalHttpServer):
         self._lock = threading.Lock()
         super().__init__(_handler_for(self))
 
-    def fail(self, method: str, path: str, status: int, body: dict[str, Any] | None = None,
-             times: int = 1) -> None:
+    def fail(
+        self, method: str, path: str, status: int, body: dict[str, Any] | None = None, times: int = 1
+    ) -> None:
         """The next `times` requests to `method path` get `status` (before any other check)."""
-        self._failures.append(Failure(method=method, path=path, status=status, times=times,
-                                      body=body or {"message": f"scripted {status}"}))
+        self._failures.append(
+            Failure(
+                method=method,
+                path=path,
+                status=status,
+                times=times,
+                body=body or {"message": f"scripted {status}"},
+            )
+        )
 
     def calls(self, method: str, path: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and (path is None or r.path == path)]
@@ -129,15 +142,19 @@ class FakeGitHub(LocalHttpServer):
         self.violations.append(text)
         return status, {"message": text}
 
-    def _respond(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-                 body: Any) -> tuple[int, Any]:
+    def _respond(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
         for failure in self._failures:
             if failure.times > 0 and failure.method == method and failure.path == path:
                 failure.times -= 1
                 return failure.status, failure.body
         if headers.get("authorization") != f"Bearer {self.token}":
-            return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
-                         "status": "401"}
+            return 401, {
+                "message": "Bad credentials",
+                "documentation_url": "https://docs.github.com/rest",
+                "status": "401",
+            }
         if "application/vnd.github+json" not in headers.get("accept", ""):
             return self._violation(f"Accept header is {headers.get('accept')!r}")
         if headers.get("x-github-api-version") != API_VERSION:
@@ -164,11 +181,16 @@ class FakeGitHub(LocalHttpServer):
         return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
 
     def _invalid(self, err: ValidationError | str) -> tuple[int, Any]:
-        detail = err if isinstance(err, str) else "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        detail = (
+            err
+            if isinstance(err, str)
+            else "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        )
         self.violations.append(f"invalid body: {detail}")
-        return 422, {"message": "Validation Failed", "errors": [{"resource": "Issue", "code": "invalid",
-                                                                 "message": detail}]}
+        return 422, {
+            "message": "Validation Failed",
+            "errors": [{"resource": "Issue", "code": "invalid", "message": detail}],
+        }
 
     def _list_pulls(self, query: dict[str, str]) -> tuple[int, Any]:
         if set(query) - LIST_PULLS_QUERY:
@@ -176,8 +198,12 @@ class FakeGitHub(LocalHttpServer):
         if "head" in query and ":" not in query["head"]:
             return self._invalid("head must be user:ref-name")  # GitHub would ignore it and list everything
         state = query.get("state", "open")
-        found = [p for p in self.pulls if state in ("all", p["state"])
-                 and ("head" not in query or f"{self.owner}:{p['head']['ref']}" == query["head"])]
+        found = [
+            p
+            for p in self.pulls
+            if state in ("all", p["state"])
+            and ("head" not in query or f"{self.owner}:{p['head']['ref']}" == query["head"])
+        ]
         return 200, found
 
     def _create_pull(self, body: Any) -> tuple[int, Any]:
@@ -188,16 +214,32 @@ class FakeGitHub(LocalHttpServer):
         head = request.head.split(":", 1)[-1]
         if not self.branch_exists(head) or not self.branch_exists(request.base):
             self.violations.append(f"branch missing on the remote: head={head} base={request.base}")
-            return 422, {"message": "Validation Failed",
-                         "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}]}
+            return 422, {
+                "message": "Validation Failed",
+                "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+            }
         if any(p["head"]["ref"] == head and p["state"] == "open" for p in self.pulls):
-            return 422, {"message": "Validation Failed", "errors": [{
-                "resource": "PullRequest", "code": "custom",
-                "message": f"A pull request already exists for {self.owner}:{head}."}]}
+            return 422, {
+                "message": "Validation Failed",
+                "errors": [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {self.owner}:{head}.",
+                    }
+                ],
+            }
         number = 100 + len(self.pulls)
-        pull = {"number": number, "html_url": f"https://github.example/{self.repo}/pull/{number}",
-                "state": "open", "draft": bool(request.draft), "title": request.title, "body": request.body,
-                "head": {"ref": head}, "base": {"ref": request.base}}
+        pull = {
+            "number": number,
+            "html_url": f"https://github.example/{self.repo}/pull/{number}",
+            "state": "open",
+            "draft": bool(request.draft),
+            "title": request.title,
+            "body": request.body,
+            "head": {"ref": head},
+            "base": {"ref": request.base},
+        }
         self.pulls.append(pull)
         return 201, pull
 
@@ -217,9 +259,13 @@ class FakeGitHub(LocalHttpServer):
             request = CreateComment.model_validate(body)
         except ValidationError as err:
             return self._invalid(err)
-        comment = {"id": 9000 + len(self.comments), "issue": issue, "body": request.body,
-                   "html_url": f"https://github.example/{self.repo}/issues/{issue}#issuecomment-{len(self.comments)}",
-                   "user": {"login": "github-actions[bot]", "type": "Bot"}}
+        comment = {
+            "id": 9000 + len(self.comments),
+            "issue": issue,
+            "body": request.body,
+            "html_url": f"https://github.example/{self.repo}/issues/{issue}#issuecomment-{len(self.comments)}",
+            "user": {"login": "github-actions[bot]", "type": "Bot"},
+        }
         self.comments.append(comment)
         return 201, comment
 

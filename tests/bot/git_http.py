@@ -42,11 +42,18 @@ def _handler_for(remote: GitHttpRemote) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
-            env = {"PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": str(remote.root),
-                   "GIT_HTTP_EXPORT_ALL": "1",
-                   "PATH_INFO": parts.path, "QUERY_STRING": parts.query, "REQUEST_METHOD": self.command,
-                   "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
-                   "REMOTE_USER": "x-access-token", "GIT_CONFIG_NOSYSTEM": "1"}
+            env = {
+                "PATH": os.environ["PATH"],
+                "GIT_PROJECT_ROOT": str(remote.root),
+                "GIT_HTTP_EXPORT_ALL": "1",
+                "PATH_INFO": parts.path,
+                "QUERY_STRING": parts.query,
+                "REQUEST_METHOD": self.command,
+                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                "CONTENT_LENGTH": str(len(body)),
+                "REMOTE_USER": "x-access-token",
+                "GIT_CONFIG_NOSYSTEM": "1",
+            }
             out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
             head, _, payload = out.partition(b"\r\n\r\n")
             fields = [line.split(":", 1) for line in head.decode().split("\r\n") if ":" in line]

@@ -16,10 +16,16 @@ def _one_line(done, pattern: str) -> str:  # type: ignore[no-untyped-def]
     return lines[0]
 
 
-def test_rejected_token_fails_before_the_run(run_bot, remote: Remote, github: FakeGitHub,
-                                             isolated_state: Path) -> None:
-    done = run_bot(labeled_event(), "--engine", "replay:/nonexistent.jsonl", api_url=github.url,
-                   env={"GITHUB_TOKEN": "ghs_revoked"})
+def test_rejected_token_fails_before_the_run(
+    run_bot, remote: Remote, github: FakeGitHub, isolated_state: Path
+) -> None:
+    done = run_bot(
+        labeled_event(),
+        "--engine",
+        "replay:/nonexistent.jsonl",
+        api_url=github.url,
+        env={"GITHUB_TOKEN": "ghs_revoked"},
+    )
     line = _one_line(done, "GitHub rejected the token on GET /repos/owner/repo (401 Bad credentials)")
     assert "ghs_revoked" not in done.stderr + done.stdout and "GITHUB_TOKEN" in line
     assert not (isolated_state / "sessions").exists() and remote.branch("qcode/issue-7") is None
@@ -45,8 +51,9 @@ def test_missing_or_broken_event(run_bot, tmp_path: Path, github: FakeGitHub) ->
     _one_line(done, "bad `issue.number`")
 
 
-def test_result_branch_checked_out_is_refused(run_bot, remote: Remote, github: FakeGitHub,
-                                              tmp_path: Path) -> None:
+def test_result_branch_checked_out_is_refused(
+    run_bot, remote: Remote, github: FakeGitHub, tmp_path: Path
+) -> None:
     worktree = tmp_path / "wt"
     git(remote.checkout, "worktree", "add", "-q", "-b", "qcode/issue-7", str(worktree))
     done = run_bot(labeled_event(), api_url=github.url)

@@ -20,13 +20,21 @@ SNOOP = "env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'"
 
 def _fix_turns() -> list[dict]:
     return [
-        raw_call("update_plan", plan=[{"step": "Reproduce", "status": "in_progress"},
-                                      {"step": "Fix mean", "status": "pending"}]),
+        raw_call(
+            "update_plan",
+            plan=[{"step": "Reproduce", "status": "in_progress"}, {"step": "Fix mean", "status": "pending"}],
+        ),
         raw_call("shell", command=SNOOP),
-        raw_call("edit_file", path="stats.py", old_text="    return sum(values) / (len(values) + 1)\n",
-                 new_text="    return sum(values) / len(values)\n"),
-        raw_call("update_plan", plan=[{"step": "Reproduce", "status": "done"},
-                                      {"step": "Fix mean", "status": "done"}]),
+        raw_call(
+            "edit_file",
+            path="stats.py",
+            old_text="    return sum(values) / (len(values) + 1)\n",
+            new_text="    return sum(values) / len(values)\n",
+        ),
+        raw_call(
+            "update_plan",
+            plan=[{"step": "Reproduce", "status": "done"}, {"step": "Fix mean", "status": "done"}],
+        ),
         raw_call("finish", summary="mean divided by len+1; now divides by len."),
     ]
 
@@ -35,12 +43,20 @@ def _files_containing(folder: Path, needle: str) -> list[str]:
     return [str(p) for p in folder.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
 
 
-def test_labeled_issue_becomes_one_pull_request(run_bot, remote: Remote, github: FakeGitHub, token: str,
-                                                tmp_path: Path, isolated_state: Path) -> None:
+def test_labeled_issue_becomes_one_pull_request(
+    run_bot, remote: Remote, github: FakeGitHub, token: str, tmp_path: Path, isolated_state: Path
+) -> None:
     main = remote.branch("main")
     replay = write_replay(tmp_path / "fix.jsonl", _fix_turns())
-    done = run_bot(labeled_event(7), "--engine", f"replay:{replay}", "--verify", "python -m pytest -q",
-                   "--json", api_url=github.url)
+    done = run_bot(
+        labeled_event(7),
+        "--engine",
+        f"replay:{replay}",
+        "--verify",
+        "python -m pytest -q",
+        "--json",
+        api_url=github.url,
+    )
     assert done.returncode == 0, done.stderr
     outcome = json.loads(done.stdout)
     assert outcome["action"] == "opened" and outcome["result"]["status"] == "resolved"
@@ -89,22 +105,34 @@ def test_labeled_issue_becomes_one_pull_request(run_bot, remote: Remote, github:
 def test_dry_run_touches_no_remote(run_bot, remote: Remote, github: FakeGitHub, tmp_path: Path) -> None:
     replay = write_replay(tmp_path / "fix.jsonl", _fix_turns())
     out = tmp_path / "dry"
-    done = run_bot(labeled_event(7), "--engine", f"replay:{replay}", "--dry-run", "--out", str(out),
-                   api_url=github.url, env={"GITHUB_TOKEN": ""})
+    done = run_bot(
+        labeled_event(7),
+        "--engine",
+        f"replay:{replay}",
+        "--dry-run",
+        "--out",
+        str(out),
+        api_url=github.url,
+        env={"GITHUB_TOKEN": ""},
+    )
     assert done.returncode == 0, done.stderr
     assert github.requests == [] and remote.branch("qcode/issue-7") is None
     assert "-    return sum(values) / (len(values) + 1)" in (out / "result.patch").read_text()
     assert "Fixes #7" in (out / "pr-body.md").read_text()
     calls = json.loads((out / "api-calls.json").read_text())
     assert [(c["method"], c["path"]) for c in calls] == [
-        ("GET", "/repos/owner/repo/pulls"), ("POST", "/repos/owner/repo/pulls"),
-        ("POST", "/repos/owner/repo/issues/7/comments")]
+        ("GET", "/repos/owner/repo/pulls"),
+        ("POST", "/repos/owner/repo/pulls"),
+        ("POST", "/repos/owner/repo/issues/7/comments"),
+    ]
     assert calls[1]["json"]["head"] == "qcode/issue-7" and calls[1]["json"]["base"] == "main"
 
 
 def test_no_change_comments_the_reason(run_bot, remote: Remote, github: FakeGitHub, tmp_path: Path) -> None:
-    replay = write_replay(tmp_path / "r.jsonl", [raw_call("update_plan", plan=[{"step": "look"}]),
-                                                 raw_call("finish", summary="nothing to fix")])
+    replay = write_replay(
+        tmp_path / "r.jsonl",
+        [raw_call("update_plan", plan=[{"step": "look"}]), raw_call("finish", summary="nothing to fix")],
+    )
     done = run_bot(labeled_event(7), "--engine", f"replay:{replay}", api_url=github.url)
     assert done.returncode == 1, done.stderr
     assert github.calls("POST", "/repos/owner/repo/pulls") == [] and remote.branch("qcode/issue-7") is None
@@ -113,11 +141,19 @@ def test_no_change_comments_the_reason(run_bot, remote: Remote, github: FakeGitH
     assert "no pull request: finished without changing any file" in done.stderr
 
 
-def test_pull_request_already_exists_is_one_clear_line(run_bot, remote: Remote, github: FakeGitHub,
-                                                       tmp_path: Path) -> None:
+def test_pull_request_already_exists_is_one_clear_line(
+    run_bot, remote: Remote, github: FakeGitHub, tmp_path: Path
+) -> None:
     exists = "A pull request already exists for owner:qcode/issue-7."
-    github.fail("POST", "/repos/owner/repo/pulls", 422, {"message": "Validation Failed", "errors": [
-        {"resource": "PullRequest", "code": "custom", "message": exists}]})
+    github.fail(
+        "POST",
+        "/repos/owner/repo/pulls",
+        422,
+        {
+            "message": "Validation Failed",
+            "errors": [{"resource": "PullRequest", "code": "custom", "message": exists}],
+        },
+    )
     replay = write_replay(tmp_path / "fix.jsonl", _fix_turns())
     done = run_bot(labeled_event(7), "--engine", f"replay:{replay}", api_url=github.url)
     assert done.returncode == 2

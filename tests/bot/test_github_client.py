@@ -47,8 +47,10 @@ def test_calls_match_githubs_documented_shapes(api: FakeGitHub) -> None:
 def test_401_names_the_token(api: FakeGitHub) -> None:
     with client(api, token="ghs_wrong") as gh, pytest.raises(GitHubError) as caught:
         gh.default_branch()
-    assert str(caught.value) == ("GitHub rejected the token on GET /repos/owner/repo (401 Bad credentials); "
-                                 "pass a valid token with GITHUB_TOKEN or --token")
+    assert str(caught.value) == (
+        "GitHub rejected the token on GET /repos/owner/repo (401 Bad credentials); "
+        "pass a valid token with GITHUB_TOKEN or --token"
+    )
     assert "ghs_wrong" not in str(caught.value)
 
 
@@ -93,8 +95,9 @@ def test_5xx_that_persists_is_one_clear_error(api: FakeGitHub) -> None:
     api.fail("POST", PULLS, 503, times=5)
     with client(api) as gh, pytest.raises(GitHubError) as caught:
         _open(gh)
-    assert str(caught.value).startswith("GitHub API POST /repos/owner/repo/pulls failed 3 times "
-                                        "(last: 503 Service Unavailable)")
+    assert str(caught.value).startswith(
+        "GitHub API POST /repos/owner/repo/pulls failed 3 times (last: 503 Service Unavailable)"
+    )
     assert len(api.calls("POST", PULLS)) == 3
 
 
@@ -105,6 +108,8 @@ def test_4xx_is_not_retried(api: FakeGitHub) -> None:
 
 
 def test_unreachable_api(api: FakeGitHub) -> None:
-    with GitHubClient("http://127.0.0.1:9", "owner/repo", TOKEN, attempts=2, backoff=0) as gh, \
-            pytest.raises(GitHubError, match=r"failed 2 times \(last: ConnectError"):
+    with (
+        GitHubClient("http://127.0.0.1:9", "owner/repo", TOKEN, attempts=2, backoff=0) as gh,
+        pytest.raises(GitHubError, match=r"failed 2 times \(last: ConnectError"),
+    ):
         gh.default_branch()

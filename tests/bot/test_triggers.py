@@ -32,14 +32,17 @@ def test_comment_trigger_carries_the_rest_of_the_comment() -> None:
     assert decision.run and decision.comment == "fix it, and add a test"
 
 
-@pytest.mark.parametrize("event, reason", [
-    (comment_event("please fix this"), "does not start with '@qcode'"),
-    (comment_event("@qcode fix", login="github-actions[bot]", kind="Bot"), "by the bot"),
-    (comment_event("@qcode fix", login="qcode-app[bot]"), "by the bot"),
-    (comment_event(f"{BOT_MARKER}\n@qcode opened #3"), "by the bot"),
-    (comment_event("@qcode fix", association="NONE"), "may not trigger qcode"),
-    ({**comment_event("@qcode fix"), "action": "edited"}, "is not `created`"),
-])
+@pytest.mark.parametrize(
+    "event, reason",
+    [
+        (comment_event("please fix this"), "does not start with '@qcode'"),
+        (comment_event("@qcode fix", login="github-actions[bot]", kind="Bot"), "by the bot"),
+        (comment_event("@qcode fix", login="qcode-app[bot]"), "by the bot"),
+        (comment_event(f"{BOT_MARKER}\n@qcode opened #3"), "by the bot"),
+        (comment_event("@qcode fix", association="NONE"), "may not trigger qcode"),
+        ({**comment_event("@qcode fix"), "action": "edited"}, "is not `created`"),
+    ],
+)
 def test_comments_that_never_trigger(event: dict, reason: str) -> None:
     decision = decide(parse_event(event), DEFAULT)
     assert not decision.run and reason in decision.reason
@@ -51,11 +54,15 @@ def test_pull_request_comments_do_not_trigger() -> None:
     assert "is a pull request" in decide(parse_event(event), DEFAULT).reason
 
 
-@pytest.mark.parametrize("event", [
-    labeled_event(label="bug"),
-    comment_event("@qcode fix", login="github-actions[bot]", kind="Bot"),
-    comment_event("thanks, looks good"),
-], ids=["label-mismatch", "own-comment", "no-trigger"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        labeled_event(label="bug"),
+        comment_event("@qcode fix", login="github-actions[bot]", kind="Bot"),
+        comment_event("thanks, looks good"),
+    ],
+    ids=["label-mismatch", "own-comment", "no-trigger"],
+)
 def test_command_with_nothing_to_do_exits_0(run_bot, remote: Remote, github: FakeGitHub, event: dict) -> None:
     done = run_bot(event, "--engine", "replay:/nonexistent.jsonl", api_url=github.url)
     assert done.returncode == 0, done.stderr

@@ -21,8 +21,15 @@ def _assert_clean_failure(done, isolated_state: Path, pattern: str) -> None:
 def test_no_docker_daemon(make_repo, tmp_path: Path, isolated_state: Path) -> None:
     repo = make_repo({"a.py": "x = 1\n"})
     replay = write_replay(tmp_path / "r.jsonl", [raw_call("finish", summary="x")])
-    done = run_qcode("fix", "x", "--repo", str(repo), "--engine", f"replay:{replay}",
-                     env={"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    done = run_qcode(
+        "fix",
+        "x",
+        "--repo",
+        str(repo),
+        "--engine",
+        f"replay:{replay}",
+        env={"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"},
+    )
     _assert_clean_failure(done, isolated_state, "Docker")
     assert git(repo, "branch", "--list", "qcode/*").strip() == ""
 

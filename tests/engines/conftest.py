@@ -8,8 +8,13 @@ import pytest
 from qcode.evals.tiny_model import cached_tiny_qwen3
 
 # vLLM and torch emit Future/Deprecation/User warnings at import and shutdown; they are not ours.
-VLLM_WARNINGS = ("ignore::FutureWarning", "ignore::DeprecationWarning", "ignore::UserWarning",
-                 "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+VLLM_WARNINGS = (
+    "ignore::FutureWarning",
+    "ignore::DeprecationWarning",
+    "ignore::UserWarning",
+    "ignore::ResourceWarning",
+    "ignore::pytest.PytestUnraisableExceptionWarning",
+)
 
 
 @pytest.fixture(scope="session")

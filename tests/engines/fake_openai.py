@@ -32,8 +32,13 @@ class Behaviour:
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 def _stream(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -43,18 +48,38 @@ def _stream(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for piece in _pieces(answer.get("content", "")):
         yield _chunk({"content": piece})
     for index, (name, arguments) in enumerate(answer.get("tool_calls", [])):
-        yield _chunk({"tool_calls": [{"index": index, "id": f"chatcmpl-tool-{index}", "type": "function",
-                                      "function": {"name": name, "arguments": ""}}]})
+        yield _chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": index,
+                        "id": f"chatcmpl-tool-{index}",
+                        "type": "function",
+                        "function": {"name": name, "arguments": ""},
+                    }
+                ]
+            }
+        )
         for piece in _pieces(arguments):
             yield _chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
     yield _chunk({}, "tool_calls" if answer.get("tool_calls") else "stop")
-    yield {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [],
-           "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150,
-                     "prompt_tokens_details": {"cached_tokens": 96}}}
+    yield {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [],
+        "usage": {
+            "prompt_tokens": 120,
+            "completion_tokens": 30,
+            "total_tokens": 150,
+            "prompt_tokens_details": {"cached_tokens": 96},
+        },
+    }
 
 
 def _pieces(text: str, size: int = 7) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
@@ -87,13 +112,16 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             words = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
             if behaviour.context_limit and words > behaviour.context_limit:
                 limit = behaviour.context_limit
-                return self._error(f"This model's maximum context length is {limit} tokens. "
-                                   f"However, your request has {words} input tokens.")
+                return self._error(
+                    f"This model's maximum context length is {limit} tokens. "
+                    f"However, your request has {words} input tokens."
+                )
             if behaviour.refuse_extras and "chat_template_kwargs" in body:
                 return self._error("Unrecognized request argument supplied: chat_template_kwargs")
             if not behaviour.native_tools and body.get("tool_choice") == "auto":
-                return self._error('"auto" tool choice requires --enable-auto-tool-choice and '
-                                   "--tool-call-parser to be set")
+                return self._error(
+                    '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+                )
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()

@@ -33,8 +33,9 @@ def test_without_a_cuda_device_suggests_the_openai_engine(monkeypatch: pytest.Mo
         require_vllm()
 
 
-def test_uncached_weights_without_network_name_the_cache(monkeypatch: pytest.MonkeyPatch,
-                                                       tmp_path: Path) -> None:
+def test_uncached_weights_without_network_name_the_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import huggingface_hub.constants
 
@@ -58,8 +59,10 @@ def test_a_missing_model_folder_is_bad_input(tmp_path: Path) -> None:
 def test_out_of_memory_at_start_suggests_fp8_or_a_shorter_context() -> None:
     plan = EnginePlan(ModelChoice("Qwen/Qwen3.6-27B", ""), {}, 131072, "cuda")
     oom = RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-    kv = ValueError("To serve at least one request with the models's max seq len (131072), (8.0 GiB KV cache "
-                    "is needed, which is larger than the available KV cache memory (3.2 GiB).")
+    kv = ValueError(
+        "To serve at least one request with the models's max seq len (131072), (8.0 GiB KV cache "
+        "is needed, which is larger than the available KV cache memory (3.2 GiB)."
+    )
     for err in (oom, kv):
         found = classify_start_failure(err, plan)
         assert isinstance(found, UserError)
@@ -84,8 +87,16 @@ def test_unknown_engine_and_bad_tool_choice_are_refused(monkeypatch: pytest.Monk
 @pytest.mark.docker
 def test_cli_exits_2_with_one_line_when_the_weights_are_missing(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({"a.py": "x = 1\n"})
-    done = run_qcode("fix", "anything", "--repo", str(repo), "--engine", "vllm", "--json",
-                     env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")})
+    done = run_qcode(
+        "fix",
+        "anything",
+        "--repo",
+        str(repo),
+        "--engine",
+        "vllm",
+        "--json",
+        env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")},
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stdout == ""
     lines = [line for line in done.stderr.splitlines() if line.startswith("qcode:")]

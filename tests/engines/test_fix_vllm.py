@@ -40,9 +40,21 @@ ENGINE_ENV = {
 
 def test_six_steps_through_the_real_engine(make_repo, tiny_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({"cart.py": "def total(items):\n    return sum(items) + 1\n"})
-    done = run_qcode("fix", "total([1, 2]) returns 4 instead of 3", "--repo", str(repo), "--engine", "vllm",
-                     "--model", str(tiny_model_dir), "--max-steps", "6", "--json", env=ENGINE_ENV,
-                     timeout=840)
+    done = run_qcode(
+        "fix",
+        "total([1, 2]) returns 4 instead of 3",
+        "--repo",
+        str(repo),
+        "--engine",
+        "vllm",
+        "--model",
+        str(tiny_model_dir),
+        "--max-steps",
+        "6",
+        "--json",
+        env=ENGINE_ENV,
+        timeout=840,
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["steps"] == 6, (result, done.stderr[-3000:])
     assert "step limit" in result["reason"] and done.returncode == 1
@@ -56,8 +68,11 @@ def test_six_steps_through_the_real_engine(make_repo, tiny_model_dir: Path) -> N
     for call in calls:
         jsonschema.validate(call["arguments"], SCHEMAS[call["name"]])
     observations = [r for r in records if r["type"] == "observation"]
-    assert not [o for o in observations if o["data"].get("error") in ("malformed_call", "unknown_tool",
-                                                                       "invalid_arguments")]
+    assert not [
+        o
+        for o in observations
+        if o["data"].get("error") in ("malformed_call", "unknown_tool", "invalid_arguments")
+    ]
 
     usage = result["usage"]
     assert usage["prompt_tokens"] == sum(t["usage"]["prompt_tokens"] for t in turns)

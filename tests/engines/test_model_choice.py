@@ -27,8 +27,9 @@ def test_smaller_gpu_switches_to_fp8(memory: float) -> None:
 
 def test_tensor_parallel_pools_memory_back_to_bf16() -> None:
     one = choose_model(DEFAULT_MODEL, GpuInfo(48.0, count=2), utilization=0.9, max_model_len=131072)
-    two = choose_model(DEFAULT_MODEL, GpuInfo(48.0, count=2), utilization=0.9, max_model_len=131072,
-                       tensor_parallel_size=2)
+    two = choose_model(
+        DEFAULT_MODEL, GpuInfo(48.0, count=2), utilization=0.9, max_model_len=131072, tensor_parallel_size=2
+    )
     assert (one.model, two.model) == (FP8_MODEL, DEFAULT_MODEL)
 
 

@@ -17,11 +17,23 @@ from qcode.config import Settings
 from tests.engines.fake_openai import Behaviour, fake_openai_server
 
 TOOLS = default_registry().schemas()
-MESSAGES = [{"role": "system", "content": "You are qcode."}, {"role": "user", "content": "fix total()"},
-            {"role": "assistant", "content": "", "reasoning_content": "look first",
-             "tool_calls": [{"id": "call_0", "type": "function",
-                             "function": {"name": "read_file", "arguments": {"path": "cart.py"}}}]},
-            {"role": "tool", "tool_call_id": "call_0", "name": "read_file", "content": "1  def total(): ..."}]
+MESSAGES = [
+    {"role": "system", "content": "You are qcode."},
+    {"role": "user", "content": "fix total()"},
+    {
+        "role": "assistant",
+        "content": "",
+        "reasoning_content": "look first",
+        "tool_calls": [
+            {
+                "id": "call_0",
+                "type": "function",
+                "function": {"name": "read_file", "arguments": {"path": "cart.py"}},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_0", "name": "read_file", "content": "1  def total(): ..."},
+]
 
 
 def engine_for(url: str, **overrides: object) -> OpenAIEngine:
@@ -46,14 +58,18 @@ def test_a_single_served_model_is_used_and_said() -> None:
 
 def test_native_tool_calls_reasoning_usage_and_streaming() -> None:
     edit = json.dumps({"path": "cart.py", "old_text": "+ 1", "new_text": ""})
-    behaviour = Behaviour(answers=[{"reasoning": "The bug is the +1.", "content": "Fixing it.",
-                                    "tool_calls": [("edit_file", edit)]}])
+    behaviour = Behaviour(
+        answers=[
+            {"reasoning": "The bug is the +1.", "content": "Fixing it.", "tool_calls": [("edit_file", edit)]}
+        ]
+    )
     pieces: list[str] = []
     with fake_openai_server(behaviour) as url:
         turn = engine_for(url).complete(MESSAGES, TOOLS, on_token=pieces.append)
     assert turn.reasoning == "The bug is the +1." and turn.text == "Fixing it."
     assert [(c.name, c.arguments, c.problem) for c in turn.tool_calls] == [
-        ("edit_file", {"path": "cart.py", "old_text": "+ 1", "new_text": ""}, None)]
+        ("edit_file", {"path": "cart.py", "old_text": "+ 1", "new_text": ""}, None)
+    ]
     assert turn.usage.prompt_tokens == 120 and turn.usage.cached_tokens == 96
     assert "".join(pieces) == "The bug is the +1.Fixing it." and turn.time_to_first_token is not None
     sent = behaviour.requests[0]
@@ -66,15 +82,17 @@ def test_native_tool_calls_reasoning_usage_and_streaming() -> None:
 
 def test_server_without_tool_parser_gets_text_mode_and_our_parser() -> None:
     xml = render_tool_call("shell", {"command": "pytest -q", "timeout": 60})
-    behaviour = Behaviour(native_tools=False, answers=[{"content": f"<think>\nrun tests\n</think>\n\n{xml}"},
-                                                       {"content": xml}])
+    behaviour = Behaviour(
+        native_tools=False, answers=[{"content": f"<think>\nrun tests\n</think>\n\n{xml}"}, {"content": xml}]
+    )
     with fake_openai_server(behaviour) as url:
         engine = engine_for(url)
         first = engine.complete(MESSAGES, TOOLS)
         second = engine.complete(MESSAGES, TOOLS)
     for turn in (first, second):
         assert [(c.name, c.arguments) for c in turn.tool_calls] == [
-            ("shell", {"command": "pytest -q", "timeout": 60})]
+            ("shell", {"command": "pytest -q", "timeout": 60})
+        ]
     assert first.reasoning == "run tests"
     assert [r.get("tool_choice") for r in behaviour.requests] == ["auto", "none", "none"]  # learned once
     assert any("refused native tool calls" in n for n in engine.notices)

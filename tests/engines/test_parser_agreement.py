@@ -24,14 +24,19 @@ pytestmark = pytest.mark.filterwarnings(*VLLM_WARNINGS)
 TOOLS = default_registry().schemas()
 CODE = 'def f(a, b):\n    if a < b and b > 0:\n        return {"k": [1, 2]}\n    return None\n'
 CALL_READ = render_tool_call("read_file", {"path": "src/app.py", "start_line": 10, "end_line": 40})
-CALL_EDIT = render_tool_call("edit_file", {"path": "a.py", "old_text": CODE,
-                                          "new_text": CODE.replace("<", "<=")})
-CALL_PLAN = render_tool_call("update_plan", {"plan": [{"step": "Reproduce", "status": "done"},
-                                                      {"step": "Fix", "status": "in_progress"}]})
-CALL_SHELL = render_tool_call("shell", {"command": "python -m pytest -q -k 'cart and not slow'",
-                                        "timeout": 30.5})
-CALL_FLAG = render_tool_call("edit_file", {"path": "b.py", "old_text": "x", "new_text": "y",
-                                          "replace_all": True})
+CALL_EDIT = render_tool_call(
+    "edit_file", {"path": "a.py", "old_text": CODE, "new_text": CODE.replace("<", "<=")}
+)
+CALL_PLAN = render_tool_call(
+    "update_plan",
+    {"plan": [{"step": "Reproduce", "status": "done"}, {"step": "Fix", "status": "in_progress"}]},
+)
+CALL_SHELL = render_tool_call(
+    "shell", {"command": "python -m pytest -q -k 'cart and not slow'", "timeout": 30.5}
+)
+CALL_FLAG = render_tool_call(
+    "edit_file", {"path": "b.py", "old_text": "x", "new_text": "y", "replace_all": True}
+)
 
 WELL_FORMED: dict[str, str] = {
     "text only": "The fix is in place.",
@@ -51,9 +56,9 @@ WELL_FORMED: dict[str, str] = {
 
 MALFORMED: dict[str, str] = {
     "unclosed parameter": "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</function>\n"
-                          "</tool_call>",
+    "</tool_call>",
     "unclosed tool_call": "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n"
-                          "</function>",
+    "</function>",
     "missing <tool_call>": "<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>",
     "json-style call": '<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</tool_call>',
     "empty tool_call": "<tool_call>\n</tool_call>",
@@ -80,14 +85,20 @@ def vllm_view(parsers: Any, raw: str, thinking: bool) -> dict[str, Any]:
     reasoning, content = reasoning_parser.extract_reasoning(raw, request) if thinking else (None, raw)
     extracted = tools.extract_tool_calls(content or "", request)
     text = extracted.content if extracted.tools_called else content
-    return {"reasoning": (reasoning or "").strip(), "text": (text or "").strip(),
-            "calls": [(c.function.name, json.loads(c.function.arguments)) for c in extracted.tool_calls]}
+    return {
+        "reasoning": (reasoning or "").strip(),
+        "text": (text or "").strip(),
+        "calls": [(c.function.name, json.loads(c.function.arguments)) for c in extracted.tool_calls],
+    }
 
 
 def qcode_view(raw: str) -> dict[str, Any]:
     parsed = parse_turn(raw, TOOLS)
-    return {"reasoning": parsed.reasoning, "text": parsed.text,
-            "calls": [(c.name, c.arguments) for c in parsed.tool_calls]}
+    return {
+        "reasoning": parsed.reasoning,
+        "text": parsed.text,
+        "calls": [(c.name, c.arguments) for c in parsed.tool_calls],
+    }
 
 
 @pytest.mark.parametrize("case", sorted(WELL_FORMED))
@@ -111,8 +122,11 @@ def test_malformed_turns_give_one_answerable_call_each(vllm_parsers, case: str) 
 
 
 ALPHABET = list("abcXYZ019 _-.,:;'\"()[]{}<>=+*/\\\n\té✓")
-SAFE_TEXT = st.text(alphabet=st.sampled_from(ALPHABET), min_size=1, max_size=40).map(str.strip).filter(
-    lambda s: s and s.lower() != "null" and "<" not in s[:1])
+SAFE_TEXT = (
+    st.text(alphabet=st.sampled_from(ALPHABET), min_size=1, max_size=40)
+    .map(str.strip)
+    .filter(lambda s: s and s.lower() != "null" and "<" not in s[:1])
+)
 
 
 @st.composite
@@ -124,8 +138,12 @@ def call_turns(draw: st.DrawFn) -> str:
         arguments: dict[str, Any] = {
             "read_file": lambda: {"path": draw(SAFE_TEXT), "start_line": draw(st.integers(1, 10**6))},
             "shell": lambda: {"command": draw(SAFE_TEXT), "timeout": draw(st.integers(1, 3600))},
-            "edit_file": lambda: {"path": draw(SAFE_TEXT), "old_text": draw(SAFE_TEXT),
-                                  "new_text": draw(SAFE_TEXT), "replace_all": draw(st.booleans())},
+            "edit_file": lambda: {
+                "path": draw(SAFE_TEXT),
+                "old_text": draw(SAFE_TEXT),
+                "new_text": draw(SAFE_TEXT),
+                "replace_all": draw(st.booleans()),
+            },
             "write_file": lambda: {"path": draw(SAFE_TEXT), "content": draw(SAFE_TEXT)},
             "search": lambda: {"pattern": draw(SAFE_TEXT)},
         }[name]()

@@ -36,8 +36,14 @@ BLOCK = 128
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir: Path) -> Iterator[VllmEngine]:
     settings = Settings(model=str(tiny_model_dir), gpu_memory_utilization=0.3, max_model_len=8192)
-    options = EngineOptions(thinking=True, thinking_budget=12, tool_choice="auto", max_argument_chars=40,
-                            max_turn_tokens=1200, seed=7)
+    options = EngineOptions(
+        thinking=True,
+        thinking_budget=12,
+        tool_choice="auto",
+        max_argument_chars=40,
+        max_turn_tokens=1200,
+        seed=7,
+    )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("VLLM_CPU_KVCACHE_SPACE", os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"))
         env.setenv("QCODE_SEED", "7")  # on CPU the seed goes to the engine, not to each request
@@ -47,8 +53,10 @@ def engine(tiny_model_dir: Path) -> Iterator[VllmEngine]:
 
 
 def conversation(nonce: str = "") -> list[dict[str, Any]]:
-    return [{"role": "system", "content": f"You are qcode. {nonce}"},
-            {"role": "user", "content": "The tests in test_cart.py fail; fix apply_discount."}]
+    return [
+        {"role": "system", "content": f"You are qcode. {nonce}"},
+        {"role": "user", "content": "The tests in test_cart.py fail; fix apply_discount."},
+    ]
 
 
 def assert_schema_valid(turn: Turn) -> None:
@@ -66,8 +74,9 @@ def test_loads_the_folder_and_says_which_weights(engine: VllmEngine, tiny_model_
 
 def test_prompt_is_the_models_own_chat_template(engine: VllmEngine) -> None:
     messages = conversation()
-    expected = engine.tokenizer.apply_chat_template(messages, tools=TOOLS, tokenize=False,
-                                                    add_generation_prompt=True, enable_thinking=True)
+    expected = engine.tokenizer.apply_chat_template(
+        messages, tools=TOOLS, tokenize=False, add_generation_prompt=True, enable_thinking=True
+    )
     ids = engine.render(messages, TOOLS)
     text = engine.tokenizer.decode(ids)
     assert text == expected
@@ -81,17 +90,29 @@ def test_required_calls_are_always_schema_valid(engine: VllmEngine) -> None:
         assert len(turn.tool_calls) == 1 and turn.finish_reason == "stop", turn.raw
         assert_schema_valid(turn)
         call = turn.tool_calls[0]
-        messages += [{"role": "assistant", "content": turn.text, "reasoning_content": turn.reasoning,
-                      "tool_calls": [{"id": call.id, "type": "function",
-                                      "function": {"name": call.name, "arguments": call.arguments}}]},
-                     {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": "done"}]
+        messages += [
+            {
+                "role": "assistant",
+                "content": turn.text,
+                "reasoning_content": turn.reasoning,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": "done"},
+        ]
 
 
 def test_allowed_tools_restrict_the_calls(engine: VllmEngine) -> None:
     engine.options.allowed_tools = ("git_diff", "list_files")
     try:
-        turns = [engine.complete(conversation(f"allowed {i}"), TOOLS, tool_choice="required")
-                 for i in range(3)]
+        turns = [
+            engine.complete(conversation(f"allowed {i}"), TOOLS, tool_choice="required") for i in range(3)
+        ]
     finally:
         engine.options.allowed_tools = None
     for turn in turns:

@@ -31,23 +31,27 @@ GOOD = render_tool_call("read_file", {"path": "a.py", "start_line": 3})
 PLAN = render_tool_call("update_plan", {"plan": [{"step": "fix", "status": "in_progress"}]})
 
 
-@pytest.mark.parametrize("text", ["Let me look.", "plain text\n\nmore", f"Reading it.\n\n{GOOD}", GOOD,
-                                  f"{GOOD}\n{PLAN}"])
+@pytest.mark.parametrize(
+    "text", ["Let me look.", "plain text\n\nmore", f"Reading it.\n\n{GOOD}", GOOD, f"{GOOD}\n{PLAN}"]
+)
 def test_auto_keeps_text_free_and_takes_wellformed_calls(compiler, text: str) -> None:  # type: ignore[no-untyped-def]
     assert accepts(compiler, structural_tag(TOOLS, "auto"), text)
 
 
-@pytest.mark.parametrize("text", [
-    render_tool_call("no_such_tool", {"path": "a.py"}),                    # unknown tool
-    render_tool_call("read_file", {"path": "a.py", "start_line": "x"}),   # wrong type
-    render_tool_call("read_file", {"start_line": 3}),                      # missing required argument
-    render_tool_call("read_file", {"path": "a.py", "colour": "red"}),      # unknown argument
-    render_tool_call("update_plan", {"plan": [{"step": "a", "status": "maybe"}]}),  # enum
-    "<tool_call>junk",                                                    # a bare opening
-    render_tool_call("write_file", {"path": "a.md", "content": "see <tool_call> here"}),  # cut by parsers
-    render_tool_call("write_file", {"path": "a.md", "content": "x <parameter=path> y"}),
-    "<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>",  # a call without its tag
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        render_tool_call("no_such_tool", {"path": "a.py"}),  # unknown tool
+        render_tool_call("read_file", {"path": "a.py", "start_line": "x"}),  # wrong type
+        render_tool_call("read_file", {"start_line": 3}),  # missing required argument
+        render_tool_call("read_file", {"path": "a.py", "colour": "red"}),  # unknown argument
+        render_tool_call("update_plan", {"plan": [{"step": "a", "status": "maybe"}]}),  # enum
+        "<tool_call>junk",  # a bare opening
+        render_tool_call("write_file", {"path": "a.md", "content": "see <tool_call> here"}),  # cut by parsers
+        render_tool_call("write_file", {"path": "a.md", "content": "x <parameter=path> y"}),
+        "<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>",  # a call without its tag
+    ],
+)
 def test_auto_refuses_every_malformed_call(compiler, text: str) -> None:  # type: ignore[no-untyped-def]
     assert not accepts(compiler, structural_tag(TOOLS, "auto"), text)
 
@@ -76,10 +80,11 @@ def test_the_largest_cap_compiles_and_bounds(compiler) -> None:  # type: ignore[
 
 
 def test_cap_reaches_optional_and_nested_strings() -> None:
-    schema = cap_arguments(TOOLS[1]["function"]["parameters"], 7)   # list_files: anyOf [string, null]
+    schema = cap_arguments(TOOLS[1]["function"]["parameters"], 7)  # list_files: anyOf [string, null]
     assert "{0,7}" in schema["properties"]["path"]["anyOf"][0]["pattern"]
-    plan = cap_arguments(next(t for t in TOOLS if t["function"]["name"] == "update_plan")["function"]
-                              ["parameters"], 5)
+    plan = cap_arguments(
+        next(t for t in TOOLS if t["function"]["name"] == "update_plan")["function"]["parameters"], 5
+    )
     assert "{0,5}" in plan["$defs"]["PlanStep"]["properties"]["step"]["pattern"]
     assert plan["properties"]["plan"]["maxItems"] == 8
 

@@ -132,8 +132,6 @@ def test_a_1gb_single_line_output_is_capped(attacked: tuple[FixRun, dict[str, fl
     assert len(run.trajectory_text) < 2_000_000  # the flood did not reach the trajectory either
 
 
-
-
 @pytest.mark.attack
 def test_filling_the_workspace_stops_at_its_cap(tmp_path: Path) -> None:
     # bounded even without a cap: at most 60 × 10 MB

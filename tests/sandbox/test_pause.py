@@ -11,8 +11,9 @@ from qcode.sandbox.container import DockerSandbox, SandboxSettings
 pytestmark = pytest.mark.docker
 
 
-def test_paused_freezes_background_processes_and_nests(client: docker.DockerClient, settings: SandboxSettings,
-                                                       tmp_path: Path) -> None:
+def test_paused_freezes_background_processes_and_nests(
+    client: docker.DockerClient, settings: SandboxSettings, tmp_path: Path
+) -> None:
     with DockerSandbox(tmp_path, settings, "pause-test", client=client) as sandbox:
         # A background writer that would race host-side git.
         assert sandbox.exec("(while true; do date +%s%N >> ticks; done) >/dev/null 2>&1 &").exit_code == 0

@@ -55,8 +55,9 @@ def test_generator_is_deterministic_and_a_short_corpus_is_a_prefix(corpus: Corpu
 
 def test_classify_tells_a_misplaced_change_from_a_mangled_one() -> None:
     text = "def a():\n    x = 1\n    return x\n\ndef b():\n    x = 1\n    return x\n"
-    case = Case("t", "stale_line", "m.py", 5, 7, "x = 1\nreturn x", "x = 2\nreturn x",
-                ("    x = 2", "    return x"))
+    case = Case(
+        "t", "stale_line", "m.py", 5, 7, "x = 1\nreturn x", "x = 2\nreturn x", ("    x = 2", "    return x")
+    )
     corpus = Corpus(0, {}, {"m.py": text}, [case])
     head = "def a():\n    x = 1\n    return x\n\ndef b():\n"
     assert classify(corpus, case, head + "    x = 2\n    return x\n") == "correct"

@@ -31,10 +31,16 @@ def fix_turns() -> list[dict[str, Any]]:
     """A whole run: plan, reproduce (a safe command), edit, re-plan, finish."""
     return [
         plan(("Reproduce", "in_progress"), ("Fix mean", "pending")),
-        {"raw": "<think>\nThe tests will show the bug.\n</think>\nRunning the tests first.\n"
-                + raw_call("shell", command="python -m pytest -q")["raw"]},
-        raw_call("edit_file", path="stats.py", old_text="    return sum(values) / (len(values) + 1)\n",
-                 new_text=FIXED_LINE),
+        {
+            "raw": "<think>\nThe tests will show the bug.\n</think>\nRunning the tests first.\n"
+            + raw_call("shell", command="python -m pytest -q")["raw"]
+        },
+        raw_call(
+            "edit_file",
+            path="stats.py",
+            old_text="    return sum(values) / (len(values) + 1)\n",
+            new_text=FIXED_LINE,
+        ),
         plan(("Reproduce", "done"), ("Fix mean", "done")),
         raw_call("finish", summary="mean divided by len+1; now by len."),
     ]

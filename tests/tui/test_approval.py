@@ -15,20 +15,49 @@ def call(name: str, **arguments: object) -> ToolCall:
     return ToolCall(id="c1", name=name, arguments=arguments)
 
 
-@pytest.mark.parametrize("command", [
-    "ls -la", "cat a.py | grep def", "rg -n foo src", "git status", "git diff HEAD", "git log --oneline -5",
-    "pytest -q", "python -m pytest -q tests/test_x.py", "python3 -m pytest -x", "find . -name '*.py'",
-    "cd src && ls", "grep -rn 'a;b' .",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ls -la",
+        "cat a.py | grep def",
+        "rg -n foo src",
+        "git status",
+        "git diff HEAD",
+        "git log --oneline -5",
+        "pytest -q",
+        "python -m pytest -q tests/test_x.py",
+        "python3 -m pytest -x",
+        "find . -name '*.py'",
+        "cd src && ls",
+        "grep -rn 'a;b' .",
+    ],
+)
 def test_safe_commands(command: str) -> None:
     assert is_safe_command(command)
 
 
-@pytest.mark.parametrize("command", [
-    "rm -rf build", "pip install x", "git commit -am x", "git push", "cat a > b", "ls; rm x",
-    "echo $(rm x)", "ls `rm x`", "find . -delete", "find . -exec rm {} ;", "python script.py",
-    "ls &", "pytest -q\nrm x", "cat 'unbalanced", "", "sed -i s/a/b/ f", "ls | sh",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rm -rf build",
+        "pip install x",
+        "git commit -am x",
+        "git push",
+        "cat a > b",
+        "ls; rm x",
+        "echo $(rm x)",
+        "ls `rm x`",
+        "find . -delete",
+        "find . -exec rm {} ;",
+        "python script.py",
+        "ls &",
+        "pytest -q\nrm x",
+        "cat 'unbalanced",
+        "",
+        "sed -i s/a/b/ f",
+        "ls | sh",
+    ],
+)
 def test_unsafe_commands(command: str) -> None:
     assert not is_safe_command(command)
 
@@ -39,7 +68,12 @@ def test_modes() -> None:
     calls = (edit, write, safe, unsafe, read)
     assert [needs_approval(c, "ask") for c in calls] == [True, True, False, True, False]
     assert [needs_approval(c, "auto-edit") for c in (edit, write, safe, unsafe, read)] == [
-        False, False, False, True, False]
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
     assert not any(needs_approval(c, "yolo") for c in (edit, write, safe, unsafe, read))
 
 

@@ -36,8 +36,18 @@ def test_a_burst_of_tokens_renders_once_per_refresh_and_the_final_turn_wins(
             assert len(splits) == 1 and splits[0] == "".join(tokens)
             assert str(turn._text.render()) == "Done here." and turn._thinking.title == "thinking (500 words)"
             view.token(1, " more")  # a render still pending when the turn completes must not win
-            view.model_turn(ModelTurn(step=1, phase="executor", text="**Final**", reasoning="r", raw="",
-                                      tool_calls=[], usage=Usage(), duration=1.0))
+            view.model_turn(
+                ModelTurn(
+                    step=1,
+                    phase="executor",
+                    text="**Final**",
+                    reasoning="r",
+                    raw="",
+                    tool_calls=[],
+                    usage=Usage(),
+                    duration=1.0,
+                )
+            )
             await pilot.pause()
             assert len(splits) == 1 and "more" not in str(turn._text.render())
 

@@ -16,8 +16,10 @@ from tests.e2e.helpers import qcode_containers, write_replay
 from tests.polling import wait_until
 from tests.tui.conftest import fix_turns
 
-pytestmark = [pytest.mark.docker,
-              pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)")]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)"),
+]
 
 
 class Terminal:
@@ -28,8 +30,21 @@ class Terminal:
 
     def start(self, command: str, env: dict[str, str]) -> None:
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        subprocess.run([*self.base, "new-session", "-d", "-x", "120", "-y", "40", "-s", "qcode",
-                        f"env -i {exports} {command}"], check=True)
+        subprocess.run(
+            [
+                *self.base,
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-s",
+                "qcode",
+                f"env -i {exports} {command}",
+            ],
+            check=True,
+        )
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         flags = ["-l"] if literal else []
@@ -62,8 +77,11 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
 
 
 def _terminal_env() -> dict[str, str]:
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "QCODE_STATE_DIR", "QCODE_CONFIG",
-                                               "QCODE_SANDBOX_IMAGE") if name in os.environ}
+    env = {
+        name: os.environ[name]
+        for name in ("PATH", "HOME", "QCODE_STATE_DIR", "QCODE_CONFIG", "QCODE_SANDBOX_IMAGE")
+        if name in os.environ
+    }
     env["TERM"] = "xterm-256color"
     return env
 
@@ -75,8 +93,7 @@ def test_qcode_tui_in_tmux(terminal: Terminal, make_repo, tmp_path: Path, isolat
     replay = write_replay(tmp_path / "turns.jsonl", fix_turns())
     status_file = tmp_path / "exit-status"
     env = _terminal_env()
-    inner = (f"qcode tui --repo {repo} --engine replay:{replay} --approval yolo; "
-             f"echo $? > {status_file}")
+    inner = f"qcode tui --repo {repo} --engine replay:{replay} --approval yolo; echo $? > {status_file}"
     command = f"sh -c {shlex.quote(inner)}"
     terminal.start(command, env)
     terminal.wait_for(lambda s: "Describe a task" in s, "the app to start")
@@ -106,7 +123,10 @@ def test_qcode_tui_in_tmux(terminal: Terminal, make_repo, tmp_path: Path, isolat
 
 
 def test_fix_asks_about_a_dirty_checkout_before_the_engine_loads(
-    terminal: Terminal, make_repo, tmp_path: Path, isolated_state: Path  # type: ignore[no-untyped-def]
+    terminal: Terminal,
+    make_repo,
+    tmp_path: Path,
+    isolated_state: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     repo = make_repo({"a.py": "x = 1\n"})
     (repo / "a.py").write_text("x = 2\n")  # the user's uncommitted edit

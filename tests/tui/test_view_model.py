@@ -16,7 +16,8 @@ def test_split_stream_keeps_reasoning_apart_and_hides_tool_xml() -> None:
 
 def test_card_title_shows_tool_main_argument_status_and_duration() -> None:
     assert card_title("shell", {"command": "python -m pytest -q", "timeout": 5}, "ok", 1.234) == (
-        "✓ shell  python -m pytest -q  1.2s")
+        "✓ shell  python -m pytest -q  1.2s"
+    )
     assert card_title("edit_file", {"path": "a.py", "old_text": "x"}, "running") == "… edit_file  a.py"
     assert card_title("git_diff", {}, "failed", 0.004) == "✗ git_diff  4ms"
     assert summarize_args("update_plan", {"plan": [{}, {}]}) == "2 steps"

@@ -84,8 +84,12 @@ class ToolCard(Collapsible):
 
     def __init__(self, event: ToolCalled) -> None:
         self._body = Static(classes="output")
-        super().__init__(self._body, title=card_title(event.name, event.arguments, "running"), collapsed=True,
-                         classes="card -running")
+        super().__init__(
+            self._body,
+            title=card_title(event.name, event.arguments, "running"),
+            collapsed=True,
+            classes="card -running",
+        )
         self.call = event
         self.status = "running"
 

@@ -65,8 +65,12 @@ class StatusBar(Static):
     elapsed: reactive[str] = reactive("00:00")
 
     def render(self) -> Text:
-        style = {"running": "bold yellow", "idle": "green", "asking": "bold magenta",
-                 "error": "bold red"}.get(self.state.split(" ")[0], "bold")
+        style = {
+            "running": "bold yellow",
+            "idle": "green",
+            "asking": "bold magenta",
+            "error": "bold red",
+        }.get(self.state.split(" ")[0], "bold")
         text = Text()
         text.append(f" {self.state} ", style=style)
         text.append(f"· {self.elapsed} ", style="dim")
