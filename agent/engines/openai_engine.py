@@ -284,7 +284,8 @@ def _native_call(call: dict[str, Any], index: int) -> ToolCall:
             id=call_id,
             name=call["name"],
             problem=(
-                f"The arguments of your `{call['name']}` call are not valid JSON: {call['arguments'][:120]!r}. "
+                f"The arguments of your `{call['name']}` call are not valid JSON: "
+                f"{call['arguments'][:120]!r}. "
                 "Nothing was run; send the call again with a JSON object of arguments."
             ),
         )
