@@ -12,6 +12,11 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
+# 0. Fast static checks first, so a style error fails in the first minute.
+python3 -m pip install -q ruff==0.17.6
+python3 -m ruff check .
+python3 -m ruff format --check .
+
 # 1. A Docker engine that answers.
 if ! docker info >/dev/null 2>&1; then
   command -v dockerd >/dev/null || apt_install docker.io
