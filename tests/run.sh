@@ -38,7 +38,7 @@ python3 -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || 
 
 # 4. The sandbox image, built without any registry.
 image="${QCODE_SANDBOX_IMAGE:-qcode-sandbox:latest}"
-docker image inspect "$image" >/dev/null 2>&1 || qcode sandbox build --offline --tag "$image"
+docker image inspect "$image" >/dev/null 2>&1 || python3 -m qcode sandbox build --offline --tag "$image"
 
 # 5. The suite.
 exec python3 -m pytest -q "$@"
