@@ -1,0 +1,173 @@
+"""Problems in a file's text, and which of them a change introduced. Pure: no I/O.
+
+The syntax tier reads tree-sitter's ERROR and MISSING nodes for every language the repo map knows.
+A change is judged by comparing the problems before and after it as a multiset of
+(message, stripped line content): lines shift when code is added above a problem, their content
+does not, so a problem the file already had is never blamed on the change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import tree_sitter as ts
+from qcode.tools.repomap.languages import language_for, load
+
+__all__ = [
+    "MAX_CHECK_BYTES",
+    "Problem",
+    "ProblemKey",
+    "introduced",
+    "problem_keys",
+    "render_problems",
+    "syntax_problems",
+]
+
+MAX_CHECK_BYTES = 1_000_000
+"""Larger files are not checked (the repo map skips them too)."""
+MAX_PROBLEMS = 50
+"""Problems collected per file: a file of garbage has thousands of error nodes."""
+SHOWN = 5
+"""Problems shown to the model per file; the rest are counted."""
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+ProblemKey = tuple[str, str]
+"""(message, stripped content of the problem's line): stable when lines shift."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    """1-based."""
+    message: str
+    source: str = "syntax"
+    """`syntax`, or the linter's command pattern."""
+    hint: str = ""
+    """Shown, never compared: it may name other line numbers, which shift."""
+
+
+def syntax_problems(text: str, path: str, deadline: float = 0.5) -> list[Problem] | None:
+    """tree-sitter's view of `text` as the language of `path`; None when no grammar covers it."""
+    language = language_for(path)
+    grammar = load(language) if language else None
+    if grammar is None:
+        return None
+    source = text.encode("utf-8", "surrogateescape")
+    if len(source) > MAX_CHECK_BYTES:
+        return None
+    until = time.monotonic() + deadline
+    parser = ts.Parser(grammar.language)
+    view = memoryview(source)  # a read callback: tree-sitter ignores the deadline on plain bytes
+    try:
+        tree = parser.parse(
+            lambda offset, _point: view[offset : offset + 65536],
+            progress_callback=lambda _o, _e: time.monotonic() > until,
+        )
+    except ValueError:  # the deadline cancelled it: say nothing rather than something wrong
+        return None
+    if not tree.root_node.has_error:
+        return []
+    found: list[Problem] = []
+    _collect(tree.root_node, source, found)
+    return found
+
+
+def _collect(node: ts.Node, source: bytes, found: list[Problem]) -> None:
+    """Depth first, only into subtrees that hold an error; an ERROR node is one problem."""
+    stack = [node]
+    while stack and len(found) < MAX_PROBLEMS:
+        current = stack.pop()
+        if current.is_missing:
+            found.append(_describe_missing(current, source))
+        elif current.is_error:
+            found.append(_describe_error(current, source))
+        elif current.has_error:
+            stack.extend(reversed(current.children))
+
+
+def _describe_missing(node: ts.Node, source: bytes) -> Problem:
+    hint = ""
+    parent = node.parent
+    opener = _CLOSERS.get(node.type)
+    if opener and parent is not None and parent.child_count and parent.children[0].type == opener:
+        hint = f"to close the `{opener}` on line {parent.start_point.row + 1}"
+    return Problem(node.start_point.row + 1, f"missing `{node.type}`", hint=hint)
+
+
+def _describe_error(node: ts.Node, source: bytes) -> Problem:
+    """An unclosed bracket inside the error is the likeliest cause; else the first unexpected token."""
+    stack: list[ts.Node] = []
+    first: ts.Node | None = None
+    for leaf in _leaves(node):
+        text = source[leaf.start_byte : leaf.end_byte].decode("utf-8", "replace")
+        first = first or leaf
+        if text in _OPENERS:
+            stack.append(leaf)
+        elif text in _CLOSERS and stack:
+            opener = source[stack[-1].start_byte : stack[-1].end_byte].decode()
+            if _OPENERS[opener] == text:
+                stack.pop()
+    if stack:
+        opener_node = stack[-1]
+        opener = source[opener_node.start_byte : opener_node.end_byte].decode()
+        return Problem(opener_node.start_point.row + 1, f"`{opener}` is never closed")
+    start = first or node
+    token = source[start.start_byte : start.end_byte].decode("utf-8", "replace").split("\n")[0][:40]
+    return Problem(start.start_point.row + 1, f"syntax error near `{token}`" if token else "syntax error")
+
+
+def _leaves(node: ts.Node, limit: int = 20_000) -> Iterable[ts.Node]:
+    stack = [node]
+    seen = 0
+    while stack and seen < limit:
+        current = stack.pop()
+        seen += 1
+        if current.child_count == 0:
+            yield current
+        else:
+            stack.extend(reversed(current.children))
+
+
+def problem_keys(problems: Iterable[Problem], lines: Sequence[str]) -> Counter[ProblemKey]:
+    return Counter((p.message, _line(lines, p.line).strip()) for p in problems)
+
+
+def introduced(before: Counter[ProblemKey], after: Sequence[Problem], lines: Sequence[str]) -> list[Problem]:
+    """The problems of `after` that `before` does not account for (each old one excuses one new)."""
+    budget = Counter(before)
+    new: list[Problem] = []
+    for problem in after:
+        key = (problem.message, _line(lines, problem.line).strip())
+        if budget[key] > 0:
+            budget[key] -= 1
+        else:
+            new.append(problem)
+    return new
+
+
+def render_problems(path: str, problems: Sequence[Problem], lines: Sequence[str], context: int = 2) -> str:
+    """`path:line: message` and a few numbered lines around it, for at most SHOWN problems."""
+    out: list[str] = []
+    for problem in sorted(problems, key=lambda p: p.line)[:SHOWN]:
+        hint = f" ({problem.hint})" if problem.hint else ""
+        out.append(f"{path}:{problem.line}: {problem.message}{hint}{_by(problem)}")
+        first = max(1, problem.line - context)
+        last = min(len(lines), problem.line + context)
+        for number in range(first, last + 1):
+            mark = ">" if number == problem.line else " "
+            out.append(f"{mark}{number:>5}\t{_line(lines, number)[:200]}")
+    if len(problems) > SHOWN:
+        out.append(f"[{len(problems) - SHOWN} more problems in {path}]")
+    return "\n".join(out)
+
+
+def _by(problem: Problem) -> str:
+    return "" if problem.source == "syntax" else f" [{problem.source}]"
+
+
+def _line(lines: Sequence[str], number: int) -> str:
+    return lines[number - 1] if 0 < number <= len(lines) else ""
