@@ -21,12 +21,13 @@ from qcode.agent.exceptions import ToolError
 from qcode.tools import paths
 from qcode.tools.diagnostics import (
     MAX_CHECK_BYTES,
+    Parsed,
     Problem,
     ProblemKey,
     introduced,
     problem_keys,
     render_problems,
-    syntax_problems,
+    syntax_check,
 )
 from qcode.tools.lint import DEFAULT_LINT_COMMANDS, command_for, run_lint
 
@@ -35,6 +36,8 @@ __all__ = ["Baseline", "ChangeChecker", "CheckReport", "DiagnosticsConfig", "wit
 Mode = Literal["syntax", "lint", "off"]
 MAX_TRACKED = 200
 """Files whose last problems are remembered; the oldest are forgotten (then re-checked)."""
+KEPT_TREES = 8
+"""Parse trees kept for incremental re-parsing: the files edited last (a tree costs about its file's size)."""
 SHELL_RECHECK = 20
 """After a shell command, at most this many of the model's most recently edited files are re-read."""
 SHELL_RELINT = 3
@@ -95,6 +98,7 @@ class ChangeChecker:
         self.config = config or DiagnosticsConfig()
         self._known: OrderedDict[str, Baseline] = OrderedDict()
         """Path → problems of the content last seen after a check (the model's edited files)."""
+        self._trees: OrderedDict[str, Parsed] = OrderedDict()
 
     def baseline(self, root: Path, sandbox: Sandbox | None, path: str) -> Baseline:
         """The problems of `path` now, before a change (a file that does not exist has none)."""
@@ -109,7 +113,7 @@ class ChangeChecker:
         if known is not None and known.digest == digest and (known.lint is not None or not self._lints(path)):
             return known
         lines = text.split("\n")
-        syntax = problem_keys(syntax_problems(text, path) or [], lines)
+        syntax = problem_keys(self._syntax(text, path) or [], lines)
         lint = None
         if self._lints(path) and sandbox is not None:
             found = self._lint(sandbox, path)
@@ -126,7 +130,7 @@ class ChangeChecker:
         if path is None or text is None:
             return report
         lines = text.split("\n")
-        found = syntax_problems(text, path)
+        found = self._syntax(text, path)
         syntax_new = introduced(before.syntax, found or [], lines)
         lint_new: list[Problem] = []
         lint_keys = None
@@ -168,6 +172,15 @@ class ChangeChecker:
             before = known if lints else Baseline(known.digest, known.syntax, None)
             report.extend(self.after(root, sandbox if lints else None, path, before))
         return report
+
+    def _syntax(self, text: str, path: str) -> list[Problem] | None:
+        """Problems of `text`, re-parsing incrementally from the file's last parse when there is one."""
+        found, parsed = syntax_check(text, path, self._trees.pop(path, None))
+        if parsed is not None:
+            self._trees[path] = parsed
+            while len(self._trees) > KEPT_TREES:
+                self._trees.popitem(last=False)
+        return found
 
     def _lints(self, path: str) -> bool:
         return self.config.mode == "lint" and command_for(path, self.config.commands()) is not None

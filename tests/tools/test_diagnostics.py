@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from qcode.tools.diagnostics import (
+    CALLBACK_FROM,
     MAX_PROBLEMS,
     Problem,
     introduced,
     problem_keys,
     render_problems,
+    syntax_check,
     syntax_problems,
 )
 
@@ -92,3 +96,27 @@ def test_render_shows_line_numbers_context_and_counts_the_rest() -> None:
     assert text.splitlines()[0] == "m.py:3: bad"
     assert ">    3\tline 3" in text and "     1\tline 1" in text
     assert "[2 more problems in m.py]" in text and "m.py:15" not in text
+
+
+@pytest.mark.parametrize("path", ["m.py", "m.ts"])
+def test_incremental_reparse_agrees_with_a_fresh_parse(path: str) -> None:
+    rng = random.Random(path)
+    text = "".join(CASES["a.py" if path == "m.py" else "a.ts"][0] for _ in range(30))
+    parsed = None
+    for _ in range(300):  # random insertions and deletions of bracket, colon and newline characters
+        at = rng.randrange(len(text) + 1)
+        if rng.random() < 0.5 and text:
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + rng.choice("()[]{}:;\n é") + text[at:]
+        found, parsed = syntax_check(text, path, parsed)
+        assert found == syntax_problems(text, path)
+
+
+def test_a_large_file_goes_through_the_deadline_path_with_the_same_answer() -> None:
+    text = "def f(x):\n    return g(x, 1)\n" * (CALLBACK_FROM // 20)
+    broken = text + "y = (\n"
+    _clean, parsed = syntax_check(text, "big.py")
+    assert len(text) > CALLBACK_FROM and _clean == []
+    found, _ = syntax_check(broken, "big.py", parsed)
+    assert found == syntax_problems(broken, "big.py") and found and found[0].line == text.count("\n") + 1
