@@ -80,7 +80,7 @@ def _parses(text: str) -> bool:
 
 def diagnostics_bench(corpus: Corpus) -> dict[str, float]:
     rng = random.Random(corpus.seed)
-    clean_total = clean_flagged = broken_total = broken_reported = 0
+    clean_total = clean_flagged = broken_total = broken_reported = natural_total = natural_reported = 0
     missed: list[str] = []
     for case in corpus.cases:
         if case.category in NEGATIVE:
@@ -90,9 +90,13 @@ def diagnostics_bench(corpus: Corpus) -> dict[str, float]:
         if after is None or not _parses(before):
             continue
         old = problem_keys(syntax_problems(before, case.path) or [], before.split("\n"))
-        if _parses(after):
-            clean_total += 1
-            clean_flagged += bool(introduced(old, syntax_problems(after, case.path) or [], after.split("\n")))
+        reported = bool(introduced(old, syntax_problems(after, case.path) or [], after.split("\n")))
+        if not _parses(after):  # the corpus's own change broke the file (an emptied block)
+            natural_total += 1
+            natural_reported += reported
+            continue
+        clean_total += 1
+        clean_flagged += reported
         broken = breaking_variant(after, case, rng)
         if broken is not None:
             broken_total += 1
@@ -106,7 +110,9 @@ def diagnostics_bench(corpus: Corpus) -> dict[str, float]:
         "clean_wrongly_reported_pct": 100 * clean_flagged / max(1, clean_total),
         "breaking_edits": broken_total,
         "breaking_reported_pct": 100 * broken_reported / max(1, broken_total),
-        "missed": ", ".join(missed[:5]),
+        "missed": ", ".join(missed[:5]) or "none",
+        "corpus_changes_that_break_python": natural_total,
+        "of_those_reported_pct": 100 * natural_reported / max(1, natural_total),
         **timing,
     }
 

@@ -159,7 +159,7 @@ def render_definitions(
     data: list[dict[str, Any]] = []
     for path, d in list(items)[:MAX_DEFINITIONS]:
         qualified = f"{d.scope}.{d.name}" if d.scope else d.name
-        out.append(f"{path}:{d.line + 1}: {d.kind} {qualified}\n    {d.text.strip()}")
+        out.append(f"{path}:{d.line + 1}: {d.text.strip()}  [{d.kind} {qualified}]")
         data.append({"path": path, "line": d.line + 1, "kind": d.kind, "name": d.name, "scope": d.scope})
     if total > MAX_DEFINITIONS:
         out.append(f"[{total - MAX_DEFINITIONS} more definitions; narrow with path=]")

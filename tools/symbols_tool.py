@@ -62,7 +62,7 @@ def _find_symbol(args: SymbolArgs, ctx: ToolContext) -> Observation:
             data={"results": [], "suggestions": close},
         )
     text, results = render_definitions(ranked, len(ranked))
-    head = f"{len(ranked)} definition{'s' if len(ranked) != 1 else ''} of `{symbol}`, best first:"
+    head = f"`{symbol}`: {len(ranked)} definition{'s, best first' if len(ranked) != 1 else ''}"
     if not exact:
         head = f"No `{symbol}`; `{symbol.name}` is defined here instead, best first:"
     return Observation(text=f"{head}\n{text}", data={"results": results})

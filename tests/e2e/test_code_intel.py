@@ -76,7 +76,9 @@ def test_done_when_breaks_are_reported_with_line_numbers_and_old_breaks_are_not(
         "shell",
     ]
     symbol, py_edit, ts_edit, legacy_edit, repair, shell = obs[1:7]
-    assert symbol["ok"] and symbol["text"].splitlines()[1].startswith("shop/cart.py:5: method Cart.total")
+    assert symbol["ok"] and symbol["text"].splitlines()[1].startswith(
+        "shop/cart.py:5: def total(self):  [method Cart.total]"
+    )
 
     assert not py_edit["ok"] and "shop/cart.py:6: `(` is never closed" in py_edit["text"]
     assert ">    6\t        return sum(self.items" in py_edit["text"]

@@ -47,8 +47,7 @@ def test_find_symbol_class_method_returns_the_defining_file_and_line_first(ctx: 
     assert obs.ok
     first = obs.data["results"][0]
     assert (first["path"], first["line"], first["scope"]) == ("shop/cart.py", 10, "Cart")
-    assert obs.text.splitlines()[1] == "shop/cart.py:10: method Cart.total"
-    assert "    def total(self) -> int:" in obs.text
+    assert obs.text.splitlines()[1] == "shop/cart.py:10: def total(self) -> int:  [method Cart.total]"
     paths = [r["path"] for r in obs.data["results"]]
     assert paths.index("tests/test_cart.py") > paths.index("web/cart.ts")  # tests after sources
     assert all(r["scope"] == "Cart" for r in obs.data["results"])  # Item.total is not Cart.total
