@@ -130,7 +130,8 @@ def _timing(corpus: Corpus, rounds: int = 60) -> dict[str, float]:
         ours, cold, theirs = [], [], []
         for n in range(rounds):
             row = 50 + (n * 31) % (len(lines) - 100)
-            changed = "\n".join(lines[:row] + [lines[row] + f"  # edit {n}"] + lines[row + 1 :])
+            lines[row] += f"  # edit {n}"  # edits pile up, as in a session: each changes one place
+            changed = "\n".join(lines)
             began = time.perf_counter()
             ChangeChecker().baseline(root, None, "m.py")  # the first edit of a file parses it before
             cold.append(time.perf_counter() - began)
@@ -150,6 +151,7 @@ def _timing(corpus: Corpus, rounds: int = 60) -> dict[str, float]:
         "syntax_ms_median": statistics.median(ours) * ms,
         "syntax_ms_first_edit_extra": statistics.median(cold) * ms,
         "ast_parse_ms_median": statistics.median(theirs) * ms,
+        "syntax_to_ast_parse_ratio": statistics.median(ours) / statistics.median(theirs),
     }
 
 
@@ -196,11 +198,12 @@ def symbol_bench(root: Path, count: int) -> dict[str, float]:
         obs = registry.dispatch(ToolCall(id="q", name=tool, arguments=arguments), ctx)
         return estimate_tokens(obs.text), f"{path}:{line}:" in obs.text
 
-    ours, theirs, first, found_by_search = [], [], 0, 0
+    ours, theirs, first, found_by_search, found_by_symbol = [], [], 0, 0, 0
     asked = queries(root, count)
     for name, path, line in asked:
         bare = name.rsplit(".", 1)[-1]
         spent, hit = tokens("find_symbol", {"name": name}, path, line)
+        found_by_symbol += hit
         obs = registry.dispatch(ToolCall(id="q", name="find_symbol", arguments={"name": name}), ctx)
         results = obs.data.get("results") or [{}]
         first += (results[0].get("path"), results[0].get("line")) == (path, line)
@@ -212,6 +215,7 @@ def symbol_bench(root: Path, count: int) -> dict[str, float]:
         "repo": str(root.name),
         "queries": len(asked),
         "find_symbol_first_result_right_pct": 100 * first / max(1, len(asked)),
+        "find_symbol_shows_definition_pct": 100 * found_by_symbol / max(1, len(asked)),
         "search_shows_definition_pct": 100 * found_by_search / max(1, len(asked)),
         "find_symbol_tokens_median": statistics.median(ours),
         "search_tokens_median": statistics.median(theirs),
