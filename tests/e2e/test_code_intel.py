@@ -92,3 +92,26 @@ def test_done_when_breaks_are_reported_with_line_numbers_and_old_breaks_are_not(
     assert legacy_edit["ok"] and "Diagnostics" not in legacy_edit["text"]  # broken before the session
     assert repair["ok"] and "Diagnostics" not in repair["text"]
     assert not shell["ok"] and "shop/cart.py:6: `[` is never closed" in shell["text"]
+
+
+def test_the_repositorys_setting_reaches_the_session(make_repo, tmp_path: Path) -> None:
+    repo = make_repo({**FILES, ".qcode.toml": 'diagnostics = "off"\n'})
+    replay = write_replay(
+        tmp_path / "r.jsonl",
+        [
+            raw_call("update_plan", plan=[{"step": "x", "status": "in_progress"}]),
+            raw_call(
+                "edit_file",
+                path="shop/cart.py",
+                old_text="return sum(self.items)",
+                new_text="return sum(self.items",
+            ),
+            raw_call("finish", summary="done"),
+        ],
+    )
+    done = run_qcode("fix", "Change totals", "--repo", str(repo), "--engine", f"replay:{replay}", "--json")
+    assert done.returncode == 0, done.stderr
+    obs = [
+        r for r in read_trajectory(Path(json.loads(done.stdout)["trajectory"])) if r["type"] == "observation"
+    ]
+    assert obs[1]["name"] == "edit_file" and obs[1]["ok"] and "Diagnostics" not in obs[1]["text"]
