@@ -32,6 +32,8 @@ MAX_CHECK_BYTES = 1_000_000
 """Larger files are not checked (the repo map skips them too)."""
 MAX_PROBLEMS = 50
 """Problems collected per file: a file of garbage has thousands of error nodes."""
+MAX_LEAVES = 50_000
+"""Nodes walked to find unclosed brackets, per file: a file of garbage must not cost seconds."""
 SHOWN = 5
 """Problems shown to the model per file; the rest are counted."""
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -59,13 +61,13 @@ CALLBACK_FROM = 256_000
 smaller ones as plain bytes, twice as fast and bounded by their size."""
 
 
-def syntax_problems(text: str, path: str, deadline: float = 0.5) -> list[Problem] | None:
+def syntax_problems(text: str, path: str, deadline: float | None = None) -> list[Problem] | None:
     """tree-sitter's view of `text` as the language of `path`; None when no grammar covers it."""
     return syntax_check(text, path, None, deadline)[0]
 
 
 def syntax_check(
-    text: str, path: str, previous: Parsed | None = None, deadline: float = 0.5
+    text: str, path: str, previous: Parsed | None = None, deadline: float | None = None
 ) -> tuple[list[Problem] | None, Parsed | None]:
     """Problems of `text`, and its parse for the next call: given the previous parse of the same
     file, tree-sitter re-parses only the changed region (a millisecond instead of tens)."""
@@ -74,7 +76,8 @@ def syntax_check(
     source = text.encode("utf-8", "surrogateescape")
     if grammar is None or len(source) > MAX_CHECK_BYTES:
         return None, None
-    tree = _parse(grammar.language, source, previous, deadline)
+    seconds = deadline if deadline is not None else 0.5 + len(source) / 250_000  # 1 MB: 4.5 s
+    tree = _parse(grammar.language, source, previous, seconds)
     if tree is None:  # the deadline cancelled it: say nothing rather than something wrong
         return None, None
     found: list[Problem] = []
@@ -139,12 +142,13 @@ def _point(source: bytes, offset: int) -> tuple[int, int]:
 def _collect(node: ts.Node, source: bytes, found: list[Problem]) -> None:
     """Depth first, only into subtrees that hold an error; an ERROR node is one problem."""
     stack = [node]
+    budget = [MAX_LEAVES]  # leaves looked at for brackets, over all the file's errors
     while stack and len(found) < MAX_PROBLEMS:
         current = stack.pop()
         if current.is_missing:
             found.append(_describe_missing(current, source))
         elif current.is_error:
-            found.append(_describe_error(current, source))
+            found.append(_describe_error(current, source, budget))
         elif current.has_error:
             stack.extend(reversed(current.children))
 
@@ -158,11 +162,11 @@ def _describe_missing(node: ts.Node, source: bytes) -> Problem:
     return Problem(node.start_point.row + 1, f"missing `{node.type}`", hint=hint)
 
 
-def _describe_error(node: ts.Node, source: bytes) -> Problem:
+def _describe_error(node: ts.Node, source: bytes, budget: list[int]) -> Problem:
     """An unclosed bracket inside the error is the likeliest cause; else the first unexpected token."""
     stack: list[ts.Node] = []
     first: ts.Node | None = None
-    for leaf in _leaves(node):
+    for leaf in _leaves(node, budget):
         text = source[leaf.start_byte : leaf.end_byte].decode("utf-8", "replace")
         first = first or leaf
         if text in _OPENERS:
@@ -180,12 +184,11 @@ def _describe_error(node: ts.Node, source: bytes) -> Problem:
     return Problem(start.start_point.row + 1, f"syntax error near `{token}`" if token else "syntax error")
 
 
-def _leaves(node: ts.Node, limit: int = 20_000) -> Iterable[ts.Node]:
+def _leaves(node: ts.Node, budget: list[int]) -> Iterable[ts.Node]:
     stack = [node]
-    seen = 0
-    while stack and seen < limit:
+    while stack and budget[0] > 0:
         current = stack.pop()
-        seen += 1
+        budget[0] -= 1
         if current.child_count == 0:
             yield current
         else:

@@ -37,6 +37,7 @@ the shell-quoted path relative to /workspace."""
 
 _COLON = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+)(?::\d+)?:?\s*(?P<msg>.+)$")
 _PAREN = re.compile(r"^(?P<file>[^\s(][^(]*)\((?P<line>\d+),\d+\):\s*(?P<msg>.+)$")  # tsc
+_EXIT_MARK = "qcode-lint-exit:"
 _MAX_LINES = 2000
 """Output lines parsed: a linter that prints without end must not cost unbounded time."""
 
@@ -56,9 +57,12 @@ def run_lint(sandbox: Sandbox, path: str, pattern: str, command: str, timeout: f
     script = command.replace("{file}", shlex.quote(path))
     seconds = max(1, round(timeout))
     # coreutils `timeout` ends the linter before the sandbox's own limit would restart the shell.
-    wrapped = f"(cd /workspace && timeout -k 2 {seconds} sh -c {shlex.quote(script)}) 2>&1"
+    # The subshell always ends with a successful echo: a model's `set -e` in its shell must not
+    # turn a linter's non-zero exit into a dead shell. The marker carries the real exit code.
+    run = f"timeout -k 2 {seconds} sh -c {shlex.quote(script)}"
+    wrapped = f'(set +e; cd /workspace && {run}; echo "{_EXIT_MARK}$?") 2>&1'
     result = sandbox.exec(wrapped, timeout=timeout + 10)
-    if result.timed_out or result.exit_code == 124:
+    if result.timed_out or f"{_EXIT_MARK}124" in result.output[-200:]:
         return f"lint `{pattern}` took longer than {seconds}s; skipped"
     return parse_lint_output(result.output, path, pattern)
 

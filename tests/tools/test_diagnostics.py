@@ -120,3 +120,8 @@ def test_a_large_file_goes_through_the_deadline_path_with_the_same_answer() -> N
     assert len(text) > CALLBACK_FROM and _clean == []
     found, _ = syntax_check(broken, "big.py", parsed)
     assert found == syntax_problems(broken, "big.py") and found and found[0].line == text.count("\n") + 1
+
+
+def test_a_parse_past_its_deadline_says_nothing_rather_than_something_wrong() -> None:
+    text = "def f(x):\n    return g(x, 1\n" * (CALLBACK_FROM // 20)
+    assert syntax_check(text, "big.py", deadline=0) == (None, None)

@@ -109,3 +109,13 @@ def test_a_lint_command_only_sees_the_sandbox(box: DockerSandbox) -> None:
     obs = _call(_ctx(box, lint_commands={"*.py": command}), "write_file", path="n.py", content="x = 1\n")
     assert "n.py:1: ran in SANDBOX [*.py]" in obs.text
     assert obs.ok  # lint problems are reported, but only a syntax break marks the step failed
+
+
+@pytest.mark.docker
+def test_a_failing_linter_does_not_kill_a_shell_the_model_set_e_in(box: DockerSandbox) -> None:
+    box.exec("set -e; cd /tmp")
+    ctx = _ctx(box, lint_commands={"*.py": "echo {file}:1: bad; exit 3"})
+    obs = _call(ctx, "write_file", path="n.py", content="x = 1\n")
+    assert "n.py:1: bad [*.py]" in obs.text
+    after = box.exec("pwd")
+    assert after.output.strip() == "/tmp" and not after.shell_restarted
