@@ -101,7 +101,11 @@ class Settings(BaseModel):
     @field_validator("lint_commands", mode="before")
     @classmethod
     def _json_commands(cls, value: object) -> object:
-        value = json.loads(value) if isinstance(value, str) else value
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError('give a JSON object, e.g. {"*.py": "ruff check {file}"}') from None
         if isinstance(value, dict) and (
             len(value) > 32 or any(len(str(k)) > 200 or len(str(v)) > 2000 for k, v in value.items())
         ):

@@ -22,6 +22,9 @@ def test_defaults_and_env_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert load_settings({}, tmp_path).settings.diagnostics == "syntax"
     monkeypatch.setenv("QCODE_LINT_COMMANDS", '{"*.go": ""}')
     assert load_settings({}, tmp_path).settings.lint_commands == {"*.go": ""}
+    monkeypatch.setenv("QCODE_LINT_COMMANDS", "{bad")
+    with pytest.raises(UserError, match="'lint_commands' from env: .*give a JSON object"):
+        load_settings({}, tmp_path)
 
 
 @pytest.mark.parametrize(
