@@ -32,7 +32,7 @@ from qcode.evals.edit_corpus import NEGATIVE, Case, Corpus, generate
 from qcode.evals.repos import extract_archive
 from qcode.tools.builtin import default_registry
 from qcode.tools.checks import ChangeChecker
-from qcode.tools.diagnostics import introduced, problem_keys, syntax_problems
+from qcode.tools.diagnostics import introduced, problem_keys, syntax_check
 from qcode.tools.registry import ToolContext
 from qcode.tools.repomap import estimate_tokens
 
@@ -78,6 +78,14 @@ def _parses(text: str) -> bool:
     return True
 
 
+def _reported(before: str, after: str, path: str) -> bool:
+    """What the tool does: parse before, re-parse after incrementally, report what is new."""
+    first = syntax_check(before, path)
+    old = problem_keys(first.problems or [], before.split("\n"))
+    second = syntax_check(after, path, first.parsed)
+    return bool(introduced(old, second.problems or [], after.split("\n")) or second.emptied)
+
+
 def diagnostics_bench(corpus: Corpus) -> dict[str, float]:
     rng = random.Random(corpus.seed)
     clean_total = clean_flagged = broken_total = broken_reported = natural_total = natural_reported = 0
@@ -89,8 +97,7 @@ def diagnostics_bench(corpus: Corpus) -> dict[str, float]:
         after = corpus.expected(case)
         if after is None or not _parses(before):
             continue
-        old = problem_keys(syntax_problems(before, case.path) or [], before.split("\n"))
-        reported = bool(introduced(old, syntax_problems(after, case.path) or [], after.split("\n")))
+        reported = _reported(before, after, case.path)
         if not _parses(after):  # the corpus's own change broke the file (an emptied block)
             natural_total += 1
             natural_reported += reported
@@ -100,9 +107,9 @@ def diagnostics_bench(corpus: Corpus) -> dict[str, float]:
         broken = breaking_variant(after, case, rng)
         if broken is not None:
             broken_total += 1
-            new = introduced(old, syntax_problems(broken, case.path) or [], broken.split("\n"))
-            broken_reported += bool(new)
-            if not new:
+            caught = _reported(before, broken, case.path)
+            broken_reported += caught
+            if not caught:
                 missed.append(case.id)
     timing = _timing(corpus)
     return {

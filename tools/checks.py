@@ -24,6 +24,7 @@ from qcode.tools.diagnostics import (
     Parsed,
     Problem,
     ProblemKey,
+    SyntaxResult,
     introduced,
     problem_keys,
     render_problems,
@@ -113,7 +114,7 @@ class ChangeChecker:
         if known is not None and known.digest == digest and (known.lint is not None or not self._lints(path)):
             return known
         lines = text.split("\n")
-        syntax = problem_keys(self._syntax(text, path) or [], lines)
+        syntax = problem_keys(self._syntax(text, path).problems or [], lines)
         lint = None
         if self._lints(path) and sandbox is not None:
             found = self._lint(sandbox, path)
@@ -130,8 +131,9 @@ class ChangeChecker:
         if path is None or text is None:
             return report
         lines = text.split("\n")
-        found = self._syntax(text, path)
-        syntax_new = introduced(before.syntax, found or [], lines)
+        checked = self._syntax(text, path)
+        found = checked.problems
+        syntax_new = introduced(before.syntax, found or [], lines) + checked.emptied
         lint_new: list[Problem] = []
         lint_keys = None
         if self._lints(path) and sandbox is not None:
@@ -173,14 +175,14 @@ class ChangeChecker:
             report.extend(self.after(root, sandbox if lints else None, path, before))
         return report
 
-    def _syntax(self, text: str, path: str) -> list[Problem] | None:
+    def _syntax(self, text: str, path: str) -> SyntaxResult:
         """Problems of `text`, re-parsing incrementally from the file's last parse when there is one."""
-        found, parsed = syntax_check(text, path, self._trees.pop(path, None))
-        if parsed is not None:
-            self._trees[path] = parsed
+        result = syntax_check(text, path, self._trees.pop(path, None))
+        if result.parsed is not None:
+            self._trees[path] = result.parsed
             while len(self._trees) > KEPT_TREES:
                 self._trees.popitem(last=False)
-        return found
+        return result
 
     def _lints(self, path: str) -> bool:
         return self.config.mode == "lint" and command_for(path, self.config.commands()) is not None

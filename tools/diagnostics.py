@@ -12,8 +12,11 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import tree_sitter as ts
+from qcode.tools.empty_blocks import MESSAGE as EMPTY_BLOCK
+from qcode.tools.empty_blocks import Span, emptied_blocks, empty_blocks, span_of
 from qcode.tools.repomap.languages import language_for, load
 
 __all__ = [
@@ -21,6 +24,7 @@ __all__ = [
     "Parsed",
     "Problem",
     "ProblemKey",
+    "SyntaxResult",
     "introduced",
     "problem_keys",
     "render_problems",
@@ -61,37 +65,52 @@ CALLBACK_FROM = 256_000
 smaller ones as plain bytes, twice as fast and bounded by their size."""
 
 
+class SyntaxResult(NamedTuple):
+    problems: list[Problem] | None
+    """tree-sitter's error and missing nodes; None when the file was not checked."""
+    parsed: Parsed | None
+    """The parse to give the next check of the same file."""
+    emptied: list[Problem]
+    """Python blocks this change left empty (only known when there was a previous parse)."""
+
+
 def syntax_problems(text: str, path: str, deadline: float | None = None) -> list[Problem] | None:
     """tree-sitter's view of `text` as the language of `path`; None when no grammar covers it."""
-    return syntax_check(text, path, None, deadline)[0]
+    return syntax_check(text, path, None, deadline).problems
 
 
 def syntax_check(
     text: str, path: str, previous: Parsed | None = None, deadline: float | None = None
-) -> tuple[list[Problem] | None, Parsed | None]:
+) -> SyntaxResult:
     """Problems of `text`, and its parse for the next call: given the previous parse of the same
     file, tree-sitter re-parses only the changed region (a millisecond instead of tens)."""
     language = language_for(path)
     grammar = load(language) if language else None
     source = text.encode("utf-8", "surrogateescape")
     if grammar is None or len(source) > MAX_CHECK_BYTES:
-        return None, None
+        return SyntaxResult(None, None, [])
+    span = span_of(previous[0], source) if previous is not None else None
+    old_rows: list[int] = []
+    if previous is not None and span is not None:
+        if language == "python":  # before the old tree is edited: its rows still match its bytes
+            old_rows = empty_blocks(grammar.language, previous[1], previous[0], span[0], span[1])
+        _record_edit(previous[1], previous[0], source, span)
     seconds = deadline if deadline is not None else 0.5 + len(source) / 250_000  # 1 MB: 4.5 s
-    tree = _parse(grammar.language, source, previous, seconds)
+    tree = _parse(grammar.language, source, previous[1] if previous else None, seconds)
     if tree is None:  # the deadline cancelled it: say nothing rather than something wrong
-        return None, None
+        return SyntaxResult(None, None, [])
     found: list[Problem] = []
     if tree.root_node.has_error:
         _collect(tree.root_node, source, found)
-    return found, (source, tree)
+    emptied: list[Problem] = []
+    if language == "python" and previous is not None and span is not None:
+        rows = emptied_blocks(grammar.language, previous, (source, tree), span, old_rows)
+        emptied = [Problem(row + 1, EMPTY_BLOCK) for row in rows[:MAX_PROBLEMS]]
+    return SyntaxResult(found, (source, tree), emptied)
 
 
-def _parse(language: ts.Language, source: bytes, previous: Parsed | None, deadline: float) -> ts.Tree | None:
+def _parse(language: ts.Language, source: bytes, old_tree: ts.Tree | None, deadline: float) -> ts.Tree | None:
     parser = ts.Parser(language)
-    old_tree = None
-    if previous is not None:
-        old_source, old_tree = previous
-        _record_edit(old_tree, old_source, source)
     if len(source) < CALLBACK_FROM:
         return parser.parse(source, old_tree) if old_tree is not None else parser.parse(source)
     until = time.monotonic() + deadline
@@ -106,12 +125,9 @@ def _parse(language: ts.Language, source: bytes, previous: Parsed | None, deadli
         return None
 
 
-def _record_edit(tree: ts.Tree, old: bytes, new: bytes) -> None:
-    """Tell `tree` (of `old`) which bytes differ in `new`: one span between the common ends."""
-    start = _common_prefix(old, new)
-    limit = min(len(old), len(new)) - start
-    tail = _common_prefix(old[::-1][:limit], new[::-1][:limit])
-    old_end, new_end = len(old) - tail, len(new) - tail
+def _record_edit(tree: ts.Tree, old: bytes, new: bytes, span: Span) -> None:
+    """Tell `tree` (of `old`) which bytes differ in `new`."""
+    start, old_end, new_end = span
     tree.edit(
         start_byte=start,
         old_end_byte=old_end,
@@ -120,18 +136,6 @@ def _record_edit(tree: ts.Tree, old: bytes, new: bytes) -> None:
         old_end_point=_point(old, old_end),
         new_end_point=_point(new, new_end),
     )
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix, by halving (slice compares run in C)."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def _point(source: bytes, offset: int) -> tuple[int, int]:

@@ -113,3 +113,27 @@ def test_repeated_breaks_of_one_file_are_a_repeated_error_for_stuck_detection(ws
         (ws / "calc.py").write_text(CLEAN)  # the model's next attempt starts from the clean file
     assert notices[:2] == [None, None]
     assert notices[2] is not None and "same error" in notices[2]
+
+
+BLOCKS = "def check(x):\n    if x:\n        return 1\n    return 0\n\n\ndef other():\n    return 2\n"
+
+
+def test_an_edit_that_empties_a_python_block_is_reported(ws: Path) -> None:
+    (ws / "blocks.py").write_text(BLOCKS)
+    obs = _call(
+        _ctx(ws),
+        "edit_file",
+        path="blocks.py",
+        old_text="    if x:\n        return 1\n",
+        new_text="    if x:\n",
+    )
+    assert not obs.ok and "blocks.py:2: expected an indented block" in obs.text
+
+
+def test_a_block_that_was_empty_before_is_not_blamed(ws: Path) -> None:
+    (ws / "blocks.py").write_text(BLOCKS.replace("        return 1\n", ""))  # broken before the session
+    ctx = _ctx(ws)
+    near = _call(ctx, "edit_file", path="blocks.py", old_text="    return 0", new_text="    return -1")
+    assert near.ok and "Diagnostics" not in near.text
+    far = _call(ctx, "edit_file", path="blocks.py", old_text="return 2", new_text="return 3")
+    assert far.ok and "Diagnostics" not in far.text

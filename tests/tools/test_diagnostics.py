@@ -109,19 +109,19 @@ def test_incremental_reparse_agrees_with_a_fresh_parse(path: str) -> None:
             text = text[:at] + text[at + 1 :]
         else:
             text = text[:at] + rng.choice("()[]{}:;\n é") + text[at:]
-        found, parsed = syntax_check(text, path, parsed)
+        found, parsed, _emptied = syntax_check(text, path, parsed)
         assert found == syntax_problems(text, path)
 
 
 def test_a_large_file_goes_through_the_deadline_path_with_the_same_answer() -> None:
     text = "def f(x):\n    return g(x, 1)\n" * (CALLBACK_FROM // 20)
     broken = text + "y = (\n"
-    _clean, parsed = syntax_check(text, "big.py")
+    _clean, parsed, _ = syntax_check(text, "big.py")
     assert len(text) > CALLBACK_FROM and _clean == []
-    found, _ = syntax_check(broken, "big.py", parsed)
+    found, _, _ = syntax_check(broken, "big.py", parsed)
     assert found == syntax_problems(broken, "big.py") and found and found[0].line == text.count("\n") + 1
 
 
 def test_a_parse_past_its_deadline_says_nothing_rather_than_something_wrong() -> None:
     text = "def f(x):\n    return g(x, 1\n" * (CALLBACK_FROM // 20)
-    assert syntax_check(text, "big.py", deadline=0) == (None, None)
+    assert syntax_check(text, "big.py", deadline=0) == (None, None, [])
