@@ -137,3 +137,12 @@ def test_a_block_that_was_empty_before_is_not_blamed(ws: Path) -> None:
     assert near.ok and "Diagnostics" not in near.text
     far = _call(ctx, "edit_file", path="blocks.py", old_text="return 2", new_text="return 3")
     assert far.ok and "Diagnostics" not in far.text
+
+
+def test_what_a_hostile_file_can_cost_is_bounded(ws: Path) -> None:
+    ctx = _ctx(ws)
+    huge = "x = 1\n" * 200_000 + "y = (\n"  # over 1 MB: not parsed at all
+    assert _call(ctx, "write_file", path="huge.py", content=huge).ok
+    minified = "var a=[" + ",".join(["1"] * 50_000) + ";\n"  # one 100 kB line with an error in it
+    obs = _call(ctx, "write_file", path="min.js", content=minified)
+    assert not obs.ok and max(len(line) for line in obs.text.splitlines()) < 400
