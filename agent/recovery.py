@@ -54,7 +54,11 @@ class Recovery:
             step=step,
             key=action_key(call.name, call.arguments),
             ok=observation.ok,
-            error="" if observation.ok else error_key(observation.text),
+            # An edit that broke a file's syntax has a stable key (see tools/checks.py), so
+            # breaking the same file again counts as the same error, however the edits differ.
+            error=""
+            if observation.ok
+            else error_key(str(observation.data.get("stuck_key") or observation.text)),
         )
         signal = self.detector.record(action)
         if signal is None:

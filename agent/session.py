@@ -30,6 +30,7 @@ from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, un
 from qcode.prompts import defuse, render
 from qcode.sandbox.quota import prepare_workspace_mount
 from qcode.tools.builtin import default_registry
+from qcode.tools.checks import ChangeChecker, DiagnosticsConfig
 from qcode.tools.registry import ToolContext
 
 __all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory"]
@@ -52,6 +53,8 @@ class SessionOptions(BaseModel):
     """Keep the workspace copy after close (for inspection, undo and resume)."""
     workspace_disk: str | None = None
     """Size cap of the workspace, e.g. '8g' (kernel-enforced when qcode runs as root)."""
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
+    """Checks after every change (syntax, lint or off)."""
 
 
 class RunResult(BaseModel):
@@ -195,6 +198,7 @@ class Session:
             diff=self.workspace.diff,
             command_timeout=self.options.command_timeout,
             approve=self.approver,
+            checker=ChangeChecker(self.options.diagnostics),
         )
         self._loop = AgentLoop(
             self.engine,

@@ -9,6 +9,7 @@ but may not weaken the sandbox, point the engine elsewhere or move files on the 
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -88,6 +89,28 @@ class Settings(BaseModel):
     """MTP speculative tokens per step on a GPU (0 turns it off)."""
     seed: int | None = None
     """Sampling seed of the embedded engine."""
+    diagnostics: Literal["syntax", "lint", "off"] = "syntax"
+    """Checks after every change: `syntax` (tree-sitter, on the host), `lint` (also the lint commands,
+    in the sandbox) or `off`."""
+    lint_commands: dict[str, str] = Field(default_factory=dict)
+    """File pattern → lint command run in the sandbox ({file} is the path), over the defaults;
+    e.g. {"*.py" = "ruff check --output-format=concise {file}"}. JSON in the env."""
+    lint_timeout: float = Field(20.0, gt=0, le=120)
+    """Seconds one lint command may run."""
+
+    @field_validator("lint_commands", mode="before")
+    @classmethod
+    def _json_commands(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError('give a JSON object, e.g. {"*.py": "ruff check {file}"}') from None
+        if isinstance(value, dict) and (
+            len(value) > 32 or any(len(str(k)) > 200 or len(str(v)) > 2000 for k, v in value.items())
+        ):
+            raise ValueError("at most 32 lint commands, patterns ≤ 200 and commands ≤ 2000 characters")
+        return value
 
     @field_validator("allowed_tools", mode="before")
     @classmethod
@@ -109,6 +132,9 @@ REPO_SETTABLE = frozenset(
         "output_limit",
         "preserve_thinking",
         "max_turn_tokens",
+        "diagnostics",  # lint commands run only in the sandbox, under lint_timeout
+        "lint_commands",
+        "lint_timeout",
     }
 )
 """Keys a repository's own config may set (it is untrusted: see the module docstring)."""

@@ -15,6 +15,7 @@ from qcode.agent.workspace import inspect_repo
 from qcode.config import Settings
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
 from qcode.sandbox.quota import reap_stale_mounts
+from qcode.tools.checks import DiagnosticsConfig
 
 __all__ = ["check_sandbox", "docker_sandbox_factory", "new_session"]
 
@@ -80,6 +81,11 @@ def new_session(
         command_timeout=settings.command_timeout,
         verify_command=settings.verify_command,
         patch_out=patch_out,
+        diagnostics=DiagnosticsConfig(
+            mode=settings.diagnostics,
+            lint_commands=settings.lint_commands,
+            lint_timeout=settings.lint_timeout,
+        ),
     )
     repo_info = inspect_repo(repo)  # bad input fails before a model spends minutes loading
     if repo_info.dirty and on_dirty is not None:

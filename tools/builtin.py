@@ -6,8 +6,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from qcode.agent.contracts import Observation, PlanStep
 from qcode.agent.exceptions import ToolError
 from qcode.tools import files, paths, search
+from qcode.tools.checks import with_report
 from qcode.tools.registry import Tool, ToolContext, ToolRegistry
 from qcode.tools.repomap_tool import repo_map_tool
+from qcode.tools.symbols_tool import symbol_tools
 
 __all__ = ["default_registry", "FINISH", "UPDATE_PLAN"]
 
@@ -87,15 +89,21 @@ def _search(args: SearchArgs, ctx: ToolContext) -> Observation:
 
 
 def _edit_file(args: EditFileArgs, ctx: ToolContext) -> Observation:
+    before = ctx.checker.baseline(ctx.workspace, ctx.sandbox, args.path)
     result = files.edit_file(ctx.workspace, args.path, args.old_text, args.new_text, args.replace_all)
     how = "" if result.get("strategy") == "exact" else f" (matched by {result.get('strategy')} matching)"
-    return Observation(text=f"Edited {args.path}{how}:\n{result.get('diff', '')}", data=result)
+    observation = Observation(text=f"Edited {args.path}{how}:\n{result.get('diff', '')}", data=result)
+    return with_report(observation, ctx.checker.after(ctx.workspace, ctx.sandbox, args.path, before))
 
 
 def _write_file(args: WriteFileArgs, ctx: ToolContext) -> Observation:
+    before = ctx.checker.baseline(ctx.workspace, ctx.sandbox, args.path)
     result = files.write_file(ctx.workspace, args.path, args.content)
     verb = "Created" if result.get("created") else "Overwrote"
-    return Observation(text=f"{verb} {args.path} ({len(args.content.splitlines())} lines).", data=result)
+    observation = Observation(
+        text=f"{verb} {args.path} ({len(args.content.splitlines())} lines).", data=result
+    )
+    return with_report(observation, ctx.checker.after(ctx.workspace, ctx.sandbox, args.path, before))
 
 
 def _shell(args: ShellArgs, ctx: ToolContext) -> Observation:
@@ -105,7 +113,10 @@ def _shell(args: ShellArgs, ctx: ToolContext) -> Observation:
     else:
         status = f"[exit code: {result.exit_code}]"
     text = f"{result.output.rstrip()}\n{status}" if result.output.strip() else status
-    return Observation(ok=result.exit_code == 0 and not result.timed_out, text=text, data=result.model_dump())
+    observation = Observation(
+        ok=result.exit_code == 0 and not result.timed_out, text=text, data=result.model_dump()
+    )
+    return with_report(observation, ctx.checker.after_shell(ctx.workspace, ctx.sandbox))
 
 
 def _git_diff(args: GitDiffArgs, ctx: ToolContext) -> Observation:
@@ -143,6 +154,7 @@ def default_registry() -> ToolRegistry:
                 "list_files", "List files under a folder (respects .gitignore).", ListFilesArgs, _list_files
             ),
             Tool("search", "Regex search over the repository; prints file:line:text.", SearchArgs, _search),
+            *symbol_tools(),
             Tool(
                 "edit_file",
                 "Replace old_text with new_text in a file. Copy old_text from read_file output "

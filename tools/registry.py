@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from qcode.agent.contracts import Observation, PlanStep, Sandbox, ToolCall
 from qcode.agent.exceptions import RecoverableError
 from qcode.agent.qwen_xml import render_tool_call
+from qcode.tools.checks import ChangeChecker
 from rapidfuzz import process
 
 __all__ = ["Approver", "Tool", "ToolContext", "ToolRegistry"]
@@ -36,6 +37,8 @@ class ToolContext:
     command_timeout: float = 120.0
     plan: list[PlanStep] = field(default_factory=list)
     approve: Approver | None = None
+    checker: ChangeChecker = field(default_factory=ChangeChecker)
+    """Diagnostics after changes, and the problems it remembers per edited file."""
 
 
 ToolFunction = Callable[[Any, ToolContext], Observation]

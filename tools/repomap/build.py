@@ -25,7 +25,7 @@ from qcode.tools.repomap.render import TokenCounter, estimate_tokens, fit_to_bud
 from qcode.tools.repomap.tags import FileTags, tags_for
 from qcode.tools.repomap.worker import parse_isolated
 
-__all__ = ["RepoMap", "build_repo_map", "MAX_FILE_BYTES"]
+__all__ = ["RepoMap", "build_repo_map", "load_tags", "MAX_FILE_BYTES"]
 
 MAX_FILE_BYTES = 1_000_000
 """Larger files are skipped unread: hand-written source is rarely this big."""
@@ -58,6 +58,20 @@ def build_repo_map(
     """The files of `root` that matter most for `focus`, with their key signatures, in ≤ `tokens`."""
     with _gc_paused():
         return _build(Path(root), focus, tokens, cache_dir, touched, count_tokens, workers)
+
+
+def load_tags(root: Path, cache_dir: Path | None = None) -> tuple[dict[str, FileTags], list[str]]:
+    """The tag index of every source file (path → tags) and notes; files that changed since the
+    last build, the session's edits included, are re-parsed, the rest come from the cache."""
+    if not Path(root).is_dir():
+        raise UserError(f"{root} is not a folder; pass the repository's root folder.")
+    real = os.path.realpath(root)
+    with _gc_paused():
+        listing = list_source_files(Path(real))
+        with TagCache(cache_dir if cache_dir is not None else default_cache_dir()) as cache:
+            tags, _counts = _collect_tags(real, listing.files, cache, None)
+            notes = listing.notes + ([cache.problem] if cache.problem else [])
+    return tags, notes
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.markdown import Markdown
 from rich.syntax import Syntax
 from rich.text import Text
@@ -103,8 +103,17 @@ class ToolCard(Collapsible):
         status = "ok" if event.ok else "rejected" if event.data.get("error") == "rejected" else "failed"
         self.set_status(status, event.duration)
         diff = event.data.get("diff")
-        if event.name in ("edit_file", "write_file") and event.ok and isinstance(diff, str) and diff:
-            self._body.update(diff_renderable(_clip(diff)))
+        problems = event.data.get("diagnostics") or []
+        if (
+            event.name in ("edit_file", "write_file")
+            and (event.ok or problems)
+            and isinstance(diff, str)
+            and diff
+        ):
+            found = Text("\n".join(f"{p['path']}:{p['line']}: {p['message']}" for p in problems), style="red")
+            self._body.update(
+                Group(diff_renderable(_clip(diff)), found) if problems else diff_renderable(_clip(diff))
+            )
             self.collapsed = False
         else:
             self._body.update(Text(_clip(event.text.rstrip()) or "(no output)"))
