@@ -32,8 +32,15 @@ class TrustStore:
         return data if isinstance(data, dict) else {}
 
     def is_trusted(self, repo: Path, name: str, spec: ServerSpec) -> bool:
+        return self.state(repo, name, spec) == "trusted"
+
+    def state(self, repo: Path, name: str, spec: ServerSpec) -> str:
+        """`trusted`, `untrusted`, or `changed` (trusted once, edited since)."""
         entries = self._load().get(str(repo.resolve()), {})
-        return isinstance(entries, dict) and entries.get(name) == entry_hash(spec)
+        stored = entries.get(name) if isinstance(entries, dict) else None
+        if stored is None:
+            return "untrusted"
+        return "trusted" if stored == entry_hash(spec) else "changed"
 
     def trust(self, repo: Path, name: str, spec: ServerSpec) -> None:
         data = self._load()
