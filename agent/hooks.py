@@ -46,7 +46,10 @@ class HookSpec(BaseModel):
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            re.compile(value)
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise ValueError(f"not a regular expression ({err})") from None
         return value
 
     def matches(self, tool: str) -> bool:
@@ -79,15 +82,17 @@ class HookResult(BaseModel):
 
 
 def _drain(pipe: Any, keep: bytearray) -> None:
-    while chunk := pipe.read(4096):
-        if len(keep) < OUTPUT_LIMIT:
-            keep.extend(chunk[: OUTPUT_LIMIT - len(keep)])
+    """Read to EOF (so the hook never blocks on a full pipe), keeping only the first bytes."""
+    with pipe:
+        while chunk := pipe.read(4096):
+            if len(keep) < OUTPUT_LIMIT:
+                keep.extend(chunk[: OUTPUT_LIMIT - len(keep)])
 
 
 def _feed(pipe: Any, data: bytes) -> None:
     try:
-        pipe.write(data)
-        pipe.close()
+        with pipe:
+            pipe.write(data)
     except OSError:  # the hook need not read its stdin
         pass
 
