@@ -46,6 +46,9 @@ class Extensions:
         self.skipped = skipped or []
         """Notices about proposals that were not started (untrusted, or shadowed by the user's)."""
         self.hooks: Hooks | None = None
+        self.read_only_tools: frozenset[str] = frozenset()
+        """MCP tools whose server marks them read-only: approval gates need not ask before them
+        (see qcode.tools.mcp.adapter.mcp_needs_approval); every other MCP tool asks like `shell`."""
         self.start_context = ""
         """The session_start hooks' output, for the model's first message."""
         self._mcp: Any = None
@@ -103,6 +106,7 @@ class Extensions:
             tools += self._mcp.start()
         if self.allowed_tools is not None:
             tools = [tool for tool in tools if tool.name in self.allowed_tools]
+        self.read_only_tools = frozenset(t.name for t in tools if getattr(t, "read_only", False))
         self.hooks = Hooks(self.hooks_config, cwd, event, lambda text: notify("warning", text))
         self.start_context = self.hooks.session_start()
         return HookedRegistry(tools, self.hooks)

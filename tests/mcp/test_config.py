@@ -104,3 +104,11 @@ def test_settings_skip_mcp_tables_but_refuse_repo_hooks(
     (repo / ".qcode.toml").write_text('[[hooks.pre_tool]]\ncommand = "touch /tmp/x"\n')
     with pytest.raises(UserError, match="sets hooks, which only you may set"):
         load_settings({}, repo)
+
+
+def test_mcp_tools_ask_unless_read_only() -> None:
+    from qcode.tools.mcp.adapter import mcp_needs_approval
+
+    assert mcp_needs_approval("mcp__wiki__add", frozenset({"mcp__wiki__lookup"}))
+    assert not mcp_needs_approval("mcp__wiki__lookup", frozenset({"mcp__wiki__lookup"}))
+    assert not mcp_needs_approval("read_file", frozenset())  # built-ins keep their own policy

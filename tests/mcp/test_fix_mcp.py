@@ -189,3 +189,27 @@ def test_custom_commands_from_repo_and_user_in_the_cli(make_repo, tmp_path: Path
     assert not first["ok"] and "There is no tool named `write_file`" in first["text"]  # narrowed
     task = next(r for r in read_trajectory(Path(looked["trajectory"])) if r["type"] == "user_message")
     assert "Only look at a.txt." in task["text"]
+
+
+def test_a_sandboxed_server_runs_in_the_container_without_network_or_secrets(
+    make_repo, tmp_path: Path, isolated_state: Path
+) -> None:
+    _user_config(
+        isolated_state,
+        '[mcp.servers.box]\ncommand = "python3"\nargs = ["/workspace/srv.py"]\nsandbox = true\n'
+        'env = { TOKEN = "${QCODE_TEST_SECRET}" }\n',
+    )
+    server = (Path(__file__).with_name("stdlib_server.py")).read_text()
+    repo = make_repo({"srv.py": server, "a.txt": "a\n"})
+    turns = [
+        raw_call("mcp__box__where"),
+        raw_call("write_file", path="a.txt", content="b\n"),
+        raw_call("finish", summary="ok"),
+    ]
+    result = _fix(repo, write_replay(tmp_path / "r.jsonl", turns), QCODE_TEST_SECRET="hunter2")
+    seen = _observations(result)[0]
+    assert seen["ok"], result["stderr"]
+    where = json.loads(seen["text"])
+    assert where["cwd"] == "/workspace" and where["network"] == "no"
+    assert "TOKEN" not in where["env"] and "QCODE_TEST_SECRET" not in where["env"]
+    assert "hunter2" not in Path(result["trajectory"]).read_text()

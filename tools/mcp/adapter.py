@@ -20,7 +20,16 @@ from qcode.tools.mcp.client import McpConnection, McpUnavailable
 from qcode.tools.mcp.config import clean_name
 from qcode.tools.registry import Tool, ToolContext
 
-__all__ = ["McpArguments", "McpTool", "cap_text", "mcp_tools", "result_text", "tool_name"]
+__all__ = [
+    "McpArguments",
+    "McpTool",
+    "cap_text",
+    "is_mcp_tool",
+    "mcp_needs_approval",
+    "mcp_tools",
+    "result_text",
+    "tool_name",
+]
 
 MAX_DESCRIPTION = 1024
 MAX_SCHEMA_CHARS = 8192
@@ -37,6 +46,17 @@ class McpArguments(BaseModel):
 def tool_name(server: str, tool: str) -> str:
     """`mcp__SERVER__TOOL`, cleaned and within the 64 characters OpenAI-style tool names allow."""
     return f"{PREFIX}{clean_name(server, 20)}__{clean_name(tool, 36)}"
+
+
+def is_mcp_tool(name: str) -> bool:
+    return name.startswith(PREFIX)
+
+
+def mcp_needs_approval(name: str, read_only: frozenset[str] | set[str]) -> bool:
+    """The approval policy for MCP tools (for approval gates): ask like `shell` (in every mode but
+    yolo) unless the server marks the tool read-only (readOnlyHint); `read_only` is the session's
+    `Extensions.read_only_tools`. MCP tools run on the host, outside the sandbox."""
+    return is_mcp_tool(name) and name not in read_only
 
 
 def cap_text(text: str, limit: int) -> str:
