@@ -16,6 +16,14 @@ from tests.polling import wait_until
 SERVER = Path(__file__).with_name("mcp_server.py")
 
 
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """The tiny random-weight Qwen3 model (built once, cached), as in tests/engines."""
+    from qcode.evals.tiny_model import cached_tiny_qwen3
+
+    return cached_tiny_qwen3()
+
+
 def stdio_entry(**extra: object) -> dict[str, object]:
     return {"command": sys.executable, "args": [str(SERVER), "stdio"], **extra}
 
