@@ -47,6 +47,14 @@ def shout(text: str) -> str:
     return text.upper() * 100_000
 
 
+if os.environ.get("MCP_TEST_EXTRA") and os.path.exists(os.environ["MCP_TEST_EXTRA"]):
+
+    @app.tool()
+    def extra() -> str:
+        """A tool that appeared after the session started."""
+        return "extra"
+
+
 if __name__ == "__main__":
     print(f"test server starting, pid {os.getpid()}", file=sys.stderr, flush=True)
     if sys.argv[1] == "stdio":

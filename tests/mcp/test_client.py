@@ -133,3 +133,27 @@ def test_long_results_are_capped(tmp_path: Path, notices: Notices) -> None:
 def test_names_are_cleaned_for_the_model_and_terminal() -> None:
     assert tool_name("my server", "rm -rf /\x1b[31m") == "mcp__my_server__rm_-rf_31m"
     assert len(tool_name("s" * 100, "t" * 100)) <= 64
+
+
+def test_a_changed_tool_list_is_a_notice_and_the_session_keeps_its_tools(
+    tmp_path: Path, notices: Notices
+) -> None:
+    flag = tmp_path / "extra"
+    spec = ServerSpec.model_validate(stdio_entry(env={"MCP_TEST_EXTRA": str(flag)}))
+    manager = McpManager({"wiki": (spec, True)}, notices)
+    try:
+        registry = ToolRegistry(manager.start())
+        flag.touch()  # the restarted server will list one more tool
+        pid = int(
+            re.search(r"pid (\d+)", _call(registry, tmp_path, "mcp__wiki__lookup", key="a").text).group(1)
+        )  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGKILL)
+        assert not _call(registry, tmp_path, "mcp__wiki__lookup", key="b").ok
+        assert _call(registry, tmp_path, "mcp__wiki__lookup", key="c").ok
+        assert (
+            "info",
+            "MCP server `wiki` changed its tools; the change takes effect next session",
+        ) in notices
+        assert "mcp__wiki__extra" not in registry.names
+    finally:
+        manager.close()

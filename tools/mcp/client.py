@@ -96,6 +96,8 @@ class McpConnection:
         self._task: asyncio.Task[None] | None = None
         self.stderr: StderrTail | None = None
         self.starts = 0
+        self._tool_names: set[str] | None = None
+        """The tool names of the first start: a restart that lists others is a notice."""
 
     @property
     def alive(self) -> bool:
@@ -128,10 +130,16 @@ class McpConnection:
             raise McpUnavailable(f"MCP server `{self.name}` could not start: {err}") from None
         future = self._loop.submit(self._open(target))
         try:
-            return future.result(timeout=self.spec.startup_timeout + 5)
+            tools = future.result(timeout=self.spec.startup_timeout + 5)
         except Exception as err:
             self.close()
             raise McpUnavailable(f"MCP server `{self.name}` failed to start: {_one_line(err)}") from None
+        names = {tool.name for tool in tools}
+        if self._tool_names is None:
+            self._tool_names = names
+        elif names != self._tool_names and self._on_tools_changed is not None:
+            self._on_tools_changed(self.name)
+        return tools
 
     async def _open(self, target: Any) -> list[mcp_types.Tool]:
         ready: asyncio.Future[list[mcp_types.Tool]] = asyncio.get_running_loop().create_future()
