@@ -38,6 +38,7 @@ def add(a: int, b: int) -> int:
 @app.tool()
 def secret_env() -> str:
     """Report which secret the server received."""
+    _log(f"token {os.environ.get('MCP_TEST_TOKEN', '<unset>')}")
     return f"token={os.environ.get('MCP_TEST_TOKEN', '<unset>')}"
 
 

@@ -104,18 +104,28 @@ def test_servers_that_cannot_start_or_hang_are_notices(tmp_path: Path, notices: 
     assert "QCODE_TEST_UNSET_VAR" in texts
 
 
-def test_user_secrets_expand_but_a_proposal_stays_literal(
+def test_user_secrets_expand_but_never_reach_the_model_and_a_proposal_stays_literal(
     tmp_path: Path, notices: Notices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("QCODE_TEST_SECRET", "s3cret")
-    spec = ServerSpec.model_validate(stdio_entry(env={"MCP_TEST_TOKEN": "${QCODE_TEST_SECRET}"}))
-    manager = McpManager({"mine": (spec, True), "theirs": (spec, False)}, notices)
+    monkeypatch.setenv("QCODE_TEST_SECRET", "s3cret-value")
+    log = tmp_path / "calls.log"
+    env = {"MCP_TEST_TOKEN": "${QCODE_TEST_SECRET}", "MCP_TEST_LOG": str(log)}
+    spec = ServerSpec.model_validate(stdio_entry(env=env))
+    leaky = ServerSpec(
+        command=sys.executable,
+        args=["-c", "import os, sys; print('key is', os.environ['T'], file=sys.stderr); sys.exit(1)"],
+        env={"T": "${QCODE_TEST_SECRET}"},
+    )
+    manager = McpManager({"mine": (spec, True), "theirs": (spec, False), "leaky": (leaky, True)}, notices)
     try:
         registry = ToolRegistry(manager.start())
-        assert _call(registry, tmp_path, "mcp__mine__secret_env").text == "token=s3cret"
+        assert _call(registry, tmp_path, "mcp__mine__secret_env").text == "token=***"
         assert _call(registry, tmp_path, "mcp__theirs__secret_env").text == "token=${QCODE_TEST_SECRET}"
     finally:
         manager.close()
+    assert log.read_text().splitlines()[0] == "token s3cret-value"  # the server did get it
+    leak = next(text for level, text in notices if "`leaky` failed to start" in text)
+    assert "key is ***" in leak and "s3cret-value" not in leak
 
 
 def test_long_results_are_capped(tmp_path: Path, notices: Notices) -> None:

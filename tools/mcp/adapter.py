@@ -128,7 +128,7 @@ def _runner(connection: McpConnection, remote: str, schema: dict[str, Any], limi
             result = connection.call(remote, arguments)
         except McpUnavailable as err:
             raise ToolError(str(err)) from None
-        text = result_text(result, limit)
+        text = connection.redact(result_text(result, limit))  # the server's secrets stay with it
         data: dict[str, Any] = {"mcp_server": connection.name, "mcp_tool": clean_name(remote, 64)}
         return Observation(ok=not result.is_error, text=text, data=data)
 

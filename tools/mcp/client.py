@@ -45,7 +45,8 @@ class StderrTail:
         self._chunks: collections.deque[bytes] = collections.deque()
         self._size, self._limit = 0, limit
         self._lock = threading.Lock()
-        threading.Thread(target=self._drain, args=(read_fd,), daemon=True, name="mcp-stderr").start()
+        self._thread = threading.Thread(target=self._drain, args=(read_fd,), daemon=True, name="mcp-stderr")
+        self._thread.start()
 
     def _drain(self, fd: int) -> None:
         with os.fdopen(fd, "rb", buffering=0) as pipe:
@@ -62,7 +63,9 @@ class StderrTail:
         return data.decode("utf-8", "replace").strip()
 
     def close(self) -> None:
+        """Stop writing; wait briefly for what the (dead) server wrote last to be read."""
         self.writer.close()
+        self._thread.join(timeout=1)
 
 
 @asynccontextmanager
@@ -96,6 +99,8 @@ class McpConnection:
         self._task: asyncio.Task[None] | None = None
         self.stderr: StderrTail | None = None
         self.starts = 0
+        self._secrets: list[str] = []
+        """Values expanded from ${VAR}: redacted from every message this connection produces."""
         self._tool_names: set[str] | None = None
         """The tool names of the first start: a restart that lists others is a notice."""
 
@@ -107,7 +112,7 @@ class McpConnection:
         """The SDK transport (an async context manager); nothing starts until the client enters it."""
         spec = self.spec
         if spec.url is not None:
-            headers = expand_secrets(spec.headers) if self._user_secrets else dict(spec.headers)
+            headers = self._expand(spec.headers)
             return _http_transport(spec.url, headers)
         assert spec.command is not None
         argv = [spec.command, *spec.args]
@@ -115,10 +120,22 @@ class McpConnection:
             argv = self._wrap(argv)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
-            env = expand_secrets(spec.env) if self._user_secrets else dict(spec.env)
+            env = self._expand(spec.env)
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=env)
         self.stderr = StderrTail()
         return stdio_client(params, errlog=self.stderr.writer)
+
+    def _expand(self, values: dict[str, str]) -> dict[str, str]:
+        if not self._user_secrets:
+            return dict(values)  # a repository's proposal: literal values, never the user's secrets
+        expanded = expand_secrets(values)
+        self._secrets = [v for k, v in expanded.items() if v != values[k] and len(v) >= 4]
+        return expanded
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def start(self) -> list[mcp_types.Tool]:
         """Start (or restart) the server and list its tools; raises McpUnavailable."""
@@ -133,7 +150,8 @@ class McpConnection:
             tools = future.result(timeout=self.spec.startup_timeout + 5)
         except Exception as err:
             self.close()
-            raise McpUnavailable(f"MCP server `{self.name}` failed to start: {_one_line(err)}") from None
+            reason = self.redact(_one_line(err))
+            raise McpUnavailable(f"MCP server `{self.name}` failed to start: {reason}") from None
         names = {tool.name for tool in tools}
         if self._tool_names is None:
             self._tool_names = names
@@ -186,7 +204,7 @@ class McpConnection:
             future.cancel()
             self.close()  # a timed-out or broken server starts afresh on the next call
             raise McpUnavailable(
-                f"MCP server `{self.name}` failed during `{tool}`: {_one_line(err)}. "
+                f"MCP server `{self.name}` failed during `{tool}`: {self.redact(_one_line(err))}. "
                 "It will be restarted on the next call."
             ) from None
 

@@ -55,7 +55,7 @@ class McpManager:
             try:
                 listed = connection.start()
             except McpUnavailable as err:
-                tail = connection.stderr.text() if connection.stderr else ""
+                tail = connection.redact(connection.stderr.text()) if connection.stderr else ""
                 self.notify("warning", f"{err}" + (f"\n{tail[-1500:]}" if tail else ""))
                 continue
             found = mcp_tools(connection, listed, self.output_limit)
