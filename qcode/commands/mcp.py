@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 import tomlkit
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -125,8 +126,9 @@ def add(
         entry["sandbox"] = True
     try:
         ServerSpec.model_validate(entry)
-    except ValueError as err:
-        raise UserError(f"bad MCP server: {str(err).splitlines()[-1].strip()}") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise UserError(f"bad MCP server: {first['msg'].removeprefix('Value error, ')}") from None
     path = user_config_path()
     document = tomlkit.parse(path.read_text(encoding="utf-8")) if path.is_file() else tomlkit.document()
     servers = document.setdefault("mcp", tomlkit.table(True)).setdefault("servers", tomlkit.table(True))
