@@ -102,7 +102,7 @@ class Extensions:
             from qcode.tools.mcp.manager import McpManager
 
             container = getattr(sandbox, "container_id", None) or None
-            self._mcp = McpManager(self.servers, notify, self.output_limit, container)
+            self._mcp = McpManager(self.servers, notify, self.output_limit, container, cwd)
             tools += self._mcp.start()
         if self.allowed_tools is not None:
             tools = [tool for tool in tools if tool.name in self.allowed_tools]

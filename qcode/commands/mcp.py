@@ -19,7 +19,8 @@ from rich.table import Table
 
 from qcode.agent.exceptions import UserError
 from qcode.config import load_settings, user_config_path
-from qcode.tools.mcp.config import ServerSpec, clean_name, load_repo_proposals, load_user_servers
+from qcode.tools.mcp.config import ServerSpec, clean_name, load_repo_proposals
+from qcode.tools.mcp.listing import describe, server_rows
 from qcode.tools.mcp.trust import TrustStore
 
 __all__ = ["command"]
@@ -27,37 +28,12 @@ __all__ = ["command"]
 out = Console(highlight=False, soft_wrap=True)
 
 
-def _describe(spec: ServerSpec) -> str:
-    """What runs, without secret values (env and header names only)."""
-    if spec.url is not None:
-        where = spec.url + (f" headers: {', '.join(spec.headers)}" if spec.headers else "")
-    else:
-        where = " ".join([spec.command or "", *spec.args]) + (
-            f" env: {', '.join(spec.env)}" if spec.env else ""
-        )
-    return where + (" (in the sandbox)" if spec.sandbox else "")
-
-
 def _state_dir(repo: Path) -> Path:
     return load_settings({}, repo if repo.is_dir() else None).settings.state_dir
 
 
 def _rows(repo: Path) -> list[dict[str, str]]:
-    rows = [
-        {
-            "name": name,
-            "source": "user",
-            "status": "enabled" if spec.enabled else "disabled",
-            "runs": _describe(spec),
-        }
-        for name, spec in load_user_servers(user_config_path()).items()
-    ]
-    if repo.is_dir():
-        trust = TrustStore(_state_dir(repo))
-        for name, spec in load_repo_proposals(repo).items():
-            status = trust.state(repo, name, spec)
-            rows.append({"name": name, "source": "repo", "status": status, "runs": _describe(spec)})
-    return rows
+    return server_rows(user_config_path(), repo, _state_dir(repo))
 
 
 @click.group("mcp")
@@ -173,7 +149,7 @@ def trust(name: str, repo: Path, revoke: bool) -> None:
     if name not in proposals:
         raise UserError(f"the repository proposes no MCP server {name!r}; see `qcode mcp list`")
     store.trust(repo, name, proposals[name])
-    runs = escape(_describe(proposals[name]))
+    runs = escape(describe(proposals[name]))
     out.print(f"trusted {escape(name)} for {repo.resolve()}: it runs `{runs}` on this host")
 
 
@@ -198,7 +174,9 @@ def test(name: str, repo: Path) -> None:
     if spec.sandbox:
         raise UserError(f"{name!r} runs in a session's sandbox; it starts with `qcode fix`, not here")
     notes: list[tuple[str, str]] = []
-    manager = McpManager({name: (spec, own)}, lambda level, text: notes.append((level, text)))
+    manager = McpManager(
+        {name: (spec, own)}, lambda level, text: notes.append((level, text)), cwd=repo.resolve()
+    )
     try:
         tools = manager.start()
     finally:

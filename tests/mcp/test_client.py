@@ -15,7 +15,7 @@ from qcode.tools.mcp.config import ServerSpec
 from qcode.tools.mcp.manager import McpManager
 from qcode.tools.registry import ToolContext, ToolRegistry
 
-from tests.mcp.conftest import stdio_entry
+from tests.mcp.conftest import SERVER, stdio_entry
 
 
 class Notices(list[tuple[str, str]]):
@@ -165,5 +165,15 @@ def test_a_changed_tool_list_is_a_notice_and_the_session_keeps_its_tools(
             "MCP server `wiki` changed its tools; the change takes effect next session",
         ) in notices
         assert "mcp__wiki__extra" not in registry.names
+    finally:
+        manager.close()
+
+
+def test_host_servers_start_in_the_repository(tmp_path: Path, notices: Notices) -> None:
+    (tmp_path / "srv.py").write_text(Path(SERVER).read_text())
+    spec = ServerSpec(command=sys.executable, args=["srv.py", "stdio"])  # relative, as .mcp.json often is
+    manager = McpManager({"rel": (spec, False)}, notices, cwd=tmp_path)
+    try:
+        assert any(tool.name == "mcp__rel__lookup" for tool in manager.start()), notices
     finally:
         manager.close()

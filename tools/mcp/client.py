@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import IO, Any
 
 import mcp_types
@@ -87,8 +88,9 @@ class McpConnection:
         user_secrets: bool,
         wrap_command: Callable[[list[str]], list[str]] | None = None,
         on_tools_changed: Callable[[str], None] | None = None,
+        cwd: Path | None = None,
     ) -> None:
-        self.name, self.spec, self._loop = name, spec, loop
+        self.name, self.spec, self._loop, self._cwd = name, spec, loop, cwd
         self._user_secrets = user_secrets
         """Expand `${VAR}` from the user's environment (the user's own servers only)."""
         self._wrap = wrap_command
@@ -121,7 +123,8 @@ class McpConnection:
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             env = self._expand(spec.env)
-        params = StdioServerParameters(command=argv[0], args=argv[1:], env=env)
+        cwd = None if self._wrap is not None else self._cwd  # relative paths as in `.mcp.json`
+        params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=cwd)
         self.stderr = StderrTail()
         return stdio_client(params, errlog=self.stderr.writer)
 

@@ -7,6 +7,7 @@ server that dies later is restarted by its next call (see client.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from qcode.agent.engines._loop_thread import LoopThread
 from qcode.tools.mcp.adapter import McpTool, mcp_tools
@@ -23,10 +24,13 @@ class McpManager:
         notify: Callable[[str, str], None],
         output_limit: int = 30_000,
         sandbox_container: str | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.servers, self.notify, self.output_limit = servers, notify, output_limit
         self.sandbox_container = sandbox_container
         """The session container's id, for `sandbox = true` servers (they run via `docker exec`)."""
+        self.cwd = cwd
+        """Where host stdio servers start (the user's repository, so relative paths work)."""
         self.connections: dict[str, McpConnection] = {}
         self._loop: LoopThread | None = None
 
@@ -50,6 +54,7 @@ class McpManager:
                 user_secrets=own,
                 wrap_command=self._in_sandbox if spec.sandbox else None,
                 on_tools_changed=self._tools_changed,
+                cwd=self.cwd,
             )
             self.connections[name] = connection
             try:
