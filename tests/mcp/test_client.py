@@ -113,7 +113,10 @@ def test_user_secrets_expand_but_never_reach_the_model_and_a_proposal_stays_lite
     spec = ServerSpec.model_validate(stdio_entry(env=env))
     leaky = ServerSpec(
         command=sys.executable,
-        args=["-c", "import os, sys; print('key is', os.environ['T'], file=sys.stderr); sys.exit(1)"],
+        args=[
+            "-c",
+            "import os, sys; print('\\x1b[31mkey is', os.environ['T'], file=sys.stderr); sys.exit(1)",
+        ],
         env={"T": "${QCODE_TEST_SECRET}"},
     )
     manager = McpManager({"mine": (spec, True), "theirs": (spec, False), "leaky": (leaky, True)}, notices)
@@ -125,7 +128,7 @@ def test_user_secrets_expand_but_never_reach_the_model_and_a_proposal_stays_lite
         manager.close()
     assert log.read_text().splitlines()[0] == "token s3cret-value"  # the server did get it
     leak = next(text for level, text in notices if "`leaky` failed to start" in text)
-    assert "key is ***" in leak and "s3cret-value" not in leak
+    assert "?[31mkey is ***" in leak and "s3cret-value" not in leak and "\x1b" not in leak
 
 
 def test_long_results_are_capped(tmp_path: Path, notices: Notices) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ MAX_TOOLS = 128
 """Tools taken from one server (the rest are dropped with a notice)."""
 MAX_PAGES = 16
 STDERR_TAIL = 4000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class McpUnavailable(Exception):
@@ -61,7 +63,8 @@ class StderrTail:
     def text(self) -> str:
         with self._lock:
             data = b"".join(self._chunks)[-self._limit :]
-        return data.decode("utf-8", "replace").strip()
+        text = data.decode("utf-8", "replace")
+        return _CONTROL.sub("?", text).strip()  # no escape sequences into the terminal or the trajectory
 
     def close(self) -> None:
         """Stop writing; wait briefly for what the (dead) server wrote last to be read."""
