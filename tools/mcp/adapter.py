@@ -16,8 +16,8 @@ import mcp_types
 from pydantic import BaseModel, ConfigDict
 from qcode.agent.contracts import Observation, printable
 from qcode.agent.exceptions import ToolError
-from qcode.tools.mcp.client import _CONTROL, McpConnection, McpUnavailable
-from qcode.tools.mcp.config import clean_name
+from qcode.tools.mcp.client import McpConnection, McpUnavailable
+from qcode.tools.mcp.config import clean_name, strip_control
 from qcode.tools.registry import Tool, ToolContext
 
 __all__ = [
@@ -145,7 +145,7 @@ def mcp_tools(connection: McpConnection, listed: list[mcp_types.Tool], output_li
         seen.add(name)
         schema = _clean_schema(remote.input_schema)
         description = printable(" ".join((remote.description or remote.title or remote.name).split()))
-        description = _CONTROL.sub("?", description)  # no escape sequences into cards or terminals
+        description = strip_control(description)  # no escape sequences into cards or terminals
         read_only = bool(remote.annotations and remote.annotations.read_only_hint)
         tools.append(
             McpTool(

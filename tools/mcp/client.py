@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from qcode.agent.engines._loop_thread import LoopThread
-from qcode.tools.mcp.config import ServerSpec, expand_secrets
+from qcode.tools.mcp.config import ServerSpec, expand_secrets, strip_control
 
 __all__ = ["McpConnection", "McpUnavailable", "StderrTail"]
 
@@ -32,7 +31,6 @@ MAX_TOOLS = 128
 """Tools taken from one server (the rest are dropped with a notice)."""
 MAX_PAGES = 16
 STDERR_TAIL = 4000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class McpUnavailable(Exception):
@@ -64,7 +62,7 @@ class StderrTail:
         with self._lock:
             data = b"".join(self._chunks)[-self._limit :]
         text = data.decode("utf-8", "replace")
-        return _CONTROL.sub("?", text).strip()  # no escape sequences into the terminal or the trajectory
+        return strip_control(text).strip()  # no escape sequences into the terminal or the trajectory
 
     def close(self) -> None:
         """Stop writing; wait briefly for what the (dead) server wrote last to be read."""

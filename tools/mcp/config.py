@@ -30,12 +30,19 @@ __all__ = [
     "load_user_servers",
     "load_repo_proposals",
     "read_user_tables",
+    "strip_control",
 ]
 
 MAX_CONFIG_BYTES = 256 * 1024
 """A config or `.mcp.json` larger than this is refused (a repository file is hostile input)."""
 MAX_SERVERS = 32
 _NAME_OK = re.compile(r"[^A-Za-z0-9_-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_control(text: str) -> str:
+    """A server's text without control characters (escape sequences), newlines and tabs kept."""
+    return _CONTROL.sub("?", text)
 
 
 def clean_name(name: str, limit: int = 24) -> str:
