@@ -43,6 +43,15 @@ def secret_env() -> str:
 
 
 @app.tool()
+def sleepy(seconds: float) -> str:
+    """Sleep, then answer."""
+    import time
+
+    time.sleep(seconds)
+    return f"slept (pid {os.getpid()})"
+
+
+@app.tool()
 def shout(text: str) -> str:
     """Return a very long text."""
     return text.upper() * 100_000

@@ -45,6 +45,7 @@ def test_stdio_server_tools_join_the_registry_and_answer(tmp_path: Path, notices
             "mcp__wiki__add",
             "mcp__wiki__secret_env",
             "mcp__wiki__shout",
+            "mcp__wiki__sleepy",
         }
         assert tools["mcp__wiki__lookup"].read_only and not tools["mcp__wiki__add"].read_only
         schema = tools["mcp__wiki__add"].schema()["function"]["parameters"]
@@ -178,5 +179,21 @@ def test_host_servers_start_in_the_repository(tmp_path: Path, notices: Notices) 
     manager = McpManager({"rel": (spec, False)}, notices, cwd=tmp_path)
     try:
         assert any(tool.name == "mcp__rel__lookup" for tool in manager.start()), notices
+    finally:
+        manager.close()
+
+
+def test_a_call_past_its_timeout_is_an_observation_and_a_notice_then_restarts(
+    tmp_path: Path, notices: Notices
+) -> None:
+    spec = ServerSpec.model_validate(stdio_entry(timeout=1))
+    manager = McpManager({"wiki": (spec, True)}, notices)
+    try:
+        registry = ToolRegistry(manager.start())
+        slow = _call(registry, tmp_path, "mcp__wiki__sleepy", seconds=30)
+        assert not slow.ok and "MCP server `wiki` failed during `sleepy`" in slow.text
+        assert any(level == "warning" and "failed during `sleepy`" in text for level, text in notices)
+        assert _call(registry, tmp_path, "mcp__wiki__sleepy", seconds=0).ok
+        assert manager.connections["wiki"].starts == 2
     finally:
         manager.close()

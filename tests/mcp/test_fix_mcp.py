@@ -62,7 +62,7 @@ def test_fix_calls_a_tool_of_a_stdio_and_an_http_server(
     assert seen[0]["ok"] and seen[0]["text"].startswith("wiki says colour = 42")
     assert seen[1]["ok"] and seen[1]["text"] == "42"
     assert (tmp_path / "calls.log").read_text() == "lookup colour\n"  # the real server got the call
-    assert "MCP server `wiki`: 4 tool(s)" in result["stderr"]
+    assert "MCP server `wiki`: 5 tool(s)" in result["stderr"]
 
 
 def test_a_repository_proposal_runs_only_once_trusted(

@@ -127,6 +127,8 @@ def _runner(connection: McpConnection, remote: str, schema: dict[str, Any], limi
         try:
             result = connection.call(remote, arguments)
         except McpUnavailable as err:
+            if connection.on_failure is not None:
+                connection.on_failure(str(err))
             raise ToolError(str(err)) from None
         text = connection.redact(result_text(result, limit))  # the server's secrets stay with it
         data: dict[str, Any] = {"mcp_server": connection.name, "mcp_tool": clean_name(remote, 64)}

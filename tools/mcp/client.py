@@ -97,6 +97,8 @@ class McpConnection:
         self._wrap = wrap_command
         """Turns [command, *args] into the command that runs it elsewhere (the sandbox)."""
         self._on_tools_changed = on_tools_changed
+        self.on_failure: Callable[[str], None] | None = None
+        """Told (for a notice to the user) when a call fails; the model gets the observation."""
         self._client: Client | None = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None

@@ -57,16 +57,21 @@ class McpManager:
                 cwd=self.cwd,
             )
             self.connections[name] = connection
+            connection.on_failure = lambda text, c=connection: self._failed(c, text)  # type: ignore[misc]
             try:
                 listed = connection.start()
             except McpUnavailable as err:
-                tail = connection.redact(connection.stderr.text()) if connection.stderr else ""
-                self.notify("warning", f"{err}" + (f"\n{tail[-1500:]}" if tail else ""))
+                self._failed(connection, str(err))
                 continue
             found = mcp_tools(connection, listed, self.output_limit)
             self.notify("info", f"MCP server `{name}`: {len(found)} tool(s)")
             tools.extend(found)
         return tools
+
+    def _failed(self, connection: McpConnection, text: str) -> None:
+        """A notice for the user: the one-line reason and the server's last stderr (never the model's)."""
+        tail = connection.redact(connection.stderr.text()) if connection.stderr else ""
+        self.notify("warning", text + (f"\n{tail[-1500:]}" if tail else ""))
 
     def _tools_changed(self, name: str) -> None:
         # The tool list opens the prompt: changing it mid-run would throw away the prefix cache.
