@@ -178,6 +178,7 @@ class McpConnection:
     async def _hold(self, target: Any, ready: asyncio.Future[list[mcp_types.Tool]]) -> None:
         """The connection's own task: opens the client, lists tools, waits for close."""
         assert self._stop is not None
+        client: Client | None = None
         try:
             client = Client(
                 target, cache=None, read_timeout_seconds=self.spec.timeout, message_handler=self._on_message
@@ -191,7 +192,8 @@ class McpConnection:
             if not ready.done():
                 ready.set_exception(err if isinstance(err, Exception) else RuntimeError("cancelled"))
         finally:
-            self._client = None
+            if self._client is client:  # a late end of an old connection must not clear a new one
+                self._client = None
 
     async def _on_message(self, message: Any) -> None:
         if isinstance(message, mcp_types.ToolListChangedNotification) and self._on_tools_changed:
@@ -245,7 +247,7 @@ async def _list_tools(client: Client) -> list[mcp_types.Tool]:
         cursor = page.next_cursor
         if cursor is None or len(tools) >= MAX_TOOLS:
             break
-    return tools
+    return tools[:MAX_TOOLS]
 
 
 def _one_line(err: BaseException) -> str:
