@@ -21,6 +21,7 @@ from qcode.agent.checkpoints import Checkpoints, describe
 from qcode.agent.contracts import Engine, Sandbox, Usage
 from qcode.agent.events import EventBus, Notice, RolledBack, RunFinished, SessionStarted
 from qcode.agent.exceptions import QcodeError, TerminatingError, UserError
+from qcode.agent.extensions import Extensions
 from qcode.agent.loop import AgentLoop, Approver, LoopLimits, LoopOutcome
 from qcode.agent.overview import repo_overview
 from qcode.agent.recovery import Recovery
@@ -84,6 +85,7 @@ class Session:
         resume: SessionMeta | None = None,
         owns_engine: bool = False,
         repo_info: RepoInfo | None = None,
+        extensions: Extensions | None = None,
     ) -> None:
         self.options, self.engine, self.sandbox_factory = options, engine, sandbox_factory
         self.owns_engine = owns_engine
@@ -92,6 +94,8 @@ class Session:
         self.approver = approver
         self.repo: RepoInfo = repo_info or inspect_repo(options.repo)  # given: the caller just inspected it
         self.resumed = resume
+        self.extensions = extensions
+        """MCP servers, hooks and tool narrowing from the user's config (agent/extensions.py)."""
         if resume is not None:
             # The conversation happened against the base it started from, not today's HEAD.
             self.repo.head = resume.base_commit
@@ -129,6 +133,8 @@ class Session:
                 self.bus.emit(
                     Notice(level="warning", text=f"could not keep the last state for a resume: {err}")
                 )
+        if self.extensions is not None:
+            self.extensions.close()  # before the sandbox: a sandboxed server runs in it
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
@@ -200,9 +206,17 @@ class Session:
             approve=self.approver,
             checker=ChangeChecker(self.options.diagnostics),
         )
+        registry = default_registry()
+        if self.extensions is not None:
+            event = {
+                "session_id": self.id,
+                "repo": str(self.repo.root),
+                "workspace": str(self.workspace.path),
+            }
+            registry = self.extensions.open(registry, self.bus, self._sandbox, event, self.repo.root)
         self._loop = AgentLoop(
             self.engine,
-            default_registry(),
+            registry,
             ctx,
             self.bus,
             self.options.limits,
@@ -255,6 +269,8 @@ class Session:
         """One task (or a follow-up) to its end: plan, execute, verify, commit."""
         started = time.monotonic()
         self.cancelled.clear()
+        if self.extensions is not None:
+            self.extensions.new_run()
         try:
             loop = self._open(task)
             first = not loop.messages
@@ -279,6 +295,9 @@ class Session:
     def _task_prompt(self, task: str) -> str:
         """The planner's input: the issue, the tree's shape, the repo map for the issue, AGENTS.md."""
         overview = repo_overview(self.workspace.path, self.workspace.tracked_files(), focus=task)
+        extra = self.extensions.start_context if self.extensions is not None else ""
+        if extra:  # the user's session_start hooks: their own context for the model
+            task = f"{task}\n\n(from the user's session_start hook)\n{extra}"
         return render(
             "task",
             task=defuse(task, tags=("issue",)),  # a pasted `</issue>` cannot end the block early

@@ -36,7 +36,7 @@ def _settings(flags: dict[str, Any], repo: Path | None) -> Settings:
 
 # Front doors that live in their own modules (qcode/commands/<name>.py, each exposing `command`),
 # imported only when run: `qcode fix` does not pay for Textual or tree-sitter.
-_COMMAND_MODULES = ("map", "bot", "eval", "tui", "undo")
+_COMMAND_MODULES = ("map", "bot", "eval", "tui", "undo", "mcp")
 
 
 class _LazyCommands(click.Group):
@@ -87,18 +87,30 @@ def fix(
     as_json: bool,
     yes: bool,
 ) -> None:
-    """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch."""
+    """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch.
+
+    `/name args` runs a custom command from .qcode/commands/ or ~/.config/qcode/commands/."""
+    from qcode.agent.commands import expand_command, user_commands_dir
     from qcode.runner import new_session
 
     task = sys.stdin.read() if issue == "-" else issue
     if not task.strip():
         _fail("the issue text is empty; pass it as an argument or on stdin with -")
+    allowed_tools = None
+    if (expanded := expand_command(task, repo, user_commands_dir())) is not None:
+        task, allowed_tools = expanded.prompt, expanded.allowed_tools
+        stderr.print(f"[dim]command /{expanded.command.name} ({expanded.command.source})[/]")
     settings = _settings(
         {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
     )
     ask = not yes and sys.stdin.isatty() and not as_json
     with new_session(
-        settings, repo, bus=_progress_bus(), patch_out=patch_out, on_dirty=_confirm_dirty if ask else None
+        settings,
+        repo,
+        bus=_progress_bus(),
+        patch_out=patch_out,
+        on_dirty=_confirm_dirty if ask else None,
+        allowed_tools=allowed_tools,
     ) as session:
         result = session.run(task)
     _report(result, session.repo.root, as_json)

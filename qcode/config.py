@@ -146,6 +146,11 @@ class SourcedSettings(BaseModel):
     """Field name → where its value came from (flag, env, repo file, user file, default)."""
 
 
+EXTENSION_TABLES = frozenset({"mcp", "hooks"})
+"""Tables of the user's config read by agent/extensions.py, not settings. A repository may propose
+`[mcp]` servers (they start only once trusted) but may never set `hooks`."""
+
+
 def user_config_path() -> Path:
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return Path(os.environ.get("QCODE_CONFIG") or base / "qcode" / "config.toml")
@@ -155,7 +160,10 @@ def load_settings(flags: dict[str, Any] | None = None, repo: Path | None = None)
     """Merge every source by precedence and validate; bad values raise UserError naming the source."""
     layers: list[tuple[str, dict[str, Any]]] = []
     user_file = user_config_path()
-    layers.append((f"user ({user_file})", _read_toml(user_file, ())))
+    user_values = _read_toml(user_file, ())
+    layers.append(
+        (f"user ({user_file})", {k: v for k, v in user_values.items() if k not in EXTENSION_TABLES})
+    )
     if repo is not None:
         layers.append(_repo_layer(repo))
     layers.append(("env", _env_values()))
@@ -184,6 +192,7 @@ def _repo_layer(repo: Path) -> tuple[str, dict[str, Any]]:
         source, values = f"repo ({dotfile.name})", _read_toml(dotfile, ())
     else:
         source, values = "repo (pyproject.toml)", _read_toml(repo / "pyproject.toml", ("tool", "qcode"))
+    values.pop("mcp", None)  # proposed servers: see qcode/tools/mcp/config.py
     refused = sorted(set(values) - REPO_SETTABLE)
     if refused:
         raise UserError(

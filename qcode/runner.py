@@ -8,11 +8,12 @@ from pathlib import Path
 from qcode.agent.contracts import Engine, Sandbox
 from qcode.agent.engines import make_engine
 from qcode.agent.events import EventBus
+from qcode.agent.extensions import Extensions
 from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
 from qcode.agent.sessions import load_meta
 from qcode.agent.workspace import inspect_repo
-from qcode.config import Settings
+from qcode.config import Settings, user_config_path
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
 from qcode.sandbox.quota import reap_stale_mounts
 from qcode.tools.checks import DiagnosticsConfig
@@ -57,10 +58,14 @@ def new_session(
     keep_workspace: bool = False,
     resume: str | None = None,
     on_dirty: Callable[[], None] | None = None,
+    repo_proposals: bool = True,
+    allowed_tools: list[str] | None = None,
 ) -> Session:
     """A ready Session (or a past one, `resume`d by id); raises UserError (exit 2) for bad input
     before touching anything. `on_dirty` runs when the checkout has uncommitted changes, before the
-    engine loads (a prompt answered "no" then costs nothing)."""
+    engine loads (a prompt answered "no" then costs nothing). MCP servers and hooks come from the
+    user's config; `repo_proposals=False` (the bot) ignores servers the repository proposes;
+    `allowed_tools` narrows the tools (a custom command's front matter)."""
     check_sandbox(settings)
     reap_stale_mounts(settings.state_dir)  # workspaces of qcode processes killed with SIGKILL
     meta = load_meta(settings.state_dir, resume) if resume else None
@@ -88,6 +93,14 @@ def new_session(
         ),
     )
     repo_info = inspect_repo(repo)  # bad input fails before a model spends minutes loading
+    extensions = Extensions.load(
+        user_config_path(),
+        repo_info.root,
+        settings.state_dir,
+        repo_proposals=repo_proposals,
+        allowed_tools=allowed_tools,
+        output_limit=settings.output_limit,
+    )
     if repo_info.dirty and on_dirty is not None:
         on_dirty()
     session_engine = engine or make_engine(settings.engine, settings)
@@ -101,6 +114,7 @@ def new_session(
             resume=meta,
             owns_engine=engine is None,
             repo_info=repo_info,
+            extensions=extensions,
         )
     except BaseException:
         if engine is None:

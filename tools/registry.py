@@ -72,6 +72,9 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
+    def tools(self) -> list[Tool]:
+        return list(self._tools.values())
+
     def schemas(self) -> list[dict[str, Any]]:
         """The tools' schemas (shared: callers read them, never change them)."""
         return list(self._schemas.values())

@@ -114,7 +114,10 @@ def run_bot(
         bus.subscribe(recorder)
         patch_out = options.dry_run / "result.patch" if options.dry_run else None
         started = time.monotonic()
-        with new_session(settings, options.checkout, bus=bus, branch=branch, patch_out=patch_out) as session:
+        # Only the servers of the config the workflow passes (QCODE_CONFIG); never the repo's proposals.
+        with new_session(
+            settings, options.checkout, bus=bus, branch=branch, patch_out=patch_out, repo_proposals=False
+        ) as session:
             if session.repo.branch != base:
                 log(f"note: the checkout is on {session.repo.branch!r}, the pull request targets {base!r}")
             result = session.run(task_text(event, decision.comment))

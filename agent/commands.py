@@ -1,0 +1,147 @@
+"""Custom commands: reusable prompts kept as Markdown files, invoked as `/name args`.
+
+Where they live: `.qcode/commands/NAME.md` in the repository (plain text for the model, never
+executed, so no trust is needed) and `~/.config/qcode/commands/NAME.md` (the user's; it wins over
+a repository command of the same name). A file may open with front matter:
+
+    ---
+    description: Explain a failing test
+    allowed-tools: read_file, search, shell
+    ---
+    Find out why $ARGUMENTS fails and fix it.
+
+`$ARGUMENTS` becomes the text after the name (appended when the body does not mention it).
+`allowed-tools` only narrows what the model may call; approvals still apply.
+
+API for front doors (CLI: `qcode fix "/name args"`; TUI: the slash handler):
+
+    expanded = expand_command(text, repo, user_commands_dir())
+    if expanded is None: ...            # not a known command: keep `text` as it is ("/etc/x breaks")
+    else: run(expanded.prompt, allowed_tools=expanded.allowed_tools)
+    for command in list_commands(repo, user_commands_dir()).values(): command.name, command.description
+
+Both are pure reads, bounded (file count and size), and never follow symlinks out of a folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = ["Command", "Expanded", "expand_command", "list_commands", "user_commands_dir"]
+
+MAX_FILES = 200
+MAX_BYTES = 64 * 1024
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    body: str
+    source: Literal["repo", "user"]
+    description: str = ""
+    allowed_tools: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Expanded:
+    command: Command
+    arguments: str
+    prompt: str
+    """The text to send as the task (or follow-up)."""
+
+    @property
+    def allowed_tools(self) -> list[str] | None:
+        return None if self.command.allowed_tools is None else list(self.command.allowed_tools)
+
+
+def user_commands_dir() -> Path:
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "qcode" / "commands"
+
+
+def _read_regular(path: Path) -> str | None:
+    """The file's text if it is a regular file (not a link, FIFO or device) of bounded size."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+            return None
+        return handle.read(MAX_BYTES).decode("utf-8", "replace")
+
+
+def _tools(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else re.split(r"[,\s]+", str(value))
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _parse(name: str, text: str, source: Literal["repo", "user"]) -> Command:
+    meta: dict[str, Any] = {}
+    match = _FRONT.match(text)
+    if match:
+        try:
+            loaded = yaml.safe_load(match.group(1))
+        except yaml.YAMLError:
+            loaded = None
+        meta = loaded if isinstance(loaded, dict) else {}
+        text = text[match.end() :]
+    return Command(
+        name=name,
+        body=text.strip(),
+        source=source,
+        description=" ".join(str(meta.get("description", "")).split())[:200],
+        allowed_tools=_tools(meta.get("allowed-tools", meta.get("allowed_tools"))),
+    )
+
+
+def _folder(root: Path, source: Literal["repo", "user"]) -> dict[str, Command]:
+    if root.is_symlink() or not root.is_dir():
+        return {}
+    found: dict[str, Command] = {}
+    for path in sorted(root.iterdir())[:MAX_FILES]:
+        name = path.name.removesuffix(".md")
+        if not path.name.endswith(".md") or not NAME.fullmatch(name):
+            continue
+        text = _read_regular(path)
+        if text is not None:
+            found[name] = _parse(name, text, source)
+    return found
+
+
+def list_commands(repo: Path | None, user_dir: Path | None) -> dict[str, Command]:
+    """Every command by name; the user's win over the repository's of the same name."""
+    commands: dict[str, Command] = {}
+    if repo is not None and not (repo / ".qcode").is_symlink():
+        commands.update(_folder(repo / ".qcode" / "commands", "repo"))
+    if user_dir is not None:
+        commands.update(_folder(user_dir, "user"))
+    return commands
+
+
+def expand_command(text: str, repo: Path | None, user_dir: Path | None) -> Expanded | None:
+    """`/name args` → the command's prompt; None when `text` does not start with a known name."""
+    match = re.match(r"/(\S+)(?:\s+(.*))?\Z", text.strip(), re.DOTALL)
+    if match is None or not NAME.fullmatch(match.group(1)):
+        return None
+    command = list_commands(repo, user_dir).get(match.group(1))
+    if command is None:
+        return None
+    arguments = (match.group(2) or "").strip()
+    if "$ARGUMENTS" in command.body:
+        prompt = command.body.replace("$ARGUMENTS", arguments)
+    else:
+        prompt = f"{command.body}\n\nArguments: {arguments}" if arguments else command.body
+    return Expanded(command=command, arguments=arguments, prompt=prompt)

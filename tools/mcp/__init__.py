@@ -1,0 +1,1 @@
+"""MCP servers as tool sources: config and trust (light), client and adapter (import the SDK)."""
