@@ -128,6 +128,12 @@ class Conversation(VerticalScroll):
         self._follow()
         self.mount(widget)
 
+    def clear(self) -> None:
+        """Empty the pane (Ctrl+L, a new session); later events start fresh views."""
+        self._turns.clear()
+        self._cards.clear()
+        self.remove_children()
+
     def add_user(self, text: str) -> None:
         self._run += 1
         self._turns.clear()

@@ -1,0 +1,138 @@
+"""Past sessions for the resume picker, and a past conversation rebuilt from its trajectory.
+
+The picker lists only the current repository's sessions: resuming one of another repository would
+switch repositories silently. A session still marked `running` whose process is gone shows as
+`interrupted`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import TypeAdapter, ValidationError
+
+from qcode.agent.events import Event, SessionStarted, UserMessage
+from qcode.agent.sessions import SessionMeta, list_sessions
+
+if TYPE_CHECKING:
+    from qcode.tui.app import QcodeApp
+
+__all__ = [
+    "REPLAY_CAP",
+    "SessionList",
+    "SessionRow",
+    "past_events",
+    "sessions_of",
+    "show_past",
+    "shown_status",
+]
+
+REPLAY_CAP = 4_000_000
+"""Bytes of a trajectory shown after a resume: a long session shows its most recent part."""
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: str
+    status: str
+    task: str
+
+    def label(self) -> str:
+        task = " ".join(self.task.split())
+        return f"{self.id}  {self.status} · {task[:60] + ('…' if len(task) > 60 else '')}"
+
+
+@dataclass(frozen=True)
+class SessionList:
+    rows: list[SessionRow]
+    hidden: int
+    """Sessions of other repositories, not listed."""
+
+
+def shown_status(meta: SessionMeta) -> str:
+    """`running` only while the process that runs it is alive; else `interrupted`."""
+    if meta.status != "running":
+        return meta.status
+    pid = getattr(meta, "pid", None)  # recorded by newer versions; without it nobody can be running it
+    if isinstance(pid, int) and pid > 0 and pid != os.getpid() and _alive(pid):
+        return "running"
+    return "interrupted"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sessions_of(state_dir: Path, repo_root: Path) -> SessionList:
+    """The sessions of the repository at `repo_root` (its top level), newest first."""
+    every = list_sessions(state_dir)
+    root = repo_root.resolve()
+    mine = [meta for meta in every if Path(meta.repo).resolve() == root]
+    rows = [SessionRow(meta.id, shown_status(meta), meta.task) for meta in mine]
+    return SessionList(rows, len(every) - len(mine))
+
+
+def past_events(path: Path, cap: int = REPLAY_CAP) -> tuple[list[object], bool]:
+    """The events of a trajectory, at most its last `cap` bytes; True when earlier ones were left out.
+
+    A damaged or unknown line is skipped: the rest of the conversation is still worth showing."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - cap))
+            data = handle.read(cap)
+    except OSError:
+        return [], False
+    lines = data.split(b"\n")
+    cut = size > cap
+    if cut:
+        lines = lines[1:]  # the first line is a fragment
+    return _parse(lines), cut
+
+
+def _parse(lines: Sequence[bytes]) -> list[object]:
+    events: list[object] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            events.append(_EVENT.validate_python(json.loads(line)))
+        except (ValueError, ValidationError):
+            continue
+    return events
+
+
+def show_past(app: QcodeApp, events: Sequence[object], cut: bool) -> None:
+    """Put a resumed session's conversation on screen, as it looked live: the person's messages,
+    the model's turns, the tool cards, the plan, each run's end."""
+    conversation = app.conversation
+    if cut:
+        conversation.add_note(f"(earlier history not shown: only the last {REPLAY_CAP // 1_000_000} MB)")
+    prompt_pending = False  # the first run's task reaches the model wrapped in a long prompt
+    started = False
+    for event in events:
+        if isinstance(event, SessionStarted):
+            if not started:
+                conversation.add_user(event.task)
+            started, prompt_pending = True, not started
+        elif isinstance(event, UserMessage):
+            if prompt_pending:
+                prompt_pending = False
+            elif event.text.startswith("qcode notice:"):
+                conversation.add_note(event.text)
+            else:
+                conversation.add_user(event.text)
+        else:
+            app.show_event(event)
