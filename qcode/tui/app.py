@@ -58,7 +58,7 @@ class QcodeApp(App[int]):
     BINDINGS = [
         Binding("escape", "interrupt", "Interrupt"),
         Binding("ctrl+r", "review_diff", "Diff"),
-        Binding("ctrl+z", "undo", "Undo"),
+        Binding("ctrl+z", "undo", "Undo", priority=True),  # over the editor's own text undo
         Binding("ctrl+o", "resume", "Sessions"),
         Binding("ctrl+l", "clear_screen", "Clear", show=False),
         Binding("f1", "show_help", "Help"),

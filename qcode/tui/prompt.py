@@ -98,7 +98,7 @@ class PromptInput(TextArea):
 
     def __init__(self, *, commands: Callable[[], Sequence[str]], id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
-        self.history = InputHistory()
+        self.sent = InputHistory()
         self.files: Sequence[str] = ()
         """Workspace files offered after `@` (set by the app, off the UI thread)."""
         self._commands = commands
@@ -124,14 +124,14 @@ class PromptInput(TextArea):
 
     def clear_sent(self, text: str) -> None:
         """The message went out: remember it, empty the editor."""
-        self.history.remember(text)
+        self.sent.remember(text)
         self.clear()
 
     # -- history --------------------------------------------------------------------------------
 
     def action_cursor_up(self, select: bool = False) -> None:
         if not select and self.cursor_location[0] == 0:
-            recalled = self.history.older(self.text)
+            recalled = self.sent.older(self.text)
             if recalled is not None:
                 self._show(recalled)
                 return
@@ -139,7 +139,7 @@ class PromptInput(TextArea):
 
     def action_cursor_down(self, select: bool = False) -> None:
         if not select and self.cursor_location[0] == self.document.line_count - 1:
-            recalled = self.history.newer()
+            recalled = self.sent.newer()
             if recalled is not None:
                 self._show(recalled)
                 return

@@ -23,10 +23,10 @@ from qcode.agent.events import (
     TurnStarted,
 )
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from qcode.config import Settings
 from qcode.tui.app import QcodeApp
+from qcode.tui.prompt import PromptInput
 from qcode.tui.screens import ApprovalScreen
 from qcode.tui.widgets import Conversation
 
@@ -121,7 +121,7 @@ def _app(settings_for: Callable[..., Settings], repo: Path) -> QcodeApp:
 async def _ready(pilot: Pilot[Any]) -> None:
     """The session is open and the cursor does not blink (a blink would flip the snapshot)."""
     await pilot.app.workers.wait_for_complete()
-    pilot.app.query_one(Input).cursor_blink = False
+    pilot.app.query_one(PromptInput).cursor_blink = False
     await pilot.pause()
 
 
