@@ -50,7 +50,7 @@ def complete(before_cursor: str, commands: Iterable[str], files: Sequence[str]) 
     line_start = len(before_cursor) - len(before_cursor.splitlines()[-1])
     start = line_start + match.start(1) - 1
     found = _match_files(fragment, files)
-    if not found or found == [fragment]:
+    if not found or fragment in files:  # nothing, or a whole file name already
         return None
     return Completion(start, tuple(f"@{path}" for path in found), "file")
 
