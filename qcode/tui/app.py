@@ -324,11 +324,20 @@ class QcodeApp(App[int]):
             return
         if event.character == "?":
             event.stop()
+            event.prevent_default()  # else the help screen's own `?` binding would close it at once
             self.action_show_help()
         elif event.is_printable and event.character:
             event.stop()
+            event.prevent_default()
             self.prompt.focus()
             self.prompt.insert(event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A paste while a card has focus goes to the prompt too (Textual sends it to the focus)."""
+        if self.screen is self.screen_stack[0] and self.focused is not self.prompt:
+            event.stop()
+            self.prompt.focus()
+            self.prompt.insert(event.text)
 
     def action_show_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
