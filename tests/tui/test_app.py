@@ -10,11 +10,12 @@ import pytest
 from qcode.agent.sessions import SessionMeta
 from qcode.agent.trajectory import read_trajectory
 from textual.widgets import Static
+from textual.widgets._footer import FooterKey
 
 from qcode.config import Settings
 from qcode.tui.app import QcodeApp
 from qcode.tui.screens import ApprovalScreen, DiffScreen, SessionsScreen
-from qcode.tui.widgets import PlanPanel, ToolCard
+from qcode.tui.widgets import PlanPanel, StatusBar, ToolCard
 from tests.conftest import git
 from tests.e2e.helpers import qcode_containers, raw_call
 from tests.tui.conftest import FIXED_LINE, fix_turns, plan, until
@@ -142,6 +143,9 @@ def test_ask_mode_accept_reject_and_always(buggy_repo: Path, settings_for: Calla
         args = screen.call.arguments
         prompts.append(f"{screen.call.name}:{args.get('command', args.get('path'))}")
         assert app.state == "asking" and app.query(ToolCard).last().status == "asking"
+        # The prompt's own footer: its four keys, not the app's (which do not apply while it waits).
+        shown = ["y", "n", "a", "escape"]
+        await until(pilot, lambda: [k.key for k in screen.query(FooterKey)] == shown, "the prompt's footer")
         await pilot.press(key)
         await until(pilot, lambda: app.screen is not screen, "the prompt to close")
 
@@ -154,6 +158,9 @@ def test_ask_mode_accept_reject_and_always(buggy_repo: Path, settings_for: Calla
             await answer(pilot, app, "y")  # the edit
             await until(pilot, lambda: len(finished_texts(app)) == 1, "the run to finish")
             assert [status for _, status in cards(app)[1:5]] == ["rejected", "ok", "ok", "ok"]
+            status = app.query_one(StatusBar)  # 80 columns: the stats give way, the model name stays whole
+            line = status.render().plain
+            assert line.endswith("· replay:turns.jsonl") and len(line) <= 80 and "step" in line
             await quit_app(pilot, app)
         assert prompts == ["shell:touch rejected.txt", "shell:touch twice.txt", "edit_file:stats.py"]
         observations = [r for r in trajectory(app) if r["type"] == "observation"]
