@@ -34,14 +34,13 @@ from qcode.agent.events import (
 )
 from qcode.agent.session import Session
 from qcode.config import Settings
-from qcode.tui import extras, history
+from qcode.tui import extras, history, sending
 from qcode.tui.approval import ApprovalGate, Decision
-from qcode.tui.attach import attach_files
 from qcode.tui.completion import list_files
 from qcode.tui.help import HelpScreen
 from qcode.tui.prompt import Completions, PromptInput
 from qcode.tui.screens import ApprovalScreen, DiffScreen, SessionsScreen
-from qcode.tui.slash import command_names, handle_slash
+from qcode.tui.slash import command_names
 from qcode.tui.view_model import RunStats, clock_text, undo_words
 from qcode.tui.widgets import Conversation, PlanPanel, StatusBar, TopBar
 
@@ -283,31 +282,13 @@ class QcodeApp(App[int]):
 
     @on(PromptInput.Submitted)
     def _submitted(self, event: PromptInput.Submitted) -> None:
-        text = event.text.strip()
-        if not text:
-            return
-        if text.startswith("/"):  # a command, never a task
-            event.prompt.clear_sent(text)
-            handle_slash(self, text)
-            return
-        if self.state in ("running", "asking", "stopping", "closing"):
-            self.notify(
-                "A run is in progress: wait for it, or press Esc to interrupt it.", severity="warning"
-            )
-            return
-        if self.state == "error":
-            self.notify("The engine did not start; see the error above. Ctrl+Q quits.", severity="error")
-            return
-        session = self.session
-        root = session.workspace.path if session and session.workspace.path.is_dir() else self.repo
-        attached = attach_files(text, root)
-        event.prompt.clear_sent(text)
-        self.conversation.add_user(text + "".join(f"\n  + @{name}" for name in attached.files))
-        for line in attached.notes:
-            self.note(line, "warning")
+        sending.send(self, event.prompt, event.text)
+
+    def start_run(self, message: str) -> None:
+        """Send `message` (a task or a follow-up) to the session's agent, in the agent worker."""
         self._started, self._has_run = self.clock(), True
         self.state = "running"
-        self._run(attached.message)
+        self._run(message)
 
     @on(PromptInput.Offered)
     def _offered(self, event: PromptInput.Offered) -> None:
@@ -318,26 +299,10 @@ class QcodeApp(App[int]):
         self.action_show_help()
 
     def on_key(self, event: events.Key) -> None:
-        """A key typed while a card (or nothing) has focus: `?` opens help, other printable keys go
-        to the prompt, so no keystroke is lost after Tab moved focus away."""
-        if self.screen is not self.screen_stack[0] or self.focused is self.prompt:
-            return
-        if event.character == "?":
-            event.stop()
-            event.prevent_default()  # else the help screen's own `?` binding would close it at once
-            self.action_show_help()
-        elif event.is_printable and event.character:
-            event.stop()
-            event.prevent_default()
-            self.prompt.focus()
-            self.prompt.insert(event.character)
+        sending.stray_key(self, event)
 
     def on_paste(self, event: events.Paste) -> None:
-        """A paste while a card has focus goes to the prompt too (Textual sends it to the focus)."""
-        if self.screen is self.screen_stack[0] and self.focused is not self.prompt:
-            event.stop()
-            self.prompt.focus()
-            self.prompt.insert(event.text)
+        sending.stray_paste(self, event)
 
     def action_show_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
