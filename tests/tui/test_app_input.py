@@ -15,6 +15,7 @@ from textual.widgets._collapsible import CollapsibleTitle
 from qcode.config import Settings
 from qcode.tui.app import QcodeApp
 from qcode.tui.help import HelpScreen
+from qcode.tui.prompt import Completions
 from qcode.tui.widgets import Conversation
 from tests.e2e.helpers import raw_call
 from tests.tui.conftest import BUGGY, until
@@ -40,6 +41,11 @@ def test_slash_commands_and_keys_never_send_a_task(
         app = QcodeApp(settings, buggy_repo)
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: app.state == "idle", "the session to be ready")
+            await pilot.press(*"/he")
+            offered = app.query_one(Completions)
+            await until(pilot, lambda: offered.display, "the completions")
+            assert str(offered.render()).startswith("/help")
+            await pilot.press("enter")  # sends "/he": an unknown command, not a task
             await pilot.press(*"/help", "enter")
             await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help overlay")
             await pilot.press("escape")
@@ -47,13 +53,14 @@ def test_slash_commands_and_keys_never_send_a_task(
             for text in ("/nope", "/ help", "/usr/bin/python crashes", "/cost"):
                 app.prompt.insert(text)
                 await pilot.press("enter")
-            await until(pilot, lambda: len(notes(app)) == 4, "four notes")
-            assert notes(app)[:3] == [
+            await until(pilot, lambda: len(notes(app)) == 5, "five notes")
+            assert notes(app)[0] == "unknown command: /he — /help lists commands"
+            assert notes(app)[1:4] == [
                 "unknown command: /nope — /help lists commands",
                 "unknown command: / — /help lists commands",
                 "unknown command: /usr/bin/python — /help lists commands",
             ]
-            assert notes(app)[3].startswith("cost: 0 prompt tokens (0% cached)")
+            assert notes(app)[4].startswith("cost: 0 prompt tokens (0% cached)")
             assert app.state == "idle" and user_messages(app) == [] and users(app) == []
             await pilot.press("f1")
             await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help on F1")
@@ -67,7 +74,9 @@ def test_slash_commands_and_keys_never_send_a_task(
             await until(pilot, lambda: app.state == "idle" and app.session_id != first, "a new session")
             await pilot.press("up")  # the history holds the commands typed
             assert app.prompt.text == "/clear"
-            await quit_app(pilot, app)
+            app.prompt.clear()
+            await pilot.press(*"/quit", "enter")
+            await until(pilot, lambda: app.return_code is not None, "/quit to close the app")
         assert app.return_code == 0
 
     asyncio.run(scenario())
