@@ -136,7 +136,6 @@ class QcodeApp(App[int]):
         top = self.query_one(TopBar)
         top.repo, top.approval = self.repo.resolve().name, self.settings.approval
         self.query_one(StatusBar).model = extras.model_label(self.settings, self._engine)
-        self.query_one(Completions).display = False
         self.prompt.focus()
         self.set_interval(1.0, self._tick)
         self.state = "loading"

@@ -44,7 +44,8 @@ def attach_files(text: str, root: Path) -> Attached:
         try:
             content, cut = _read(root, rel, min(FILE_CAP, budget))
         except ToolError as err:
-            result.notes.append(f"@{rel}: not attached: {err}")
+            if "/" in rel or "." in rel:  # meant as a file; `@property` in pasted code was not
+                result.notes.append(f"@{rel}: not attached: {err}")
             continue
         if content is None:
             result.notes.append(f"@{rel}: not attached: a binary file")

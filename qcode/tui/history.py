@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REPLAY_CAP",
+    "REPLAY_EVENTS",
     "SessionList",
     "SessionRow",
     "past_events",
@@ -33,7 +34,9 @@ __all__ = [
 ]
 
 REPLAY_CAP = 4_000_000
-"""Bytes of a trajectory shown after a resume: a long session shows its most recent part."""
+"""Bytes of a trajectory read after a resume: a long session shows its most recent part."""
+REPLAY_EVENTS = 2_000
+"""Events shown after a resume, at most (each becomes a widget or more)."""
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
 
@@ -99,7 +102,8 @@ def past_events(path: Path, cap: int = REPLAY_CAP) -> tuple[list[object], bool]:
     cut = size > cap
     if cut:
         lines = lines[1:]  # the first line is a fragment
-    return _parse(lines), cut
+    events = _parse(lines)
+    return events[-REPLAY_EVENTS:], cut or len(events) > REPLAY_EVENTS
 
 
 def _parse(lines: Sequence[bytes]) -> list[object]:
@@ -119,7 +123,7 @@ def show_past(app: QcodeApp, events: Sequence[object], cut: bool) -> None:
     the model's turns, the tool cards, the plan, each run's end."""
     conversation = app.conversation
     if cut:
-        conversation.add_note(f"(earlier history not shown: only the last {REPLAY_CAP // 1_000_000} MB)")
+        conversation.add_note("(earlier history not shown: a resumed session shows its most recent part)")
     prompt_pending = False  # the first run's task reaches the model wrapped in a long prompt
     started = False
     for event in events:

@@ -167,7 +167,7 @@ class PromptInput(TextArea):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "complete":
             return self.completion is not None  # otherwise Tab moves focus, as everywhere
-        return True
+        return super().check_action(action, parameters)
 
     def action_complete(self) -> None:
         if self.completion is None:

@@ -12,7 +12,7 @@ from qcode.agent.events import Notice
 from qcode.agent.sessions import SessionMeta
 from rich.console import Console
 
-from qcode.tui import attach
+from qcode.tui import attach, history
 from qcode.tui.app import QcodeApp
 from qcode.tui.attach import attach_files
 from qcode.tui.completion import complete
@@ -46,7 +46,7 @@ def test_file_completion_after_an_at_sign_prefers_prefixes() -> None:
 def test_attach_files_adds_each_named_file_once(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "stats.py").write_text("def mean(v):\n    return 0\n")
-    result = attach_files("why does @src/stats.py fail? see @src/stats.py, and @nope.py", tmp_path)
+    result = attach_files("why does @src/stats.py fail? see @src/stats.py, @nope.py\n    @property", tmp_path)
     assert result.files == ["src/stats.py"]
     assert result.message.count('<file path="src/stats.py">\ndef mean(v):\n    return 0\n\n</file>') == 1
     assert result.message.startswith("why does @src/stats.py fail?")
@@ -141,7 +141,9 @@ def test_the_session_list_holds_this_repository_only_and_stale_runs_read_interru
     assert found.rows[0].label() == "s2  interrupted · fix it now"
 
 
-def test_a_resumed_trajectory_is_read_from_its_tail_only(tmp_path: Path) -> None:
+def test_a_resumed_trajectory_is_read_from_its_tail_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "trajectory.jsonl"
     lines = [Notice(text=f"note {i}").model_dump_json() for i in range(1000)]
     path.write_text("\n".join(lines) + "\n{damaged\n" + '{"type": "unknown"}\n')
@@ -150,3 +152,6 @@ def test_a_resumed_trajectory_is_read_from_its_tail_only(tmp_path: Path) -> None
     assert events[-1] == Notice.model_validate_json(lines[-1])
     events, cut = past_events(path)
     assert not cut and len(events) == 1000  # the damaged and unknown lines are skipped
+    monkeypatch.setattr(history, "REPLAY_EVENTS", 100)
+    events, cut = past_events(path)
+    assert cut and len(events) == 100 and events[-1] == Notice.model_validate_json(lines[-1])
