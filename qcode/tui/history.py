@@ -29,6 +29,7 @@ __all__ = [
     "SessionRow",
     "past_events",
     "sessions_of",
+    "live_sessions",
     "show_past",
     "shown_status",
 ]
@@ -58,24 +59,35 @@ class SessionList:
     """Sessions of other repositories, not listed."""
 
 
-def shown_status(meta: SessionMeta) -> str:
-    """`running` only while the process that runs it is alive; else `interrupted`."""
-    if meta.status != "running":
-        return meta.status
-    pid = getattr(meta, "pid", None)  # recorded by newer versions; without it nobody can be running it
-    if isinstance(pid, int) and pid > 0 and pid != os.getpid() and _alive(pid):
-        return "running"
-    return "interrupted"
+def shown_status(meta: SessionMeta, live: set[str]) -> str:
+    """`running` only while a live qcode process holds the session's sandbox; else `interrupted`
+    (a run killed by Ctrl-C, a broken pipe or kill -9 never wrote its end)."""
+    if meta.status == "running" and meta.id not in live:
+        return "interrupted"
+    return meta.status
 
 
-def _alive(pid: int) -> bool:
+def live_sessions() -> set[str]:
+    """Sessions whose sandbox container belongs to a process that is still alive (any qcode front
+    door); empty when Docker cannot be asked, which shows every unfinished run as interrupted."""
+    import docker.errors
+
+    from qcode.sandbox.reaper import owner_alive
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
+        client = docker.from_env(timeout=5)
+        try:
+            containers = client.containers.list(all=True, sparse=True, filters={"label": "qcode=1"})
+        finally:
+            client.close()
+    except docker.errors.DockerException:
+        return set()
+    live = set()
+    for container in containers:
+        labels = container.attrs.get("Labels") or {}
+        if labels.get("qcode.session") and owner_alive(labels.get("qcode.owner", "")):
+            live.add(labels["qcode.session"])
+    return live
 
 
 def sessions_of(state_dir: Path, repo_root: Path) -> SessionList:
@@ -83,7 +95,8 @@ def sessions_of(state_dir: Path, repo_root: Path) -> SessionList:
     every = list_sessions(state_dir)
     root = repo_root.resolve()
     mine = [meta for meta in every if Path(meta.repo).resolve() == root]
-    rows = [SessionRow(meta.id, shown_status(meta), meta.task) for meta in mine]
+    live = live_sessions() if any(meta.status == "running" for meta in mine) else set()
+    rows = [SessionRow(meta.id, shown_status(meta, live), meta.task) for meta in mine]
     return SessionList(rows, len(every) - len(mine))
 
 
