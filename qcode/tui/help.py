@@ -15,24 +15,24 @@ from qcode.tui.slash import COMMANDS
 __all__ = ["KEYS", "HelpScreen", "help_table", "key_label"]
 
 KEYS: tuple[tuple[str, str], ...] = (
-    ("enter", "send the message (a task, or a follow-up to the last one)"),
+    ("enter", "send the message (a task or a follow-up)"),
     ("shift+enter, ctrl+j", "new line in the message"),
-    ("up, down", "earlier / later messages (at the first / last line)"),
-    ("tab", "take the completion offered (/command, @file), else move focus"),
-    ("@path", "attach that file's content to the message (Tab completes the path)"),
-    ("escape", "interrupt the run (rejects a waiting approval)"),
+    ("up, down", "earlier / later messages (first / last line)"),
+    ("tab", "complete a /command or @file, else next focus"),
+    ("@path", "attach that file's content (Tab completes)"),
+    ("escape", "interrupt the run (rejects a waiting prompt)"),
     ("ctrl+r", "the branch's diff so far"),
     ("ctrl+z", "undo the last change to the workspace"),
     ("ctrl+o", "resume a past session of this repository"),
     ("ctrl+l", "clear the screen (the session goes on)"),
-    ("f1, ?", "this help (? when the message is empty or not focused)"),
+    ("f1, ?", "this help (? in an empty or unfocused prompt)"),
     ("ctrl+q", "close the session and quit"),
 )
 """Keys of the main screen, in the order a newcomer needs them."""
 APPROVAL_KEYS: tuple[tuple[str, str], ...] = (
     ("y", "accept this call"),
     ("n", "reject it (the model is told)"),
-    ("a", "accept, and do not ask again for this command or file"),
+    ("a", "accept, and stop asking for this command or file"),
     ("escape", "reject and interrupt the run"),
 )
 

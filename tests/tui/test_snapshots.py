@@ -156,3 +156,12 @@ def test_approval_prompt(snap_compare, settings_for, buggy_repo: Path, size: tup
 
 def test_empty_app(snap_compare, settings_for, buggy_repo: Path) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(_app(settings_for, buggy_repo), terminal_size=(80, 24), run_before=_ready)
+
+
+def test_help_overlay(snap_compare, settings_for, buggy_repo: Path) -> None:  # type: ignore[no-untyped-def]
+    async def help_open(pilot: Pilot[Any]) -> None:
+        await _ready(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(_app(settings_for, buggy_repo), terminal_size=(80, 24), run_before=help_open)
