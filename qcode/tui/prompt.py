@@ -74,10 +74,10 @@ class Completions(Static):
 class PromptInput(TextArea):
     """Where the person types tasks, follow-ups and `/commands`."""
 
-    BINDINGS = [
-        Binding("tab", "complete", "Complete", show=False),
-        Binding("shift+enter,ctrl+j", "newline", "New line", show=False),
-    ]
+    BINDINGS = [Binding("tab", "complete", "Complete", show=False)]
+    NEWLINE_KEYS = ("shift+enter", "ctrl+j")
+    """Handled in `_on_key`, not as bindings: a binding runs only after the key bubbles up to the
+    app, so a paste right behind the key (Ctrl+J, then a paste) would land before the new line."""
 
     class Submitted(Message):
         """Enter was pressed; `text` is the whole message (the app decides whether it is sent)."""
@@ -112,15 +112,17 @@ class PromptInput(TextArea):
             event.prevent_default()
             self.post_message(self.Submitted(self, self.text))
             return
+        if event.key in self.NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
         if event.character == "?" and not self.text:
             event.stop()
             event.prevent_default()
             self.post_message(self.HelpRequested())
             return
         await super()._on_key(event)
-
-    def action_newline(self) -> None:
-        self.insert("\n")
 
     def clear_sent(self, text: str) -> None:
         """The message went out: remember it, empty the editor."""

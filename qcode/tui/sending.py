@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import docker.errors
 from textual import events
 
-from qcode.tui.attach import attach_files
+from qcode.tui.attach import Attached, attach_files
 from qcode.tui.slash import handle_slash
 
 if TYPE_CHECKING:
@@ -34,14 +35,27 @@ def send(app: QcodeApp, prompt: PromptInput, text: str) -> None:
     if app.state == "error":
         app.notify("The engine did not start; see the error above. Ctrl+Q quits.", severity="error")
         return
-    session = app.session
-    root = session.workspace.path if session and session.workspace.path.is_dir() else app.repo
-    attached = attach_files(text, root)
+    attached = _attach(app, text)
     prompt.clear_sent(text)
     app.conversation.add_user(text + "".join(f"\n  + @{name}" for name in attached.files))
     for line in attached.notes:
         app.note(line, "warning")
     app.start_run(attached.message)
+
+
+def _attach(app: QcodeApp, text: str) -> Attached:
+    """`@files` from the session's workspace (the sandbox frozen meanwhile, as for host git), or
+    from the repository before the first run."""
+    session = app.session
+    if session is None or not session.workspace.path.is_dir():
+        return attach_files(text, app.repo)
+    if "@" not in text:
+        return Attached(message=text)  # no need to freeze the sandbox
+    try:
+        with session.workspace.guard():
+            return attach_files(text, session.workspace.path)
+    except docker.errors.DockerException:  # could not freeze it: the O_NOFOLLOW reader still holds
+        return attach_files(text, session.workspace.path)
 
 
 def _elsewhere(app: QcodeApp) -> bool:

@@ -85,7 +85,13 @@ def test_slash_commands_and_keys_never_send_a_task(
 def test_a_paste_and_an_at_file_reach_the_model_and_keys_typed_on_a_card_are_kept(
     buggy_repo: Path, settings_for: Callable[..., Settings]
 ) -> None:
-    turns = [raw_call("read_file", path="stats.py"), raw_call("finish", summary="explained")]
+    turns = [
+        raw_call("read_file", path="stats.py"),
+        raw_call("finish", summary="explained"),
+        raw_call("write_file", path="stats.py", content="changed\n"),
+        raw_call("finish", summary="changed it"),
+        raw_call("finish", summary="read it"),
+    ]
     settings = settings_for(turns, "yolo", buggy_repo)
 
     async def scenario() -> None:
@@ -118,6 +124,12 @@ def test_a_paste_and_an_at_file_reach_the_model_and_keys_typed_on_a_card_are_kep
             await pilot.press("question_mark")
             await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help on ? off the prompt")
             await pilot.press("escape")
+            app.prompt.clear()
+            await pilot.press(*"change it", "enter")
+            await until(pilot, lambda: len(finished_texts(app)) == 2, "the follow-up to finish")
+            await pilot.press(*"now @stats.py", "enter")  # after a run: read from the workspace
+            await until(pilot, lambda: len(finished_texts(app)) == 3, "the third run to finish")
+            assert user_messages(app)[-1] == 'now @stats.py\n\n<file path="stats.py">\nchanged\n\n</file>'
             await quit_app(pilot, app)
         assert app.return_code == 0
 

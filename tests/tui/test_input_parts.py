@@ -113,6 +113,8 @@ def test_help_lists_every_key_of_the_app_the_editor_and_the_approval_prompt() ->
     for binding in bindings:
         for key in binding.key.split(","):  # type: ignore[union-attr]
             assert key_label(key) in shown, key
+    for key in PromptInput.NEWLINE_KEYS:
+        assert key_label(key) in shown, key
     for name in COMMANDS:
         assert f"/{name}" in shown
     assert "Enter" in shown and "↑, ↓" in shown and "?" in shown

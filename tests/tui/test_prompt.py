@@ -65,6 +65,18 @@ def test_a_pasted_traceback_arrives_whole_and_enter_sends_it() -> None:
     run(scenario)
 
 
+def test_a_paste_right_behind_ctrl_j_lands_after_the_new_line() -> None:
+    async def scenario(pilot: Pilot[Any], app: _Editor, prompt: PromptInput) -> None:
+        await pilot.press("a")
+        # As the terminal driver delivers them: the key and the paste back to back, in one burst.
+        app.post_message(events.Key("ctrl+j", "\n"))
+        app.post_message(events.Paste("b\nc"))
+        await pilot.pause()
+        assert prompt.text == "a\nb\nc"
+
+    run(scenario)
+
+
 def test_shift_enter_and_ctrl_j_start_a_line_enter_sends() -> None:
     async def scenario(pilot: Pilot[Any], app: _Editor, prompt: PromptInput) -> None:
         await pilot.press("a", "shift+enter", "b", "ctrl+j", "c")

@@ -163,19 +163,23 @@ def test_a_pasted_traceback_arrives_whole_in_a_real_terminal(
 
     repo = make_repo({"stats.py": "def mean(v):\n    return 0\n"})
     replay = write_replay(tmp_path / "turns.jsonl", [raw_call("finish", summary="read it")])
-    inner = f"qcode tui --repo {repo} --engine replay:{replay} --approval yolo"
+    status_file = tmp_path / "exit-status"
+    inner = f"qcode tui --repo {repo} --engine replay:{replay} --approval yolo; echo $? > {status_file}"
     terminal.start(f"sh -c {shlex.quote(inner)}", _terminal_env())
     terminal.wait_for(lambda s: " idle " in s, "the session to be ready")
-    terminal.keys("explain:", literal=True)
-    terminal.keys("C-j")  # a new line, not a send
-    terminal.paste(TRACEBACK + "\n")
-    screen = terminal.wait_for(lambda s: "ZeroDivisionError" in s, "the pasted text in the prompt")
-    assert " idle " in screen  # neither the paste's newlines nor its last one sent it
-    terminal.keys("Enter")
-    terminal.wait_for(lambda s: "unresolved" in s, "the run to end")
-    (folder,) = (isolated_state / "sessions").iterdir()
-    records = [json.loads(line) for line in (folder / "trajectory.jsonl").read_text().splitlines()]
-    (task,) = [r["text"] for r in records if r["type"] == "user_message"]
-    assert f"explain:\n{TRACEBACK}" in task
-    terminal.keys("C-q")
-    wait_until(lambda: not qcode_containers(folder.name), 30, "the sandbox to go")
+    try:
+        terminal.keys("explain:", literal=True)
+        terminal.keys("C-j")  # a new line, not a send
+        terminal.paste(TRACEBACK + "\n")
+        screen = terminal.wait_for(lambda s: "ZeroDivisionError" in s, "the pasted text in the prompt")
+        assert " idle " in screen  # neither the paste's newlines nor its last one sent it
+        terminal.keys("Enter")
+        terminal.wait_for(lambda s: "unresolved" in s, "the run to end")
+        (folder,) = (isolated_state / "sessions").iterdir()
+        records = [json.loads(line) for line in (folder / "trajectory.jsonl").read_text().splitlines()]
+        (task,) = [r["text"] for r in records if r["type"] == "user_message"]
+        assert f"explain:\n{TRACEBACK}" in task
+    finally:  # quit cleanly even when an assertion failed: the sandbox and the mount go with it
+        terminal.keys("C-q")
+        wait_until(lambda: status_file.exists() and status_file.read_text().strip(), 30, "qcode to exit")
+    assert status_file.read_text().strip() == "0" and not qcode_containers(folder.name)
