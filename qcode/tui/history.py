@@ -36,7 +36,7 @@ __all__ = [
 
 REPLAY_CAP = 4_000_000
 """Bytes of a trajectory read after a resume: a long session shows its most recent part."""
-REPLAY_EVENTS = 2_000
+REPLAY_EVENTS = 400
 """Events shown after a resume, at most (each becomes a widget or more)."""
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -134,6 +134,11 @@ def _parse(lines: Sequence[bytes]) -> list[object]:
 def show_past(app: QcodeApp, events: Sequence[object], cut: bool) -> None:
     """Put a resumed session's conversation on screen, as it looked live: the person's messages,
     the model's turns, the tool cards, the plan, each run's end."""
+    with app.batch_update():  # one screen update at the end, not one per widget
+        _show_past(app, events, cut)
+
+
+def _show_past(app: QcodeApp, events: Sequence[object], cut: bool) -> None:
     conversation = app.conversation
     if cut:
         conversation.add_note("(earlier history not shown: a resumed session shows its most recent part)")
