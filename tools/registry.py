@@ -81,11 +81,13 @@ class ToolRegistry:
 
     def dispatch(self, call: ToolCall, ctx: ToolContext) -> Observation:
         started = time.monotonic()
-        observation = self._dispatch(call, ctx)
-        observation.data.setdefault("duration", round(time.monotonic() - started, 4))
+        waited: list[float] = []
+        observation = self._dispatch(call, ctx, waited)
+        # A person deciding is not tool time: the duration counts the tool's own run only.
+        observation.data.setdefault("duration", round(time.monotonic() - started - sum(waited), 4))
         return observation
 
-    def _dispatch(self, call: ToolCall, ctx: ToolContext) -> Observation:
+    def _dispatch(self, call: ToolCall, ctx: ToolContext, waited: list[float]) -> Observation:
         if call.problem:
             return Observation(ok=False, text=call.problem, data={"error": "malformed_call"})
         tool = self._tools.get(call.name)
@@ -95,7 +97,10 @@ class ToolRegistry:
             args = tool.args.model_validate(call.arguments)
         except ValidationError as err:
             return Observation(ok=False, text=self._invalid(tool, err), data={"error": "invalid_arguments"})
-        if ctx.approve is not None and (refusal := ctx.approve(call)) is not None:
+        asked = time.monotonic()
+        refusal = ctx.approve(call) if ctx.approve is not None else None
+        waited.append(time.monotonic() - asked)
+        if refusal is not None:
             return Observation(
                 ok=False,
                 text=f"The user rejected this call: {refusal}. Do not retry it "

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Footer, Input
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from qcode.agent.contracts import Engine, ToolCall
@@ -25,6 +25,7 @@ from qcode.agent.events import (
     Notice,
     ObservationMade,
     PlanUpdated,
+    RolledBack,
     RunFinished,
     SessionStarted,
     TokenStreamed,
@@ -33,10 +34,14 @@ from qcode.agent.events import (
 )
 from qcode.agent.session import Session
 from qcode.config import Settings
-from qcode.tui import extras
+from qcode.tui import extras, history, sending
 from qcode.tui.approval import ApprovalGate, Decision
+from qcode.tui.completion import list_files
+from qcode.tui.help import HelpScreen
+from qcode.tui.prompt import Completions, PromptInput
 from qcode.tui.screens import ApprovalScreen, DiffScreen, SessionsScreen
-from qcode.tui.view_model import RunStats, clock_text
+from qcode.tui.slash import command_names
+from qcode.tui.view_model import RunStats, clock_text, undo_words
 from qcode.tui.widgets import Conversation, PlanPanel, StatusBar, TopBar
 
 __all__ = ["QcodeApp"]
@@ -52,8 +57,10 @@ class QcodeApp(App[int]):
     BINDINGS = [
         Binding("escape", "interrupt", "Interrupt"),
         Binding("ctrl+r", "review_diff", "Diff"),
-        Binding("ctrl+z", "undo", "Undo"),
+        Binding("ctrl+z", "undo", "Undo", priority=True),  # over the editor's own text undo
         Binding("ctrl+o", "resume", "Sessions"),
+        Binding("ctrl+l", "clear_screen", "Clear", show=False),
+        Binding("f1", "show_help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -108,14 +115,28 @@ class QcodeApp(App[int]):
             yield Conversation(id="conversation")
             yield PlanPanel(id="plan")
         yield StatusBar(id="status")
-        yield Input(placeholder="Describe a task and press Enter", id="prompt")
+        yield Completions(id="completions")
+        prompt = PromptInput(commands=command_names, id="prompt")
+        prompt.placeholder = "Describe a task and press Enter (Shift+Enter: new line · F1: help)"
+        yield prompt
         yield Footer()
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.query_one(Conversation)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    def note(self, text: str, level: str = "info") -> None:
+        self.conversation.add_note(text, level)
 
     def on_mount(self) -> None:
         top = self.query_one(TopBar)
         top.repo, top.approval = self.repo.resolve().name, self.settings.approval
         self.query_one(StatusBar).model = extras.model_label(self.settings, self._engine)
-        self.query_one("#prompt", Input).focus()
+        self.prompt.focus()
         self.set_interval(1.0, self._tick)
         self.state = "loading"
         self._prepare()
@@ -132,11 +153,11 @@ class QcodeApp(App[int]):
     # -- workers --------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def _prepare(self, resume: str | None = None) -> None:
+    def _prepare(self, resume: str | None = None, fresh: bool = False) -> None:
         """Build the engine (minutes for a large model) and the session — a past one to `resume`,
         after closing the current one — off the UI thread."""
         try:
-            if resume is not None and self.session is not None:
+            if (resume is not None or fresh) and self.session is not None:
                 self.session.close()
             engine = self._engine = self._engine or extras.build_engine(self.settings)
             session = extras.open_session(
@@ -159,6 +180,23 @@ class QcodeApp(App[int]):
         self.session_id = message.session.id
         if self.state == "loading":
             self.state = "idle"
+        if message.session.resumed is not None:
+            self._show_past(message.session)
+        self._load_files()
+
+    @work(group="past", exclusive=True)
+    async def _show_past(self, session: Session) -> None:
+        """The resumed session's conversation, rebuilt from its trajectory (read off the UI thread)."""
+        events, cut = await asyncio.to_thread(history.past_events, session.trajectory_path)
+        history.show_past(self, events, cut)
+
+    @work(thread=True, group="files", exclusive=True, exit_on_error=False)
+    def _load_files(self) -> None:
+        """The files `@` offers: the session's workspace once it exists, else the repository."""
+        session = self.session
+        root = session.workspace.path if session and session.workspace.path.is_dir() else self.repo
+        files = list_files(root)
+        self.call_from_thread(setattr, self.prompt, "files", files)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -168,13 +206,18 @@ class QcodeApp(App[int]):
             self.state = "error" if event.worker.group == "engine" else "idle"
         elif event.state is WorkerState.SUCCESS and event.worker.group == "agent" and self.state != "closing":
             self.state = "idle"
+            self._load_files()  # the run may have added files to offer after `@`
 
     # -- the loop's events ----------------------------------------------------------------------
 
     @on(LoopEvent)
     def _loop_event(self, message: LoopEvent) -> None:
-        conversation = self.query_one(Conversation)
-        match message.event:
+        self.show_event(message.event)
+
+    def show_event(self, event: object) -> None:
+        """One loop event on screen; live events and a resumed session's past ones alike."""
+        conversation = self.conversation
+        match event:
             case SessionStarted() as event:
                 self.session_id = event.session_id
                 self.query_one(TopBar).branch = event.branch
@@ -195,6 +238,8 @@ class QcodeApp(App[int]):
                 self.query_one(PlanPanel).plan = tuple(event.plan)
             case Notice() as event:
                 conversation.add_note(event.text, event.level)
+            case RolledBack() as event:
+                conversation.add_note(undo_words(event.number, event.step, event.diffstat))
             case RunFinished() as event:
                 conversation.finished(event)
 
@@ -234,24 +279,36 @@ class QcodeApp(App[int]):
 
     # -- input and actions ----------------------------------------------------------------------
 
-    @on(Input.Submitted, "#prompt")
-    def _submitted(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        if not text:
-            return
-        if self.state in ("running", "asking", "stopping", "closing"):
-            self.notify(
-                "A run is in progress: wait for it, or press Esc to interrupt it.", severity="warning"
-            )
-            return
-        if self.state == "error":
-            self.notify("The engine did not start; see the error above. Ctrl+Q quits.", severity="error")
-            return
-        event.input.value = ""
-        self.query_one(Conversation).add_user(text)
+    @on(PromptInput.Submitted)
+    def _submitted(self, event: PromptInput.Submitted) -> None:
+        sending.send(self, event.prompt, event.text)
+
+    def start_run(self, message: str) -> None:
+        """Send `message` (a task or a follow-up) to the session's agent, in the agent worker."""
         self._started, self._has_run = self.clock(), True
         self.state = "running"
-        self._run(text)
+        self._run(message)
+
+    @on(PromptInput.Offered)
+    def _offered(self, event: PromptInput.Offered) -> None:
+        self.query_one(Completions).show(event.completion)
+
+    @on(PromptInput.HelpRequested)
+    def _help_requested(self) -> None:
+        self.action_show_help()
+
+    def on_key(self, event: events.Key) -> None:
+        sending.stray_key(self, event)
+
+    def on_paste(self, event: events.Paste) -> None:
+        sending.stray_paste(self, event)
+
+    def action_show_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_clear_screen(self) -> None:
+        self.conversation.clear()
 
     def action_interrupt(self) -> None:
         if self.state not in ("running", "asking") or self.session is None:
@@ -262,7 +319,7 @@ class QcodeApp(App[int]):
         self.state = "stopping"
 
     def action_review_diff(self) -> None:
-        if self.session is None or not self._has_run:
+        if self.session is None or not (self._has_run or self.session.resumed):
             self.notify("Nothing to review yet: start a task first.")
         elif self.state not in ("idle", "error"):
             self.notify("The diff opens between runs (Esc interrupts this one).", severity="warning")
@@ -271,7 +328,7 @@ class QcodeApp(App[int]):
 
     @work(group="diff", exclusive=True)
     async def _show_diff(self, session: Session) -> None:
-        diff = await asyncio.to_thread(session.workspace.diff)
+        diff = await asyncio.to_thread(extras.review_diff, session, self._has_run)
         await self.push_screen(DiffScreen(diff))
 
     def action_undo(self) -> None:
@@ -282,8 +339,7 @@ class QcodeApp(App[int]):
 
     @work(group="agent", exclusive=True)
     async def _undo(self, session: Session) -> None:
-        message = await asyncio.to_thread(extras.undo, session, 1)
-        self.query_one(Conversation).add_note(f"undo: {message}")
+        await asyncio.to_thread(extras.undo, session, 1)  # the RolledBack event says what changed
 
     def action_resume(self) -> None:
         if self._has_run:
@@ -293,13 +349,27 @@ class QcodeApp(App[int]):
 
     @work(group="sessions", exclusive=True)
     async def _pick_session(self) -> None:
-        rows = await asyncio.to_thread(extras.past_sessions, self.settings.state_dir)
-        chosen = await self.push_screen_wait(SessionsScreen(rows))
+        found = await asyncio.to_thread(extras.sessions_here, self.settings.state_dir, self.repo)
+        chosen = await self.push_screen_wait(SessionsScreen(found.rows, found.hidden))
         if chosen:
             self.notify(f"Resuming {chosen} …")
             self._session_future = Future()
             self.state = "loading"
             self._prepare(chosen)
+
+    def start_new_session(self) -> None:
+        """/clear: close this session, open a fresh one on the same repository, empty the screen."""
+        if self.state not in ("idle", "error"):
+            self.notify("A new session starts between runs (Esc interrupts this one).", severity="warning")
+            return
+        self.conversation.clear()
+        self.query_one(PlanPanel).plan = ()
+        self.stats, self._has_run = RunStats(), False
+        self.query_one(StatusBar).stats = ""
+        self.query_one(TopBar).branch = ""
+        self._session_future = Future()
+        self.state = "loading"
+        self._prepare(fresh=True)
 
     async def action_quit(self) -> None:
         if self.state == "closing":

@@ -9,8 +9,21 @@ from qcode.agent.events import EventBus
 from qcode.agent.session import Session
 from qcode.config import Settings
 from qcode.tui.approval import ApprovalGate
+from qcode.tui.history import SessionList, sessions_of
 
-__all__ = ["build_engine", "model_label", "open_session", "past_sessions", "undo"]
+__all__ = [
+    "REVIEW_CAP",
+    "build_engine",
+    "model_label",
+    "open_session",
+    "review_diff",
+    "sessions_here",
+    "undo",
+]
+
+REVIEW_CAP = 1_000_000
+"""Characters of diff the review screen shows; a huge diff is cut with a note (the branch has it all)."""
+_DIFF = ["--no-ext-diff", "--no-textconv", "--no-color"]
 
 
 def model_label(settings: Settings, engine: Engine | None) -> str:
@@ -45,11 +58,39 @@ def undo(session: Session, steps: int = 1) -> str:
     return session.undo(steps)
 
 
-def past_sessions(state_dir: Path, repo: Path | None = None) -> list[tuple[str, str]]:
-    """(id, one-line description) of past sessions, newest first."""
-    from qcode.agent.sessions import list_sessions
+def sessions_here(state_dir: Path, repo: Path) -> SessionList:
+    """Past sessions of the repository `repo` is in (its top level, as sessions record it)."""
+    from qcode.agent.workspace import inspect_repo
 
-    return [
-        (meta.id, " · ".join(part for part in (meta.status, " ".join(meta.task.split())[:60]) if part))
-        for meta in list_sessions(state_dir, repo)
-    ]
+    return sessions_of(state_dir, inspect_repo(repo).root)
+
+
+def review_diff(session: Session, live: bool) -> str:
+    """What Ctrl+R shows: the branch's commits against the base, then the workspace's changes since
+    the last commit (`live`: a run happened in this app, so the workspace copy is current).
+
+    After an undo the branch still holds the fix while the workspace went back: both are shown."""
+    workspace = session.workspace
+    tip = workspace.tip or (session.resumed.tip if session.resumed else None)
+    sections = []
+    if tip:
+        committed = workspace.git(["diff", *_DIFF, workspace.repo.head, tip])
+        sections.append(f"# committed on {session.branch}\n" + (committed or "# (no changes)\n"))
+    if live and workspace.path.is_dir():
+        workspace.stage_all()
+        pending = workspace.git(["diff", "--cached", *_DIFF, tip or workspace.repo.head])
+        if tip:
+            head = "# since the last commit (your next run commits it)\n"
+            sections.append(head + (pending or "# (none)\n"))
+        elif pending:
+            sections.append(pending)
+    text = "\n".join(sections) if any(_has_diff(s) for s in sections) else ""
+    if len(text) > REVIEW_CAP:
+        text = (
+            text[:REVIEW_CAP] + f"\n# … cut at {REVIEW_CAP} characters: `git diff` the branch for the rest\n"
+        )
+    return text
+
+
+def _has_diff(section: str) -> bool:
+    return any(line.startswith(("+", "-")) for line in section.splitlines())

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, OptionList, Static
+from textual.widgets import Button, Footer, Label, OptionList, Static
 
 from qcode.agent.contracts import ToolCall
 from qcode.tui.approval import Decision
+from qcode.tui.history import SessionRow
 from qcode.tui.view_model import compact
 from qcode.tui.widgets.conversation import diff_renderable
 
@@ -42,14 +43,15 @@ def call_preview(call: ToolCall) -> RenderableType:
 class ApprovalScreen(ModalScreen[Decision]):
     """Accept, reject, or always accept this command (file, for edits) for the rest of the session.
 
-    Esc is the app's interrupt here too: it rejects the call and stops the run.
+    Esc is the app's interrupt here too: it rejects the call and stops the run. The screen has its
+    own footer, so it lists these four keys and not the app's (which do not apply while it waits).
     """
 
     BINDINGS = [
-        Binding("y", "decide('accept')", "Accept"),
-        Binding("n", "decide('reject')", "Reject"),
+        Binding("y", "decide('accept')", "Yes"),
+        Binding("n", "decide('reject')", "No"),
         Binding("a", "decide('always')", "Always"),
-        Binding("escape", "app.interrupt", "Interrupt"),
+        Binding("escape", "app.interrupt", "Reject and interrupt"),
     ]
 
     def __init__(self, call: ToolCall) -> None:
@@ -65,6 +67,7 @@ class ApprovalScreen(ModalScreen[Decision]):
                 yield Button("Yes (y)", variant="success", id="accept")
                 yield Button("No (n)", variant="error", id="reject")
                 yield Button("Always (a)", variant="primary", id="always")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#accept", Button).focus()
@@ -97,26 +100,29 @@ class DiffScreen(ModalScreen[None]):
 
 
 class SessionsScreen(ModalScreen["str | None"]):
-    """Past sessions, newest first; Enter resumes one, Esc goes back."""
+    """This repository's past sessions, newest first; Enter resumes one, Esc goes back."""
 
     BINDINGS = [Binding("escape", "close", "Close")]
 
-    def __init__(self, rows: Sequence[tuple[str, str]]) -> None:
-        """`rows`: (session id, one-line description)."""
+    def __init__(self, rows: Sequence[SessionRow], hidden: int = 0) -> None:
+        """`hidden`: how many sessions of other repositories are not listed."""
         super().__init__()
-        self.rows = list(rows)
+        self.rows, self.hidden = list(rows), hidden
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sessions") as box:
-            box.border_title = "resume a session (Enter) · Esc closes"
+            box.border_title = "resume a session of this repository (Enter) · Esc closes"
+            if self.hidden:
+                others = "session" if self.hidden == 1 else "sessions"
+                box.border_subtitle = f"{self.hidden} {others} of other repositories not listed"
             if self.rows:
-                yield OptionList(*(f"{sid}  {label}" for sid, label in self.rows))
+                yield OptionList(*(row.label() for row in self.rows))
             else:
-                yield Static(Text("No past sessions.", style="dim"))
+                yield Static(Text("No past sessions of this repository.", style="dim"))
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.rows[event.option_index][0])
+        self.dismiss(self.rows[event.option_index].id)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -10,7 +10,16 @@ from typing import Any
 
 from qcode.agent.contracts import Usage
 
-__all__ = ["RunStats", "card_title", "compact", "duration_text", "split_stream", "summarize_args"]
+__all__ = [
+    "RunStats",
+    "card_title",
+    "compact",
+    "duration_text",
+    "fit_status",
+    "split_stream",
+    "summarize_args",
+    "undo_words",
+]
 
 THINK_OPEN, THINK_CLOSE, TOOL_OPEN = "<think>", "</think>", "<tool_call>"
 _PRIMARY_ARG = ("command", "path", "pattern", "summary")
@@ -82,10 +91,14 @@ class RunStats:
     usage: Usage = field(default_factory=Usage)
     step: int = 0
     tokens_per_second: float | None = None
+    turns: int = 0
+    model_seconds: float = 0.0
 
     def add_turn(self, step: int, usage: Usage, duration: float, first_token: float | None) -> None:
         self.usage = self.usage + usage
         self.step = step
+        self.turns += 1
+        self.model_seconds += duration
         generating = duration - (first_token or 0.0)
         if generating > 0 and usage.completion_tokens:
             self.tokens_per_second = usage.completion_tokens / generating
@@ -101,3 +114,34 @@ class RunStats:
             f"step {self.step} · ↑{human_count(self.usage.prompt_tokens)} "
             f"↓{human_count(self.usage.completion_tokens)} · {self.cached_percent:.0f}% cached · {rate}"
         )
+
+    def cost_text(self) -> str:
+        """What /cost says: tokens both ways, cache hits, the model's time."""
+        usage = self.usage
+        return (
+            f"cost: {human_count(usage.prompt_tokens)} prompt tokens "
+            f"({self.cached_percent:.0f}% cached) · {human_count(usage.completion_tokens)} generated · "
+            f"{self.turns} model turns in {duration_text(self.model_seconds)}"
+        )
+
+
+def fit_status(head: str, stats: str, model: str, width: int) -> str:
+    """The part of `stats` that fits a status line `width` cells wide after `head` and before the
+    model's name: stats give way one `·` part at a time from the right, so the name is never cut."""
+    parts = [part for part in stats.split(" · ") if part]
+    while parts and len(head) + len("· " + " · ".join(parts) + " ") + len("· " + model) > width:
+        parts.pop()
+    return " · ".join(parts)
+
+
+def undo_words(number: int, step: int, diffstat: str) -> str:
+    """The Ctrl+Z note: which files went back, to where, and what happens next — not a raw diffstat."""
+    where = f"checkpoint {number} (before step {step})" if number else "the session's starting point"
+    files = [line.split("|")[0].strip() for line in diffstat.splitlines() if "|" in line]
+    if not files:
+        return f"Nothing to undo: the workspace already matches {where}."
+    named = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    return (
+        f"Undone: {named} {'is' if len(files) == 1 else 'are'} back as at {where}. "
+        "The branch keeps its commits until your next run commits this state; Ctrl+R shows both."
+    )

@@ -7,18 +7,42 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from qcode.agent.sessions import SessionMeta
 from qcode.agent.trajectory import read_trajectory
-from textual.widgets import Input, Static
+from textual.widgets import Static
+from textual.widgets._footer import FooterKey
 
 from qcode.config import Settings
 from qcode.tui.app import QcodeApp
-from qcode.tui.screens import ApprovalScreen, DiffScreen
-from qcode.tui.widgets import PlanPanel, ToolCard
+from qcode.tui.screens import ApprovalScreen, DiffScreen, SessionsScreen
+from qcode.tui.widgets import PlanPanel, StatusBar, ToolCard
 from tests.conftest import git
 from tests.e2e.helpers import qcode_containers, raw_call
 from tests.tui.conftest import FIXED_LINE, fix_turns, plan, until
 
 pytestmark = pytest.mark.docker
+
+
+def notes(app: QcodeApp) -> list[str]:
+    return [str(widget.render()) for widget in app.query(".note").results(Static)]
+
+
+def users(app: QcodeApp) -> list[str]:
+    return [str(widget.render()) for widget in app.query(".user").results(Static)]
+
+
+def fake_session(state: Path, session_id: str, repo: Path, status: str, updated: float) -> str:
+    """A past session's record as qcode writes it (a killed run stays `running`)."""
+    folder = state / "sessions" / session_id
+    folder.mkdir(parents=True)
+    meta = SessionMeta(
+        id=session_id, repo=str(repo), base_commit="0" * 40, branch="b", task="t", created=1.0, updated=1.0
+    )
+    meta.status = status
+    (folder / "session.json").write_text(
+        meta.model_dump_json().replace('"updated":1.0', f'"updated":{updated}')
+    )
+    return session_id
 
 
 def finished_texts(app: QcodeApp) -> list[str]:
@@ -36,7 +60,7 @@ def trajectory(app: QcodeApp) -> list[dict]:
 
 async def submit(pilot, app: QcodeApp, text: str) -> None:  # type: ignore[no-untyped-def]
     await until(pilot, lambda: app.state == "idle", "the session to be ready")
-    assert app.focused is app.query_one("#prompt", Input)
+    assert app.focused is app.prompt
     await pilot.press(*text, "enter")
 
 
@@ -119,6 +143,9 @@ def test_ask_mode_accept_reject_and_always(buggy_repo: Path, settings_for: Calla
         args = screen.call.arguments
         prompts.append(f"{screen.call.name}:{args.get('command', args.get('path'))}")
         assert app.state == "asking" and app.query(ToolCard).last().status == "asking"
+        # The prompt's own footer: its four keys, not the app's (which do not apply while it waits).
+        shown = ["y", "n", "a", "escape"]
+        await until(pilot, lambda: [k.key for k in screen.query(FooterKey)] == shown, "the prompt's footer")
         await pilot.press(key)
         await until(pilot, lambda: app.screen is not screen, "the prompt to close")
 
@@ -131,6 +158,9 @@ def test_ask_mode_accept_reject_and_always(buggy_repo: Path, settings_for: Calla
             await answer(pilot, app, "y")  # the edit
             await until(pilot, lambda: len(finished_texts(app)) == 1, "the run to finish")
             assert [status for _, status in cards(app)[1:5]] == ["rejected", "ok", "ok", "ok"]
+            status = app.query_one(StatusBar)  # 80 columns: the stats give way, the model name stays whole
+            line = status.render().plain
+            assert line.endswith("· replay:turns.jsonl") and len(line) <= 80 and "step" in line
             await quit_app(pilot, app)
         assert prompts == ["shell:touch rejected.txt", "shell:touch twice.txt", "edit_file:stats.py"]
         observations = [r for r in trajectory(app) if r["type"] == "observation"]
@@ -200,7 +230,7 @@ def test_quit_while_a_prompt_waits(buggy_repo: Path, settings_for: Callable[...,
 
 
 def test_undo_between_runs_then_resume_in_a_new_app(
-    buggy_repo: Path, settings_for: Callable[..., Settings]
+    buggy_repo: Path, settings_for: Callable[..., Settings], make_repo: Callable[[dict[str, str]], Path]
 ) -> None:
     settings = settings_for(fix_turns(), "yolo", buggy_repo)
 
@@ -217,6 +247,17 @@ def test_undo_between_runs_then_resume_in_a_new_app(
                 lambda: (app.session.workspace.path / "stats.py").read_text().endswith("(len(values) + 1)\n"),
                 "the undo to restore the file",
             )
+            await until(pilot, lambda: any("Undone" in n for n in notes(app)), "the undo note")
+            (note,) = [n for n in notes(app) if "Undone" in n]
+            assert note.startswith("Undone: stats.py is back as at checkpoint")
+            assert "|" not in note and "insertion" not in note  # words, not a raw diffstat
+            await pilot.press("ctrl+r")  # the branch still holds the fix: the review shows it
+            await until(pilot, lambda: isinstance(app.screen, DiffScreen), "the diff screen")
+            diff = app.screen.diff
+            committed, _, pending = diff.partition("# since the last commit")
+            assert f"# committed on {app.session.branch}" in committed and f"+{FIXED_LINE}" in committed
+            assert f"-{FIXED_LINE}" in pending  # the undo, not committed yet
+            await pilot.press("escape")
             session_id = app.session_id
             await quit_app(pilot, app)
         return session_id
@@ -231,15 +272,31 @@ def test_undo_between_runs_then_resume_in_a_new_app(
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.state == "idle", "the session to be ready")
             await pilot.press("ctrl+o")
-            await until(pilot, lambda: type(app.screen).__name__ == "SessionsScreen", "the session list")
+            await until(pilot, lambda: isinstance(app.screen, SessionsScreen), "the session list")
+            listed = [row.id for row in app.screen.rows]
+            assert listed == [session_id, stale]  # newest first; the other repository's is not listed
+            assert [row.status for row in app.screen.rows] == ["resolved", "interrupted"]
+            assert app.screen.query_one("#sessions").border_subtitle == (
+                "1 session of other repositories not listed"
+            )
             await pilot.press("enter")
             await until(pilot, lambda: app.session_id == session_id and app.state == "idle", "the resume")
+            # The old conversation is back on screen: the task, its cards, how it ended.
+            await until(pilot, lambda: len(finished_texts(app)) == 1, "the past conversation")
+            assert users(app)[0] == "› fix mean"
+            assert ("edit_file", "ok") in cards(app) and finished_texts(app)[0].startswith("resolved")
+            assert app.query_one(PlanPanel).border_title == "plan 2/2"
             await submit(pilot, app, "check it")
-            await until(pilot, lambda: len(finished_texts(app)) == 1, "the resumed run to finish")
+            await until(pilot, lambda: len(finished_texts(app)) == 2, "the resumed run to finish")
+            assert users(app) == ["› fix mean", "› check it"]
             await quit_app(pilot, app)
         assert app.return_code == 0
 
     session_id = asyncio.run(first_app())
+    state = Path(settings.state_dir)
+    other = make_repo({"a.py": "x = 1\n"})
+    stale = fake_session(state, "20000101-000000-000001", buggy_repo, "running", updated=2.0)
+    fake_session(state, "20000101-000000-000002", other, "resolved", updated=3.0)
     asyncio.run(second_app(session_id))
     records = read_trajectory(Path(settings.state_dir) / "sessions" / session_id / "trajectory.jsonl")
     assert [r["type"] for r in records].count("session_started") == 2

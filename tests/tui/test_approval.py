@@ -117,3 +117,24 @@ def test_release_unblocks_a_waiting_worker_and_close_rejects_later_calls() -> No
         assert waiting.result(timeout=10) == "the user interrupted the run"
     gate.release("the user quit qcode", close=True)
     assert gate(call("shell", command="make")) == "the user quit qcode"
+
+
+def test_time_a_person_takes_to_answer_is_not_tool_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pydantic import BaseModel
+    from qcode.agent.contracts import Observation
+    from qcode.tools.registry import Tool, ToolContext, ToolRegistry
+
+    class _Args(BaseModel):
+        pass
+
+    decided = threading.Event()
+
+    def slow_person(_call: ToolCall) -> None:
+        # The person takes half a second to decide: that is what is measured, not a synchronisation.
+        decided.wait(0.5)
+        return None
+
+    registry = ToolRegistry([Tool("noop", "does nothing", _Args, lambda args, ctx: Observation(text="ok"))])
+    ctx = ToolContext(workspace=tmp_path, sandbox=None, diff=lambda path: "", approve=slow_person)  # type: ignore[arg-type]
+    observation = registry.dispatch(ToolCall(id="c1", name="noop", arguments={}), ctx)
+    assert observation.ok and observation.data["duration"] < 0.25

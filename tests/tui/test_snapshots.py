@@ -23,10 +23,10 @@ from qcode.agent.events import (
     TurnStarted,
 )
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from qcode.config import Settings
 from qcode.tui.app import QcodeApp
+from qcode.tui.prompt import PromptInput
 from qcode.tui.screens import ApprovalScreen
 from qcode.tui.widgets import Conversation
 
@@ -121,7 +121,7 @@ def _app(settings_for: Callable[..., Settings], repo: Path) -> QcodeApp:
 async def _ready(pilot: Pilot[Any]) -> None:
     """The session is open and the cursor does not blink (a blink would flip the snapshot)."""
     await pilot.app.workers.wait_for_complete()
-    pilot.app.query_one(Input).cursor_blink = False
+    pilot.app.query_one(PromptInput).cursor_blink = False
     await pilot.pause()
 
 
@@ -156,3 +156,12 @@ def test_approval_prompt(snap_compare, settings_for, buggy_repo: Path, size: tup
 
 def test_empty_app(snap_compare, settings_for, buggy_repo: Path) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(_app(settings_for, buggy_repo), terminal_size=(80, 24), run_before=_ready)
+
+
+def test_help_overlay(snap_compare, settings_for, buggy_repo: Path) -> None:  # type: ignore[no-untyped-def]
+    async def help_open(pilot: Pilot[Any]) -> None:
+        await _ready(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(_app(settings_for, buggy_repo), terminal_size=(80, 24), run_before=help_open)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -49,6 +50,13 @@ class Terminal:
     def keys(self, *keys: str, literal: bool = False) -> None:
         flags = ["-l"] if literal else []
         subprocess.run([*self.base, "send-keys", "-t", "qcode", *flags, *keys], check=True)
+
+    def paste(self, text: str) -> None:
+        """Paste as a terminal does: bracketed (-p) when the app asked for it, every newline kept (-r)."""
+        subprocess.run([*self.base, "set-buffer", "-b", "clip", "--", text], check=True)
+        subprocess.run(
+            [*self.base, "paste-buffer", "-p", "-r", "-d", "-b", "clip", "-t", "qcode"], check=True
+        )
 
     def screen(self) -> str:
         capture = [*self.base, "capture-pane", "-p", "-t", "qcode"]
@@ -142,3 +150,36 @@ def test_fix_asks_about_a_dirty_checkout_before_the_engine_loads(
     assert status == "130" and "qcode: aborted" in screen  # as for Ctrl-C
     assert "missing.jsonl" not in screen.split("Continue?")[1]
     assert (repo / "a.py").read_text() == "x = 2\n" and not (isolated_state / "sessions").exists()
+
+
+def test_a_pasted_traceback_arrives_whole_in_a_real_terminal(
+    terminal: Terminal,
+    make_repo,
+    tmp_path: Path,
+    isolated_state: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.e2e.helpers import raw_call
+    from tests.tui.test_prompt import TRACEBACK
+
+    repo = make_repo({"stats.py": "def mean(v):\n    return 0\n"})
+    replay = write_replay(tmp_path / "turns.jsonl", [raw_call("finish", summary="read it")])
+    status_file = tmp_path / "exit-status"
+    inner = f"qcode tui --repo {repo} --engine replay:{replay} --approval yolo; echo $? > {status_file}"
+    terminal.start(f"sh -c {shlex.quote(inner)}", _terminal_env())
+    terminal.wait_for(lambda s: " idle " in s, "the session to be ready")
+    try:
+        terminal.keys("explain:", literal=True)
+        terminal.keys("C-j")  # a new line, not a send
+        terminal.paste(TRACEBACK + "\n")
+        screen = terminal.wait_for(lambda s: "ZeroDivisionError" in s, "the pasted text in the prompt")
+        assert " idle " in screen  # neither the paste's newlines nor its last one sent it
+        terminal.keys("Enter")
+        terminal.wait_for(lambda s: "unresolved" in s, "the run to end")
+        (folder,) = (isolated_state / "sessions").iterdir()
+        records = [json.loads(line) for line in (folder / "trajectory.jsonl").read_text().splitlines()]
+        (task,) = [r["text"] for r in records if r["type"] == "user_message"]
+        assert f"explain:\n{TRACEBACK}" in task
+    finally:  # quit cleanly even when an assertion failed: the sandbox and the mount go with it
+        terminal.keys("C-q")
+        wait_until(lambda: status_file.exists() and status_file.read_text().strip(), 30, "qcode to exit")
+    assert status_file.read_text().strip() == "0" and not qcode_containers(folder.name)

@@ -16,6 +16,7 @@ from qcode.tui.view_model import card_title, compact, split_stream
 
 __all__ = ["Conversation", "ToolCard", "TurnView", "diff_renderable"]
 
+_STATUS_CLASSES = frozenset({"-running", "-asking", "-ok", "-failed", "-rejected", "-skipped"})
 OUTPUT_LINES = 400
 """A card shows at most this many lines of a tool's output (the model saw the text the loop capped)."""
 
@@ -96,8 +97,9 @@ class ToolCard(Collapsible):
     def set_status(self, status: str, duration: float | None = None) -> None:
         self.status = status
         self.title = card_title(self.call.name, self.call.arguments, status, duration)
-        for name in ("running", "asking", "ok", "failed", "rejected"):
-            self.set_class(name == status, f"-{name}")
+        # One style update, not one per class: a resumed session sets hundreds of cards at once.
+        kept = [name for name in self.classes if name not in _STATUS_CLASSES]
+        self.set_classes([*kept, f"-{status}"])
 
     def complete(self, event: ObservationMade) -> None:
         status = "ok" if event.ok else "rejected" if event.data.get("error") == "rejected" else "failed"
@@ -136,6 +138,12 @@ class Conversation(VerticalScroll):
     def _append(self, widget: Widget) -> None:
         self._follow()
         self.mount(widget)
+
+    def clear(self) -> None:
+        """Empty the pane (Ctrl+L, a new session); later events start fresh views."""
+        self._turns.clear()
+        self._cards.clear()
+        self.remove_children()
 
     def add_user(self, text: str) -> None:
         self._run += 1

@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from qcode.agent.contracts import PlanStep
+from qcode.tui.view_model import fit_status
 
 __all__ = ["PlanPanel", "StatusBar", "TopBar"]
 
@@ -71,10 +72,12 @@ class StatusBar(Static):
             "asking": "bold magenta",
             "error": "bold red",
         }.get(self.state.split(" ")[0], "bold")
+        head = f" {self.state} · {self.elapsed} "
+        stats = fit_status(head, self.stats, self.model, self.size.width)
         text = Text()
         text.append(f" {self.state} ", style=style)
         text.append(f"· {self.elapsed} ", style="dim")
-        if self.stats:
-            text.append(f"· {self.stats} ")
+        if stats:
+            text.append(f"· {stats} ")
         text.append(f"· {self.model}", style="dim")
         return text

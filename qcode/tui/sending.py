@@ -1,0 +1,86 @@
+"""What happens to what the person types: `/…` goes to the slash commands, a message becomes a task
+(with its `@files` attached), and keys or pastes that arrive while a card has focus reach the prompt."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import docker.errors
+from textual import events
+
+from qcode.tui.attach import Attached, attach_files
+from qcode.tui.slash import handle_slash
+
+if TYPE_CHECKING:
+    from qcode.tui.app import QcodeApp
+    from qcode.tui.prompt import PromptInput
+
+__all__ = ["send", "stray_key", "stray_paste"]
+
+BUSY = ("running", "asking", "stopping", "closing")
+
+
+def send(app: QcodeApp, prompt: PromptInput, text: str) -> None:
+    """Enter in the prompt. Nothing that starts with `/` is ever sent to the model."""
+    text = text.strip()
+    if not text:
+        return
+    if text.startswith("/"):
+        prompt.clear_sent(text)
+        handle_slash(app, text)
+        return
+    if app.state in BUSY:
+        app.notify("A run is in progress: wait for it, or press Esc to interrupt it.", severity="warning")
+        return
+    if app.state == "error":
+        app.notify("The engine did not start; see the error above. Ctrl+Q quits.", severity="error")
+        return
+    attached = _attach(app, text)
+    prompt.clear_sent(text)
+    app.conversation.add_user(text + "".join(f"\n  + @{name}" for name in attached.files))
+    for line in attached.notes:
+        app.note(line, "warning")
+    app.start_run(attached.message)
+
+
+def _attach(app: QcodeApp, text: str) -> Attached:
+    """`@files` from the session's workspace (the sandbox frozen meanwhile, as for host git), or
+    from the repository before the first run."""
+    session = app.session
+    if session is None or not session.workspace.path.is_dir():
+        return attach_files(text, app.repo)
+    if "@" not in text:
+        return Attached(message=text)  # no need to freeze the sandbox
+    try:
+        with session.workspace.guard():
+            return attach_files(text, session.workspace.path)
+    except docker.errors.DockerException:  # could not freeze it: the O_NOFOLLOW reader still holds
+        return attach_files(text, session.workspace.path)
+
+
+def _elsewhere(app: QcodeApp) -> bool:
+    """The main screen is up and something other than the prompt has focus (a card, or nothing)."""
+    return app.screen is app.screen_stack[0] and app.focused is not app.prompt
+
+
+def stray_key(app: QcodeApp, event: events.Key) -> None:
+    """`?` opens help; another printable key goes to the prompt, so none is lost after Tab."""
+    if not _elsewhere(app):
+        return
+    if event.character == "?":
+        event.stop()
+        event.prevent_default()  # else the help screen's own `?` binding would close it at once
+        app.action_show_help()
+    elif event.is_printable and event.character:
+        event.stop()
+        event.prevent_default()
+        app.prompt.focus()
+        app.prompt.insert(event.character)
+
+
+def stray_paste(app: QcodeApp, event: events.Paste) -> None:
+    """Textual gives a paste to whatever has focus; a card would drop it."""
+    if _elsewhere(app):
+        event.stop()
+        app.prompt.focus()
+        app.prompt.insert(event.text)
