@@ -116,7 +116,7 @@ class QcodeApp(App[int]):
             yield PlanPanel(id="plan")
         yield StatusBar(id="status")
         yield Completions(id="completions")
-        prompt = PromptInput(commands=command_names, id="prompt")
+        prompt = PromptInput(commands=lambda: command_names(self.repo), id="prompt")
         prompt.placeholder = "Describe a task and press Enter (Shift+Enter: new line · F1: help)"
         yield prompt
         yield Footer()

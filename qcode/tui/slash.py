@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from qcode.agent.commands import Expanded, expand_command, list_commands, user_commands_dir
 
 if TYPE_CHECKING:
     from qcode.tui.app import QcodeApp
@@ -49,6 +52,17 @@ def _cost(app: QcodeApp, _: str) -> None:
     app.note(app.stats.cost_text())
 
 
+def _mcp(app: QcodeApp, _: str) -> None:
+    from qcode.config import user_config_path
+    from qcode.tools.mcp.listing import server_rows
+
+    rows = server_rows(user_config_path(), app.repo, app.settings.state_dir)
+    if not rows:
+        app.note("No MCP servers: add one with `qcode mcp add` (see the README's MCP section).")
+        return
+    app.note("\n".join(f"{row['name']} ({row['source']}, {row['status']}): {row['runs']}" for row in rows))
+
+
 COMMANDS: dict[str, SlashCommand] = {
     command.name: command
     for command in (
@@ -59,12 +73,17 @@ COMMANDS: dict[str, SlashCommand] = {
         SlashCommand("diff", "the branch's diff so far (Ctrl+R)", _diff),
         SlashCommand("resume", "resume a past session of this repository (Ctrl+O)", _resume),
         SlashCommand("cost", "tokens, cache hits and time so far", _cost),
+        SlashCommand("mcp", "the MCP servers of your config and this repository's proposals", _mcp),
     )
 }
 
 
-def command_names() -> list[str]:
-    return list(COMMANDS)
+def command_names(repo: Path | None = None) -> list[str]:
+    """The built-ins, then the custom commands of `repo` and of the user (for completion)."""
+    names = list(COMMANDS)
+    if repo is not None:
+        names += [name for name in list_commands(repo, user_commands_dir()) if name not in COMMANDS]
+    return names
 
 
 def handle_slash(app: QcodeApp, text: str) -> None:
@@ -72,7 +91,24 @@ def handle_slash(app: QcodeApp, text: str) -> None:
     name, _, argument = text.strip().removeprefix("/").partition(" ")
     command = COMMANDS.get(name.strip().lower())
     if command is None:
+        custom = expand_command(text.strip(), app.repo, user_commands_dir())
+        if custom is not None:
+            _run_custom(app, text.strip(), custom)
+            return
         shown = text.strip().split()[0] if text.strip() else "/"
         app.note(f"unknown command: {shown[:40]} — /help lists commands", "warning")
         return
     command.run(app, argument.strip())
+
+
+def _run_custom(app: QcodeApp, typed: str, custom: Expanded) -> None:
+    """A custom command (`.qcode/commands/` or the user's) is sent as the task it expands to."""
+    if app.state in ("running", "asking", "stopping", "closing"):
+        app.notify("A run is in progress: wait for it, or press Esc to interrupt it.", severity="warning")
+        return
+    if custom.command.allowed_tools is not None:
+        # The tool list opens the prompt of a session that is already running: narrowing it here would
+        # throw away the prefix cache, so the TUI keeps the session's tools (approvals still apply).
+        app.note(f"/{custom.command.name}: allowed-tools narrows tools only in `qcode fix`", "warning")
+    app.conversation.add_user(typed)
+    app.start_run(custom.prompt)

@@ -134,3 +134,48 @@ def test_a_paste_and_an_at_file_reach_the_model_and_keys_typed_on_a_card_are_kep
         assert app.return_code == 0
 
     asyncio.run(scenario())
+
+
+def test_custom_commands_from_the_repo_and_the_user_are_sent_as_their_prompts(
+    make_repo: Callable[[dict[str, str]], Path],
+    settings_for: Callable[..., Settings],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = make_repo(
+        {
+            "stats.py": BUGGY,
+            ".qcode/commands/explain.md": "---\ndescription: Explain\n---\nExplain why $ARGUMENTS fails.\n",
+        }
+    )
+    user = tmp_path / "xdg"
+    (user / "qcode" / "commands").mkdir(parents=True)
+    (user / "qcode" / "commands" / "tidy.md").write_text("Tidy up $ARGUMENTS without changing behaviour.\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(user))
+    settings = settings_for(
+        [raw_call("finish", summary="one"), raw_call("finish", summary="two")], "yolo", repo
+    )
+
+    async def scenario() -> None:
+        app = QcodeApp(settings, repo)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.state == "idle", "the session to be ready")
+            await pilot.press(*"/exp")
+            offered = app.query_one(Completions)
+            await until(pilot, lambda: offered.display, "the completions")
+            assert str(offered.render()).startswith("/explain")  # custom commands complete too
+            app.prompt.clear()
+            app.prompt.insert("/explain mean()")
+            await pilot.press("enter")
+            await until(pilot, lambda: len(finished_texts(app)) == 1, "the first run")
+            app.prompt.insert("/tidy stats.py")
+            await pilot.press("enter")
+            await until(pilot, lambda: len(finished_texts(app)) == 2, "the second run")
+            sent = user_messages(app)
+            assert "Explain why mean() fails." in sent[0] and "/explain mean()" not in sent[0]
+            assert "Tidy up stats.py without changing behaviour." in sent[1] and "/tidy stats.py" not in sent[1]
+            assert users(app)[:2] == ["› /explain mean()", "› /tidy stats.py"]
+            await quit_app(pilot, app)
+        assert app.return_code == 0
+
+    asyncio.run(scenario())
