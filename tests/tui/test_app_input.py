@@ -173,7 +173,9 @@ def test_custom_commands_from_the_repo_and_the_user_are_sent_as_their_prompts(
             await until(pilot, lambda: len(finished_texts(app)) == 2, "the second run")
             sent = user_messages(app)
             assert "Explain why mean() fails." in sent[0] and "/explain mean()" not in sent[0]
-            assert "Tidy up stats.py without changing behaviour." in sent[1] and "/tidy stats.py" not in sent[1]
+            assert (
+                "Tidy up stats.py without changing behaviour." in sent[1] and "/tidy stats.py" not in sent[1]
+            )
             assert users(app)[:2] == ["› /explain mean()", "› /tidy stats.py"]
             await quit_app(pilot, app)
         assert app.return_code == 0
