@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from qcode.agent.checkpoints import Checkpoints, describe
+from qcode.agent.checkpoints import CLOSED_LABEL, Checkpoints, describe
 from qcode.agent.contracts import Engine, Sandbox, Usage
 from qcode.agent.events import EventBus, Notice, RolledBack, RunFinished, SessionStarted
 from qcode.agent.exceptions import QcodeError, TerminatingError, UserError
@@ -106,6 +106,8 @@ class Session:
         self._notes: list[str] = []
         self._resources = ExitStack()
         """What must be undone at close after the sandbox: the workspace's mount."""
+        self._closed = False
+        self._close_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -118,10 +120,16 @@ class Session:
     def close(self) -> None:
         """Remove the sandbox (and the workspace unless kept); idempotent.
 
-        The workspace's last state is kept as a checkpoint first, so a resume starts from it."""
+        The workspace's last state is kept as a checkpoint first, so a resume starts from it. Front
+        doors close more than once (the TUI's quit, then `run_tui`'s `finally`): only the first
+        call acts. A second snapshot would read the unmounted, empty mount point as the last state."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         if self._loop is not None and self.workspace.path.is_dir():
             try:
-                self.checkpoints.snapshot(self._loop.total_steps + 1, "session closed")
+                self.checkpoints.snapshot(self._loop.total_steps + 1, CLOSED_LABEL)
             except QcodeError as err:  # cleanup below matters more than a resumable state
                 self.bus.emit(
                     Notice(level="warning", text=f"could not keep the last state for a resume: {err}")
