@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, nullcontext, suppress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,12 +29,15 @@ from qcode.agent.trajectory import TrajectoryWriter
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
 from qcode.prompts import defuse, render
 from qcode.sandbox.quota import prepare_workspace_mount
+from qcode.sandbox.reaper import owner_label
 from qcode.tools.builtin import default_registry
 from qcode.tools.registry import ToolContext
 
 __all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory"]
 
 Status = Literal["resolved", "unresolved", "error"]
+_STOPPED = (KeyboardInterrupt, SystemExit, BrokenPipeError)
+"""How a run is stopped from outside: Ctrl-C, SIGTERM (raised as KeyboardInterrupt), a closed pipe."""
 SandboxFactory = Callable[[Path, str], Sandbox]
 """(workspace folder, session id) → a started sandbox."""
 
@@ -193,6 +196,7 @@ class Session:
                 task=task,
                 created=now,
                 updated=now,
+                owner=owner_label(),
             )
         save_meta(self.folder, self._meta)
         self._sandbox = self.sandbox_factory(self.workspace.path, self.id)
@@ -261,6 +265,7 @@ class Session:
         self.cancelled.clear()
         try:
             loop = self._open(task)
+            self._mark("running", owner_label())
             first = not loop.messages
             try:
                 outcome = loop.run(self._task_prompt(task) if first else task)
@@ -268,17 +273,26 @@ class Session:
             except TerminatingError as err:
                 result = self._conclude(loop.outcome(), err.status, str(err))
         except BaseException as err:
-            self.bus.emit(Notice(level="error", text=f"{type(err).__name__}: {err}"))
+            # First the record (a broken pipe fails the notice too): stopped, or failed.
+            self._mark("interrupted" if isinstance(err, _STOPPED) else "error")
+            with suppress(OSError):
+                self.bus.emit(Notice(level="error", text=f"{type(err).__name__}: {err}"))
             raise
         self.bus.emit(
             RunFinished(
                 **result.model_dump(exclude={"session_id", "verify"}), duration=time.monotonic() - started
             )
         )
-        if self._meta is not None:
-            self._meta.status, self._meta.tip = result.status, self.workspace.tip
-            save_meta(self.folder, self._meta)
+        self._mark(result.status)
         return result
+
+    def _mark(self, status: str, owner: str | None = None) -> None:
+        """Record the session's status (and the process running it) in its session.json."""
+        if self._meta is None:
+            return
+        self._meta.status, self._meta.tip, self._meta.owner = status, self.workspace.tip, owner
+        with suppress(OSError):  # a full disk must not hide the run's own outcome
+            save_meta(self.folder, self._meta)
 
     def _task_prompt(self, task: str) -> str:
         """The planner's input: the issue, the tree's shape, the repo map for the issue, AGENTS.md."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ if TYPE_CHECKING:  # the loop's modules load only for the commands that run it
 __all__ = ["main"]
 
 EXIT_OK, EXIT_UNRESOLVED, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe."""
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -230,5 +233,12 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         _fail("interrupted; the sandbox was removed", 130)
+    except BrokenPipeError:
+        # The reader went away (`qcode fix … | head`); the session was cleaned up on the way out.
+        # Nothing more can be said: point the standard streams at /dev/null so exit stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except SystemExit:
         raise
