@@ -152,8 +152,12 @@ class Session:
             self.owns_engine = False
 
     def cancel(self) -> None:
-        """Stop the current run at the next step boundary; the session stays usable."""
+        """Stop the current run: the running command is killed at once (its process tree in the
+        sandbox), the loop stops at its next check; the session stays usable. Any thread."""
         self.cancelled.set()
+        interrupt = getattr(self._sandbox, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
 
     def _open(self, task: str) -> AgentLoop:
         if self._loop is not None:
@@ -263,6 +267,9 @@ class Session:
         """One task (or a follow-up) to its end: plan, execute, verify, commit."""
         started = time.monotonic()
         self.cancelled.clear()
+        clear = getattr(self._sandbox, "clear_interrupt", None)
+        if clear is not None:
+            clear()
         try:
             loop = self._open(task)
             self._mark("running", owner_label())

@@ -20,7 +20,7 @@ from qcode.agent.contracts import ExecResult
 from qcode.agent.exceptions import SandboxUnavailable
 from qcode.sandbox.quota import WorkspaceSizeWatch, fsize_ulimits, parse_size, pids_in_use
 from qcode.sandbox.reaper import owner_label, reap_leftovers, remove_container
-from qcode.sandbox.shell import PersistentShell, ShellDied, ShellOutcome
+from qcode.sandbox.shell import PersistentShell, ShellDied, ShellOutcome, Stopper
 
 __all__ = [
     "DockerSandbox",
@@ -162,6 +162,8 @@ class DockerSandbox:
         self._container: Any = None
         self._pause_depth = 0
         self._shell: PersistentShell | None = None
+        self._stopper = Stopper()
+        """Set by `interrupt()` from another thread; kills the running command at once."""
         self._disk_limit = parse_size(settings.disk) if settings.disk else 0
         self._size_watch: WorkspaceSizeWatch | None = None  # a plain folder under a size cap
         self._init_pid = 0
@@ -177,6 +179,8 @@ class DockerSandbox:
         """Create and start the container and open the persistent shell (once)."""
         if self._container is not None:
             return self
+        if self._stopper.closed:  # started again after a close
+            self._stopper = Stopper()
         reap_leftovers(self.client)
         if os.getuid() == 0:
             _chown_tree(self.workspace, self.uid, self.gid)
@@ -234,7 +238,8 @@ class DockerSandbox:
 
     def _open_shell(self) -> None:
         api = self.client.api
-        shell = PersistentShell(api, self.container_id, f"{self.uid}:{self.gid}", self.settings.output_limit)
+        user = f"{self.uid}:{self.gid}"
+        shell = PersistentShell(api, self.container_id, user, self.settings.output_limit, self._stopper)
         shell.open()
         self._shell = shell
         self._container.reload()  # [safety suite] the init pid locates the pids cgroup (quota.pids_in_use)
@@ -258,6 +263,15 @@ class DockerSandbox:
             outcome = self._shell.run(command, limit, early)
         result = self._to_result(outcome, restarted, time.monotonic() - began)
         return self._after_command(result, reset_before)
+
+    def interrupt(self) -> None:
+        """Kill the running command now (its process tree; the shell stays) and refuse to start
+        more until `clear_interrupt()`. Safe to call from any thread."""
+        self._stopper.stop()
+
+    def clear_interrupt(self) -> None:
+        """Accept commands again (a new run after a stopped one)."""
+        self._stopper.clear()
 
     # [safety suite, issue 9] resource checks the container limits alone do not give -----------------
 
@@ -326,6 +340,7 @@ class DockerSandbox:
             duration=duration,
             truncated=outcome.truncated,
             shell_restarted=restarted,
+            stopped=outcome.stopped,
         )
 
     @contextmanager
@@ -350,6 +365,7 @@ class DockerSandbox:
             self._shell.close()
             self._shell = None
         container, self._container = self._container, None
+        self._stopper.close()
         if container is None:
             return
         try:
