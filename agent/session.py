@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from qcode.agent.checkpoints import CLOSED_LABEL, Checkpoints, describe
 from qcode.agent.contracts import Engine, Sandbox, Usage
 from qcode.agent.events import EventBus, Notice, RolledBack, RunFinished, SessionStarted
-from qcode.agent.exceptions import QcodeError, TerminatingError, UserError
+from qcode.agent.exceptions import QcodeError, TerminatingError, UserError, error_line
 from qcode.agent.loop import AgentLoop, Approver, LoopLimits, LoopOutcome
 from qcode.agent.overview import repo_overview
 from qcode.agent.recovery import Recovery
@@ -283,7 +283,7 @@ class Session:
             # First the record (a broken pipe fails the notice too): stopped, or failed.
             self._mark("interrupted" if isinstance(err, _STOPPED) else "error")
             with suppress(OSError):
-                self.bus.emit(Notice(level="error", text=f"{type(err).__name__}: {err}"))
+                self.bus.emit(Notice(level="error", text=error_line(err)))
             raise
         self.bus.emit(
             RunFinished(

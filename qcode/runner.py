@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qcode.agent.contracts import Engine, Sandbox
-from qcode.agent.engines import make_engine
+from qcode.agent.engines import make_engine, preflight
 from qcode.agent.events import EventBus
 from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
@@ -60,6 +60,8 @@ def new_session(
     """A ready Session (or a past one, `resume`d by id); raises UserError (exit 2) for bad input
     before touching anything. `on_dirty` runs when the checkout has uncommitted changes, before the
     engine loads (a prompt answered "no" then costs nothing)."""
+    if engine is None:
+        preflight(settings.engine)  # no GPU for the default engine: refuse before anything else
     check_sandbox(settings)
     reap_stale_mounts(settings.state_dir)  # workspaces of qcode processes killed with SIGKILL
     meta = load_meta(settings.state_dir, resume) if resume else None
