@@ -281,9 +281,11 @@ class Session:
                 result = self._conclude(loop.outcome(), err.status, str(err))
         except BaseException as err:
             # First the record (a broken pipe fails the notice too): stopped, or failed.
-            self._mark("interrupted" if isinstance(err, _STOPPED) else "error")
-            with suppress(OSError):
-                self.bus.emit(Notice(level="error", text=error_line(err)))
+            stopped = isinstance(err, _STOPPED)
+            self._mark("interrupted" if stopped else "error")
+            if not stopped:  # a stop is reported by the front door, in its own words
+                with suppress(OSError):
+                    self.bus.emit(Notice(level="error", text=error_line(err)))
             raise
         self.bus.emit(
             RunFinished(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from qcode.agent.exceptions import UserError
@@ -108,11 +109,15 @@ def fix(
 
 
 def _confirm_dirty() -> None:
-    click.confirm(
+    """Ask before starting on a dirty checkout; "no" is an answer, not an interruption (exit 1)."""
+    if not click.confirm(
         "The repository has uncommitted changes; qcode works from HEAD and leaves them alone. Continue?",
-        abort=True,
         err=True,
-    )
+    ):
+        _fail(
+            "nothing done (the repository has uncommitted changes; commit them or pass --yes)",
+            EXIT_UNRESOLVED,
+        )
 
 
 def _progress_bus() -> EventBus:
@@ -177,6 +182,7 @@ def demo(target: Path | None, as_json: bool) -> None:
 
     repo, replay, task = prepare_demo(target)
     stderr.print(f"sample repo: {repo}")
+    stderr.print(f"issue: {escape(task.strip())}\n")
     settings = _settings({"engine": f"replay:{replay}", "verify_command": "python -m pytest -q"}, None)
     with new_session(settings, repo, bus=_progress_bus()) as session:
         result = session.run(task)
@@ -226,8 +232,8 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except UserError as err:
         _fail(str(err))
-    except click.exceptions.Abort:
-        _fail("aborted", 130)
+    except click.exceptions.Abort:  # click turns Ctrl-C (and SIGTERM, raised as it) into Abort
+        _fail("interrupted; the sandbox was removed", 130)
     except click.ClickException as err:
         err.show()
         sys.exit(EXIT_USAGE)
