@@ -215,12 +215,17 @@ def doctor() -> None:
     from qcode.sandbox.doctor import run_checks
 
     settings = _settings({}, None)
-    failures = 0
-    for check in run_checks(settings.sandbox_image):
-        mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
-        Console().print(f"{mark} {check.name}: {check.detail}")
-        failures += not check.ok
-    sys.exit(EXIT_USAGE if failures else EXIT_OK)
+    checks = run_checks(settings.sandbox_image)
+    console = Console(highlight=False, soft_wrap=True)
+    for check in checks:
+        mark = "[green]ok[/]  " if check.ok else "[dim]skip[/]" if check.skipped else "[red]FAIL[/]"
+        console.print(f"{mark} {check.name}: {escape(check.detail)}")
+    skipped = [check.name for check in checks if check.skipped]
+    if skipped:
+        console.print(
+            f"{len(skipped)} check(s) skipped until the failure above is fixed: {', '.join(skipped)}"
+        )
+    sys.exit(EXIT_OK if all(check.ok for check in checks) else EXIT_USAGE)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from qcode.sandbox.shell import PersistentShell, ShellDied, ShellOutcome, Stoppe
 
 __all__ = [
     "DockerSandbox",
+    "missing_socket_advice",
     "SandboxSettings",
     "docker_client",
     "docker_host",
@@ -104,7 +105,21 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
+def missing_socket_advice(socket: Path) -> str:
+    """The fix when the Docker socket does not exist: a stale DOCKER_HOST, or no Docker at all."""
+    if "DOCKER_HOST" in os.environ:
+        return (
+            f"DOCKER_HOST points at {socket}, which does not exist; unset DOCKER_HOST "
+            "(`unset DOCKER_HOST`: the default is /var/run/docker.sock) or point it at a running daemon"
+        )
+    return (
+        f"{socket} does not exist; install Docker (`apt-get install docker.io`) "
+        "and start it (`systemctl start docker`)"
+    )
+
+
 def _explain_connect_error(err: Exception) -> str:
+    """One line with the fix; the SDK's own text (a chain of nested exceptions) stays out of it."""
     text = str(err)
     host = docker_host()
     if "Permission denied" in text or "PermissionError" in text:
@@ -112,7 +127,12 @@ def _explain_connect_error(err: Exception) -> str:
             f"permission denied on the Docker socket ({host}): add yourself to the docker group "
             "(`sudo usermod -aG docker $USER`, then log in again)"
         )
-    return f"Docker is not reachable at {host}: start the daemon or set DOCKER_HOST ({text})"
+    socket = Path(host.removeprefix("unix://")) if host.startswith("unix://") else None
+    if socket is not None and not socket.exists():
+        return f"Docker is not reachable: {missing_socket_advice(socket)}"
+    return (
+        f"Docker is not reachable at {host}: start the daemon (`systemctl start docker`) or set DOCKER_HOST"
+    )
 
 
 def image_present(client: docker.DockerClient, image: str) -> bool:
