@@ -10,42 +10,88 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from qcode.agent.exceptions import UserError
-from qcode.config import Settings, load_settings
 
-if TYPE_CHECKING:  # the loop's modules load only for the commands that run it
+if TYPE_CHECKING:  # the loop's modules (and pydantic's settings) load only for the commands that run
+    from rich.console import Console
+
     from qcode.agent.events import EventBus
     from qcode.agent.session import RunResult
+    from qcode.config import Settings
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_UNRESOLVED, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe."""
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+_STDERR: Console | None = None
+
+
+def _stderr() -> Console:
+    """The console for progress and messages, made on first use (Rich costs ~50 ms to import)."""
+    global _STDERR
+    if _STDERR is None:
+        from rich.console import Console
+
+        _STDERR = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _STDERR
+
+
+def __getattr__(name: str) -> Any:
+    """`from qcode.cli import stderr` (the front doors in qcode/commands) gets the lazy console."""
+    if name == "stderr":
+        return _stderr()
+    raise AttributeError(name)
+
+
+def escape(text: str) -> str:
+    """Rich markup escaping, imported on first use (see `_stderr`)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    stderr.print(f"[red]qcode: {message}[/]")
+    _stderr().print(f"[red]qcode: {escape(message)}[/]")
     sys.exit(code)
 
 
 def _settings(flags: dict[str, Any], repo: Path | None) -> Settings:
+    from qcode.config import load_settings
+
     return load_settings(flags, repo).settings
 
 
 # Front doors that live in their own modules (qcode/commands/<name>.py, each exposing `command`),
-# imported only when run: `qcode fix` does not pay for Textual or tree-sitter.
-_COMMAND_MODULES = ("map", "bot", "eval", "tui", "undo")
+# imported only when run: `qcode fix` does not pay for Textual or tree-sitter, `qcode --help` for
+# none of them. The help line of each is the first line of its command's docstring (a test checks).
+_COMMAND_MODULES = {
+    "bot": "Turn a labelled GitHub issue (or an `@qcode` comment) into a pull request.",
+    "eval": "Resolve every task of TASKS in its own sandbox, grade it with its tests, and report.",
+    "map": "Print the files most relevant to --focus with their key signatures, ranked.",
+    "tui": "Open the interactive app: type a task, watch the plan and every tool call, follow up.",
+    "undo": "Undo the last changes of a session (its workspace checkpoints), committed on its branch.",
+}
 
 
 class _LazyCommands(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *_COMMAND_MODULES])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list without importing the lazy commands' modules."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            eager = super().get_command(ctx, name)
+            if name in _COMMAND_MODULES:
+                rows.append((name, click.utils.make_default_short_help(_COMMAND_MODULES[name], limit)))
+            elif eager is not None and not eager.hidden:
+                rows.append((name, eager.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in _COMMAND_MODULES:
@@ -56,7 +102,7 @@ class _LazyCommands(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_LazyCommands)
+@click.group(cls=_LazyCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qcode")
 def cli() -> None:
     """qcode: a local agentic coding assistant. Every command the model runs stays in a Docker sandbox."""
@@ -149,17 +195,28 @@ def _report(result: RunResult, repo: Path, as_json: bool) -> None:
         )
         click.echo(json.dumps(payload, indent=None))
     if result.branch:
-        stderr.print(f"\nbranch [cyan]{result.branch}[/] · commit {result.commit} · patch {result.patch}")
-        stderr.print(f"review: git -C {repo} diff HEAD...{result.branch}")
-        stderr.print(f"merge:  git -C {repo} merge {result.branch}")
+        _stderr().print(f"\nbranch [cyan]{result.branch}[/] · commit {result.commit} · patch {result.patch}")
+        _stderr().print(f"review: git -C {repo} diff HEAD...{result.branch}")
+        _stderr().print(f"merge:  git -C {repo} merge {result.branch}")
     sys.exit(EXIT_OK if result.status == "resolved" and result.commit else EXIT_UNRESOLVED)
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(path_type=Path), default=Path("."), show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--repo",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The repository whose .qcode.toml (or [tool.qcode] in pyproject.toml) is read too.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print {setting: {value, source}} as JSON on stdout.")
 def config(repo: Path, as_json: bool) -> None:
     """Print the effective settings and where each value came from."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from qcode.config import load_settings
+
     loaded = load_settings({}, repo if repo.is_dir() else None)
     values = loaded.settings.model_dump(mode="json")
     values["openai_api_key"] = "********"
@@ -174,15 +231,17 @@ def config(repo: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--dir", "target", type=click.Path(path_type=Path), help="Where to create the sample repo.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout (as `fix --json`)."
+)
 def demo(target: Path | None, as_json: bool) -> None:
     """Watch qcode fix a bundled sample repo with the replay engine (no GPU needed)."""
     from qcode.demo import prepare_demo
     from qcode.runner import new_session
 
     repo, replay, task = prepare_demo(target)
-    stderr.print(f"sample repo: {repo}")
-    stderr.print(f"issue: {escape(task.strip())}\n")
+    _stderr().print(f"sample repo: {repo}")
+    _stderr().print(f"issue: {escape(task.strip())}\n")
     settings = _settings({"engine": f"replay:{replay}", "verify_command": "python -m pytest -q"}, None)
     with new_session(settings, repo, bus=_progress_bus()) as session:
         result = session.run(task)
@@ -205,8 +264,8 @@ def build(offline: bool, tag: str | None) -> None:
     image = tag or _settings({}, None).sandbox_image
     client = docker_client()
     builder = build_offline if offline else build_from_dockerfile
-    image_id = builder(client, image, log=lambda line: stderr.print(f"[dim]{line}[/]"))
-    stderr.print(f"built {image} ({image_id[:19]})")
+    image_id = builder(client, image, log=lambda line: _stderr().print(f"[dim]{line}[/]"))
+    _stderr().print(f"built {image} ({image_id[:19]})")
 
 
 @sandbox.command()
@@ -216,6 +275,8 @@ def doctor() -> None:
 
     settings = _settings({}, None)
     checks = run_checks(settings.sandbox_image)
+    from rich.console import Console
+
     console = Console(highlight=False, soft_wrap=True)
     for check in checks:
         mark = "[green]ok[/]  " if check.ok else "[dim]skip[/]" if check.skipped else "[red]FAIL[/]"
