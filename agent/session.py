@@ -33,9 +33,11 @@ from qcode.sandbox.reaper import owner_label
 from qcode.tools.builtin import default_registry
 from qcode.tools.registry import ToolContext
 
-__all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory"]
+__all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory", "commit_subject"]
 
 Status = Literal["resolved", "unresolved", "error"]
+SUBJECT_LIMIT = 64
+"""Characters of the task in a commit subject (after `qcode: `; git's convention is ~72 in all)."""
 _STOPPED = (KeyboardInterrupt, SystemExit, BrokenPipeError)
 """How a run is stopped from outside: Ctrl-C, SIGTERM (raised as KeyboardInterrupt), a closed pipe."""
 SandboxFactory = Callable[[Path, str], Sandbox]
@@ -110,6 +112,7 @@ class Session:
         self._resources = ExitStack()
         """What must be undone at close after the sandbox: the workspace's mount."""
         self._closed = False
+        self._task = ""
         self._close_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -266,6 +269,7 @@ class Session:
     def run(self, task: str) -> RunResult:
         """One task (or a follow-up) to its end: plan, execute, verify, commit."""
         started = time.monotonic()
+        self._task = task  # this run's commit is titled after this task, not the session's first
         self.cancelled.clear()
         clear = getattr(self._sandbox, "clear_interrupt", None)
         if clear is not None:
@@ -351,10 +355,8 @@ class Session:
 
     def _commit(self, result: RunResult) -> None:
         assert self.branch is not None and self._meta is not None
-        first_task = self._meta.task.strip()
-        title = first_task.splitlines()[0][:72] if first_task else "qcode"
         body = result.summary.strip() or result.reason
-        commit = self.workspace.commit(f"qcode: {title}\n\n{body}\n")
+        commit = self.workspace.commit(f"qcode: {commit_subject(self._task)}\n\n{body}\n")
         if commit is None:
             if result.status == "resolved" and self.workspace.tip is None:
                 result.status, result.reason = "unresolved", "finished without changing any file"
@@ -367,3 +369,15 @@ class Session:
         patch_path.parent.mkdir(parents=True, exist_ok=True)
         patch_path.write_text(self.workspace.patch(commit), encoding="utf-8")
         result.branch, result.commit, result.patch = self.branch, commit, str(patch_path)
+
+
+def commit_subject(task: str, limit: int = SUBJECT_LIMIT) -> str:
+    """The first line of `task`, cut at a word boundary to fit `limit` characters (with `…`)."""
+    line = next((part.strip() for part in task.splitlines() if part.strip()), "")
+    line = " ".join(line.split())
+    if not line:
+        return "qcode"
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return (cut if len(cut) >= limit // 2 else line[: limit - 1]) + "…"
