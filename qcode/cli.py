@@ -217,16 +217,23 @@ def config(repo: Path, as_json: bool) -> None:
 
     from qcode.config import load_settings
 
-    loaded = load_settings({}, repo if repo.is_dir() else None)
+    folder = repo if repo.is_dir() else None
+    try:
+        loaded, broken = load_settings({}, folder), None
+    except UserError as err:  # say what is wrong, then show what the other settings are
+        _stderr().print(f"[red]qcode: {escape(str(err))}[/]")
+        loaded, broken = load_settings({}, folder, skip_unknown=True), err
     values = loaded.settings.model_dump(mode="json")
     values["openai_api_key"] = "********"
     if as_json:
         click.echo(json.dumps({k: {"value": v, "source": loaded.sources[k]} for k, v in values.items()}))
-        return
+        sys.exit(EXIT_USAGE if broken is not None else EXIT_OK)
     table = Table("setting", "value", "source", title="qcode config")
     for key, value in values.items():
         table.add_row(key, str(value), loaded.sources[key])
     Console().print(table)
+    if broken is not None:
+        sys.exit(EXIT_USAGE)
 
 
 @cli.command()
