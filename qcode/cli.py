@@ -271,7 +271,7 @@ def build(offline: bool, tag: str | None) -> None:
     image = tag or _settings({}, None).sandbox_image
     client = docker_client()
     builder = build_offline if offline else build_from_dockerfile
-    image_id = builder(client, image, log=lambda line: _stderr().print(f"[dim]{line}[/]"))
+    image_id = builder(client, image, log=lambda line: _stderr().print(f"[dim]{escape(line)}[/]"))
     _stderr().print(f"built {image} ({image_id[:19]})")
 
 

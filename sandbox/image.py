@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections import deque
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -76,13 +77,28 @@ def build_offline(
             mirror,
         ]
         log(f"$ {' '.join(command)}")
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+        code, tail = _stream(command, log)
+        if code != 0:
             raise UserError(f"debootstrap failed: {' | '.join(tail)}; check that {mirror} is reachable")
         _slim(rootfs)
         log(f"importing {rootfs} as {tag}")
         return _import_rootfs(client, rootfs, tag)
+
+
+def _stream(command: list[str], log: Log, keep: int = 3) -> tuple[int, list[str]]:
+    """Run `command`, passing each output line to `log` as it comes (debootstrap takes minutes);
+    returns the exit code and the last `keep` lines, for the error message."""
+    tail: deque[str] = deque(maxlen=keep)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()[:300]  # bounded: a line is shown, not kept
+            if line:
+                tail.append(line)
+                log(line)
+    return proc.returncode, list(tail)
 
 
 def _slim(rootfs: Path) -> None:
