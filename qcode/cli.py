@@ -147,11 +147,22 @@ def fix(
         {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
     )
     ask = not yes and sys.stdin.isatty() and not as_json
+    _first_run_setup(settings)
     with new_session(
         settings, repo, bus=_progress_bus(), patch_out=patch_out, on_dirty=_confirm_dirty if ask else None
     ) as session:
         result = session.run(task)
     _report(result, session.repo.root, as_json)
+
+
+def _first_run_setup(settings: Settings) -> None:
+    """The engine's cheap check first (no GPU: say so before minutes of building), then the sandbox
+    image, built when missing with its progress shown."""
+    from qcode.agent.engines import preflight
+    from qcode.runner import prepare_sandbox
+
+    preflight(settings.engine)
+    prepare_sandbox(settings, log=lambda line: _stderr().print(f"[dim]{escape(line)}[/]"))
 
 
 def _confirm_dirty() -> None:
@@ -250,6 +261,7 @@ def demo(target: Path | None, as_json: bool) -> None:
     _stderr().print(f"sample repo: {repo}")
     _stderr().print(f"issue: {escape(task.strip())}\n")
     settings = _settings({"engine": f"replay:{replay}", "verify_command": "python -m pytest -q"}, None)
+    _first_run_setup(settings)
     with new_session(settings, repo, bus=_progress_bus()) as session:
         result = session.run(task)
     _report(result, repo, as_json)

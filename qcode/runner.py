@@ -16,7 +16,7 @@ from qcode.config import Settings
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
 from qcode.sandbox.quota import reap_stale_mounts
 
-__all__ = ["check_sandbox", "docker_sandbox_factory", "new_session"]
+__all__ = ["check_sandbox", "docker_sandbox_factory", "new_session", "prepare_sandbox"]
 
 
 def sandbox_settings(settings: Settings) -> SandboxSettings:
@@ -34,6 +34,18 @@ def sandbox_settings(settings: Settings) -> SandboxSettings:
 def check_sandbox(settings: Settings) -> None:
     """Fail fast, before any folder is made, when Docker or the image is missing."""
     require_image(docker_client(), settings.sandbox_image)
+
+
+def prepare_sandbox(settings: Settings, log: Callable[[str], None]) -> None:
+    """A first `qcode fix` / `qcode demo`: build the sandbox image when it is missing (progress to
+    `log`), or fail with the one-line fix."""
+    from qcode.sandbox.image import ensure_image
+
+    client = docker_client()
+    try:
+        ensure_image(client, settings.sandbox_image, log=log)
+    finally:
+        client.close()
 
 
 def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]
