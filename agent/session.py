@@ -33,7 +33,7 @@ from qcode.sandbox.reaper import owner_label
 from qcode.tools.builtin import default_registry
 from qcode.tools.registry import ToolContext
 
-__all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory", "commit_subject"]
+__all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory", "commit_subject", "undo_note"]
 
 Status = Literal["resolved", "unresolved", "error"]
 SUBJECT_LIMIT = 64
@@ -262,7 +262,7 @@ class Session:
             f"qcode notice: the user undid the last {steps} change(s); the workspace is back at "
             f"{where}. Re-read files before editing them."
         )
-        return stat or "nothing changed"
+        return undo_note(where, stat)
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -381,3 +381,13 @@ def commit_subject(task: str, limit: int = SUBJECT_LIMIT) -> str:
         return line
     cut = line[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
     return (cut if len(cut) >= limit // 2 else line[: limit - 1]) + "…"
+
+
+def undo_note(where: str, diffstat: str, shown: int = 4) -> str:
+    """An undo in words: where the workspace is now and which files changed (from a diffstat)."""
+    lines = [line for line in diffstat.splitlines() if line.strip()]
+    if not lines:
+        return f"nothing changed: the workspace was already at {where}"
+    names = [line.split("|", 1)[0].strip() for line in lines[:-1] if "|" in line]
+    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return f"back at {where}: {listed} ({lines[-1].strip()})"

@@ -8,9 +8,10 @@ from pathlib import Path
 from qcode.agent.contracts import Engine, Sandbox
 from qcode.agent.engines import make_engine, preflight
 from qcode.agent.events import EventBus
+from qcode.agent.exceptions import UserError
 from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
-from qcode.agent.sessions import load_meta
+from qcode.agent.sessions import load_meta, repo_root
 from qcode.agent.workspace import inspect_repo
 from qcode.config import Settings
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
@@ -78,6 +79,11 @@ def new_session(
     reap_stale_mounts(settings.state_dir)  # workspaces of qcode processes killed with SIGKILL
     meta = load_meta(settings.state_dir, resume) if resume else None
     if meta is not None:
+        if repo_root(repo) != Path(meta.repo):  # never switch repositories behind the user's back
+            raise UserError(
+                f"session {meta.id} belongs to {meta.repo}, not {repo_root(repo)}; "
+                f"run `qcode tui --repo {meta.repo}` to resume it"
+            )
         repo = Path(meta.repo)
     options = SessionOptions(
         repo=repo,
