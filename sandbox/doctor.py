@@ -6,6 +6,7 @@ prerequisite, so a person sees the whole chain and fixes the first failure."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -43,7 +44,7 @@ def run_checks(image: str) -> list[Check]:
     return checks
 
 
-def _checks(image: str):  # type: ignore[no-untyped-def]
+def _checks(image: str) -> Iterator[Check]:
     """Yields each check's result; the caller stops at the first failure."""
     socket = _socket_path()
     if socket is None:
