@@ -294,7 +294,7 @@ class QcodeApp(App[int]):
 
     @work(group="sessions", exclusive=True)
     async def _pick_session(self) -> None:
-        rows = await asyncio.to_thread(extras.past_sessions, self.settings.state_dir)
+        rows = await asyncio.to_thread(extras.past_sessions, self.settings.state_dir, self.repo)
         chosen = await self.push_screen_wait(SessionsScreen(rows))
         if chosen:
             self.notify(f"Resuming {chosen} …")
