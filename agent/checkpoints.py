@@ -11,9 +11,12 @@ from __future__ import annotations
 from pydantic import BaseModel
 from qcode.agent.workspace import Workspace
 
-__all__ = ["Checkpoint", "Checkpoints", "describe"]
+__all__ = ["CLOSED_LABEL", "Checkpoint", "Checkpoints", "describe"]
 
 REF_PREFIX = "refs/qcode/checkpoints/"
+CLOSED_LABEL = "session closed"
+"""The label of the checkpoint a session takes of its last state when it closes."""
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
 class Checkpoint(BaseModel):
@@ -34,7 +37,14 @@ class Checkpoints:
         self.workspace = workspace
 
     def snapshot(self, step: int, label: str) -> Checkpoint | None:
-        """Record the workspace as it is now; None when it equals the latest checkpoint."""
+        """Record the workspace as it is now; None when it equals the latest checkpoint, or when
+        the workspace folder is gone or holds nothing at all.
+
+        An empty folder is an unmounted loop mount point or a removed copy, not a state of the
+        work: restoring it would delete every file. (A model that deletes every file leaves the
+        clone's `.git`, and that state is recorded.)"""
+        if not self.workspace.holds_anything():
+            return None
         latest = self.latest()
         tree = self.workspace.stage_all()
         if latest is not None and self.workspace.tree_of(latest.commit) == tree:
@@ -85,8 +95,18 @@ class Checkpoints:
         return None, self._restore_commit(self.workspace.repo.head)
 
     def restore_latest(self) -> Checkpoint | None:
-        """Bring a freshly created workspace to the newest checkpoint (resume, `qcode undo`)."""
-        latest = self.latest()
+        """Bring a freshly created workspace to the newest checkpoint (resume, `qcode undo`).
+
+        Older qcode versions closed a session twice and recorded the unmounted, empty mount point
+        as a last "session closed" checkpoint; such a checkpoint is passed over, not restored."""
+        every = self.all()
+        while (
+            every
+            and every[-1].label == CLOSED_LABEL
+            and self.workspace.tree_of(every[-1].commit) == EMPTY_TREE
+        ):
+            every.pop()
+        latest = every[-1] if every else None
         if latest is not None:
             self.restore(latest)
         return latest

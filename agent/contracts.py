@@ -103,6 +103,8 @@ class ExecResult(BaseModel):
     truncated: bool = False
     shell_restarted: bool = False
     """True when the persistent shell had died and was started afresh for this command."""
+    stopped: bool = False
+    """True when the user stopped the run (Esc, Ctrl+Q): the command was killed or never started."""
 
 
 @runtime_checkable

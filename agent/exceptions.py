@@ -19,6 +19,7 @@ __all__ = [
     "GitError",
     "Interrupted",
     "ContextOverflow",
+    "error_line",
 ]
 
 
@@ -74,3 +75,11 @@ class SandboxUnavailable(UserError):
 
 class GitError(UserError):
     """A host-side git operation failed; the message names the repository and the fix."""
+
+
+def error_line(err: BaseException) -> str:
+    """How a person reads an error: qcode's own say what to do (no class name in front); anything
+    else is unexpected, and its class name helps a bug report."""
+    if isinstance(err, QcodeError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"

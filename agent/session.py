@@ -12,15 +12,15 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, nullcontext, suppress
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from qcode.agent.checkpoints import Checkpoints, describe
+from qcode.agent.checkpoints import CLOSED_LABEL, Checkpoints, describe
 from qcode.agent.contracts import Engine, Sandbox, Usage
 from qcode.agent.events import EventBus, Notice, RolledBack, RunFinished, SessionStarted
-from qcode.agent.exceptions import QcodeError, TerminatingError, UserError
+from qcode.agent.exceptions import QcodeError, TerminatingError, UserError, error_line
 from qcode.agent.extensions import Extensions
 from qcode.agent.loop import AgentLoop, Approver, LoopLimits, LoopOutcome
 from qcode.agent.overview import repo_overview
@@ -30,13 +30,18 @@ from qcode.agent.trajectory import TrajectoryWriter
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
 from qcode.prompts import defuse, render
 from qcode.sandbox.quota import prepare_workspace_mount
+from qcode.sandbox.reaper import owner_label
 from qcode.tools.builtin import default_registry
 from qcode.tools.checks import ChangeChecker, DiagnosticsConfig
 from qcode.tools.registry import ToolContext
 
-__all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory"]
+__all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory", "commit_subject", "undo_note"]
 
 Status = Literal["resolved", "unresolved", "error"]
+SUBJECT_LIMIT = 64
+"""Characters of the task in a commit subject (after `qcode: `; git's convention is ~72 in all)."""
+_STOPPED = (KeyboardInterrupt, SystemExit, BrokenPipeError)
+"""How a run is stopped from outside: Ctrl-C, SIGTERM (raised as KeyboardInterrupt), a closed pipe."""
 SandboxFactory = Callable[[Path, str], Sandbox]
 """(workspace folder, session id) → a started sandbox."""
 
@@ -113,6 +118,9 @@ class Session:
         self._notes: list[str] = []
         self._resources = ExitStack()
         """What must be undone at close after the sandbox: the workspace's mount."""
+        self._closed = False
+        self._task = ""
+        self._close_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -125,10 +133,16 @@ class Session:
     def close(self) -> None:
         """Remove the sandbox (and the workspace unless kept); idempotent.
 
-        The workspace's last state is kept as a checkpoint first, so a resume starts from it."""
+        The workspace's last state is kept as a checkpoint first, so a resume starts from it. Front
+        doors close more than once (the TUI's quit, then `run_tui`'s `finally`): only the first
+        call acts. A second snapshot would read the unmounted, empty mount point as the last state."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         if self._loop is not None and self.workspace.path.is_dir():
             try:
-                self.checkpoints.snapshot(self._loop.total_steps + 1, "session closed")
+                self.checkpoints.snapshot(self._loop.total_steps + 1, CLOSED_LABEL)
             except QcodeError as err:  # cleanup below matters more than a resumable state
                 self.bus.emit(
                     Notice(level="warning", text=f"could not keep the last state for a resume: {err}")
@@ -150,8 +164,12 @@ class Session:
             self.owns_engine = False
 
     def cancel(self) -> None:
-        """Stop the current run at the next step boundary; the session stays usable."""
+        """Stop the current run: the running command is killed at once (its process tree in the
+        sandbox), the loop stops at its next check; the session stays usable. Any thread."""
         self.cancelled.set()
+        interrupt = getattr(self._sandbox, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
 
     def _open(self, task: str) -> AgentLoop:
         if self._loop is not None:
@@ -194,6 +212,7 @@ class Session:
                 task=task,
                 created=now,
                 updated=now,
+                owner=owner_label(),
             )
         save_meta(self.folder, self._meta)
         self._sandbox = self.sandbox_factory(self.workspace.path, self.id)
@@ -261,18 +280,23 @@ class Session:
             f"qcode notice: the user undid the last {steps} change(s); the workspace is back at "
             f"{where}. Re-read files before editing them."
         )
-        return stat or "nothing changed"
+        return undo_note(where, stat)
 
     # -- runs --------------------------------------------------------------------------------
 
     def run(self, task: str) -> RunResult:
         """One task (or a follow-up) to its end: plan, execute, verify, commit."""
         started = time.monotonic()
+        self._task = task  # this run's commit is titled after this task, not the session's first
         self.cancelled.clear()
         if self.extensions is not None:
             self.extensions.new_run()
+        clear = getattr(self._sandbox, "clear_interrupt", None)
+        if clear is not None:
+            clear()
         try:
             loop = self._open(task)
+            self._mark("running", owner_label())
             first = not loop.messages
             try:
                 outcome = loop.run(self._task_prompt(task) if first else task)
@@ -280,17 +304,28 @@ class Session:
             except TerminatingError as err:
                 result = self._conclude(loop.outcome(), err.status, str(err))
         except BaseException as err:
-            self.bus.emit(Notice(level="error", text=f"{type(err).__name__}: {err}"))
+            # First the record (a broken pipe fails the notice too): stopped, or failed.
+            stopped = isinstance(err, _STOPPED)
+            self._mark("interrupted" if stopped else "error")
+            if not stopped:  # a stop is reported by the front door, in its own words
+                with suppress(OSError):
+                    self.bus.emit(Notice(level="error", text=error_line(err)))
             raise
         self.bus.emit(
             RunFinished(
                 **result.model_dump(exclude={"session_id", "verify"}), duration=time.monotonic() - started
             )
         )
-        if self._meta is not None:
-            self._meta.status, self._meta.tip = result.status, self.workspace.tip
-            save_meta(self.folder, self._meta)
+        self._mark(result.status)
         return result
+
+    def _mark(self, status: str, owner: str | None = None) -> None:
+        """Record the session's status (and the process running it) in its session.json."""
+        if self._meta is None:
+            return
+        self._meta.status, self._meta.tip, self._meta.owner = status, self.workspace.tip, owner
+        with suppress(OSError):  # a full disk must not hide the run's own outcome
+            save_meta(self.folder, self._meta)
 
     def _task_prompt(self, task: str) -> str:
         """The planner's input: the issue, the tree's shape, the repo map for the issue, AGENTS.md."""
@@ -343,10 +378,8 @@ class Session:
 
     def _commit(self, result: RunResult) -> None:
         assert self.branch is not None and self._meta is not None
-        first_task = self._meta.task.strip()
-        title = first_task.splitlines()[0][:72] if first_task else "qcode"
         body = result.summary.strip() or result.reason
-        commit = self.workspace.commit(f"qcode: {title}\n\n{body}\n")
+        commit = self.workspace.commit(f"qcode: {commit_subject(self._task)}\n\n{body}\n")
         if commit is None:
             if result.status == "resolved" and self.workspace.tip is None:
                 result.status, result.reason = "unresolved", "finished without changing any file"
@@ -359,3 +392,25 @@ class Session:
         patch_path.parent.mkdir(parents=True, exist_ok=True)
         patch_path.write_text(self.workspace.patch(commit), encoding="utf-8")
         result.branch, result.commit, result.patch = self.branch, commit, str(patch_path)
+
+
+def commit_subject(task: str, limit: int = SUBJECT_LIMIT) -> str:
+    """The first line of `task`, cut at a word boundary to fit `limit` characters (with `…`)."""
+    line = next((part.strip() for part in task.splitlines() if part.strip()), "")
+    line = " ".join(line.split())
+    if not line:
+        return "qcode"
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return (cut if len(cut) >= limit // 2 else line[: limit - 1]) + "…"
+
+
+def undo_note(where: str, diffstat: str, shown: int = 4) -> str:
+    """An undo in words: where the workspace is now and which files changed (from a diffstat)."""
+    lines = [line for line in diffstat.splitlines() if line.strip()]
+    if not lines:
+        return f"nothing changed: the workspace was already at {where}"
+    names = [line.split("|", 1)[0].strip() for line in lines[:-1] if "|" in line]
+    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return f"back at {where}: {listed} ({lines[-1].strip()})"

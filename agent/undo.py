@@ -16,10 +16,13 @@ __all__ = ["UndoOutcome", "undo_session"]
 class UndoOutcome(BaseModel):
     session_id: str
     branch: str
-    commit: str | None
-    """The new commit on the branch; None when the undo changed nothing."""
+    changed: bool
+    """Whether the undo made a commit; a no-op says so in `message` and has no commit or diffstat."""
+    commit: str | None = None
+    """The new commit on the branch (absent when the undo changed nothing)."""
     restored_to: str
-    diffstat: str
+    diffstat: str | None = None
+    message: str
 
 
 def undo_session(state_dir: Path, session_id: str, steps: int = 1) -> UndoOutcome:
@@ -49,8 +52,22 @@ def undo_session(state_dir: Path, session_id: str, steps: int = 1) -> UndoOutcom
             workspace.publish(commit, meta.branch)
             meta.tip = commit
             save_meta(folder, meta)
+        if commit is None:
+            return UndoOutcome(
+                session_id=meta.id,
+                branch=meta.branch,
+                changed=False,
+                restored_to=where,
+                message=f"nothing to undo: the branch already holds {where}",
+            )
         return UndoOutcome(
-            session_id=meta.id, branch=meta.branch, commit=commit, restored_to=where, diffstat=stat
+            session_id=meta.id,
+            branch=meta.branch,
+            changed=True,
+            commit=commit,
+            restored_to=where,
+            diffstat=stat,
+            message=f"restored to {where}",
         )
     finally:
         workspace.remove()

@@ -293,6 +293,14 @@ class Workspace:
             self.path.parent,
         )
 
+    def holds_anything(self) -> bool:
+        """Whether the workspace folder exists and has any entry (a clone has at least `.git`)."""
+        try:
+            with os.scandir(self.path) as entries:
+                return next(entries, None) is not None
+        except OSError:
+            return False
+
     def remove(self) -> None:
         """Delete the workspace copy. The host-only git dir stays: it is small (its objects borrow
         the user's) and holds the checkpoints that `qcode undo` and resuming need."""

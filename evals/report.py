@@ -13,7 +13,7 @@ from typing import Any
 from qcode.evals.gold import GOLD_ENGINE_NAME
 from qcode.evals.runner import EvalOptions, TaskResult
 
-__all__ = ["summarize", "write_report"]
+__all__ = ["plotted", "short_reason", "summarize", "write_report"]
 
 GOLD_LABEL = (
     "HARNESS CHECK: the gold engine acts out each task's gold patch; this measures the harness "
@@ -79,29 +79,52 @@ def _plots(out: Path, results: list[TaskResult], total: int) -> list[str]:
         "error": sum(r.status == "error" for r in results),
         "not run": total - len(results),
     }
+    ran = plotted(results)
     figures = {
         "resolve_rate.png": (
             "Outcome per task",
+            "outcome",
             lambda ax: ax.bar(
                 list(counts), list(counts.values()), color=["#2a9d8f", "#e9c46a", "#e76f51", "#999"]
             ),
         ),
-        "steps.png": ("Model calls per task", lambda ax: ax.hist([r.steps for r in results], bins=15)),
+        "steps.png": (
+            "Model calls per task (errored tasks left out)",
+            "model calls",
+            lambda ax: ax.hist([r.steps for r in ran], bins=15),
+        ),
         "tokens.png": (
-            "Tokens per task (prompt + completion)",
-            lambda ax: ax.hist([r.usage.prompt_tokens + r.usage.completion_tokens for r in results], bins=15),
+            "Tokens per task (prompt + completion; errored tasks left out)",
+            "tokens",
+            lambda ax: ax.hist([r.usage.prompt_tokens + r.usage.completion_tokens for r in ran], bins=15),
         ),
     }
-    for name, (title, draw) in figures.items():
+    for name, (title, xlabel, draw) in figures.items():
         figure, ax = plt.subplots(figsize=(6, 3.5))
         draw(ax)
         ax.set_title(title)
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("tasks")
         figure.tight_layout()
         figure.savefig(out / name, dpi=100)
         plt.close(figure)
         made.append(name)
     return made
+
+
+def plotted(results: list[TaskResult]) -> list[TaskResult]:
+    """The tasks the per-task plots count: an errored task's 0 steps are a harness failure, not a
+    fast run."""
+    return [r for r in results if r.status != "error"]
+
+
+def short_reason(text: str, limit: int = 80) -> str:
+    """A table cell: the first line of a reason, cut at a word, with no `|` to break the table."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "").replace("|", "/")
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0]
+    return (cut if len(cut) > limit // 2 else line[: limit - 1]) + "…"
 
 
 def _markdown(summary: dict[str, Any], results: list[TaskResult], plots: list[str]) -> str:
@@ -133,6 +156,6 @@ def _markdown(summary: dict[str, Any], results: list[TaskResult], plots: list[st
         lines.append(
             f"| {r.instance_id} | {r.status} | {r.steps} | {r.usage.prompt_tokens} | "
             f"{r.usage.completion_tokens} | {r.usage.cached_tokens} | {r.wall_seconds:.1f} | "
-            f"{r.tool_errors} | {r.recoveries} | {(r.grade_reason or r.reason).replace('|', '/')} |"
+            f"{r.tool_errors} | {r.recoveries} | {short_reason(r.grade_reason or r.reason)} |"
         )
     return "\n".join(lines) + "\n"

@@ -32,7 +32,7 @@ from qcode.evals.tasks import Task
 from qcode.config import Settings
 from qcode.runner import new_session, sandbox_settings
 
-__all__ = ["EvalOptions", "TaskResult", "load_results", "run_eval"]
+__all__ = ["TRANSIENT_DOCKER", "EvalOptions", "TaskResult", "is_transient", "load_results", "run_eval"]
 
 Log = Callable[[str], None]
 
@@ -124,15 +124,26 @@ def run_eval(
     return load_results(options.out, tasks)
 
 
+TRANSIENT_DOCKER = ("unable to freeze", "OCI runtime pause failed", "OCI runtime resume failed")
+"""Docker errors that say nothing about the task: the cgroup freezer lost a race (busy hosts)."""
+
+
+def is_transient(err: BaseException | str) -> bool:
+    """An infrastructure hiccup, not the agent's doing: a container that vanished under the harness
+    (a concurrent reaper's race with docker-py's list-then-inspect) or a freezer that did not freeze."""
+    if isinstance(err, docker.errors.NotFound):
+        return True
+    text = err if isinstance(err, str) else str(err)
+    return isinstance(err, str | docker.errors.APIError) and any(mark in text for mark in TRANSIENT_DOCKER)
+
+
 def _run_guarded(task: Task, settings: Settings, options: EvalOptions, shared: Engine | None) -> TaskResult:
     try:
         result = run_task(task, settings, options, shared)
-    except docker.errors.NotFound:
-        # A container vanished under the harness (a concurrent reaper's race with docker-py's
-        # list-then-inspect); an infrastructure hiccup, not the agent's doing: one more attempt.
-        result = _retry(task, settings, options, shared)
+        if result.status == "error" and is_transient(result.reason):  # a session that reported it
+            result = _retry(task, settings, options, shared)
     except Exception as err:  # recorded, so one broken task does not stop the others; rerun on resume
-        result = _harness_error(task, err)
+        result = _retry(task, settings, options, shared) if is_transient(err) else _harness_error(task, err)
     path = _result_path(options.out, task)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")

@@ -156,8 +156,11 @@ def user_config_path() -> Path:
     return Path(os.environ.get("QCODE_CONFIG") or base / "qcode" / "config.toml")
 
 
-def load_settings(flags: dict[str, Any] | None = None, repo: Path | None = None) -> SourcedSettings:
-    """Merge every source by precedence and validate; bad values raise UserError naming the source."""
+def load_settings(
+    flags: dict[str, Any] | None = None, repo: Path | None = None, *, skip_unknown: bool = False
+) -> SourcedSettings:
+    """Merge every source by precedence and validate; bad values raise UserError naming the source.
+    `skip_unknown`: ignore unknown keys instead (`qcode config` still shows the rest after the error)."""
     layers: list[tuple[str, dict[str, Any]]] = []
     user_file = user_config_path()
     user_values = _read_toml(user_file, ())
@@ -174,7 +177,9 @@ def load_settings(flags: dict[str, Any] | None = None, repo: Path | None = None)
     for source, values in layers:
         for key, value in values.items():
             if key not in Settings.model_fields:
-                raise UserError(f"unknown setting {key!r} in {source}; see `qcode config` for the names")
+                if skip_unknown:
+                    continue
+                raise UserError(f"unknown setting {key!r} in {source}{_did_you_mean(key)}")
             merged[key] = value
             sources[key] = source
     try:
@@ -184,6 +189,14 @@ def load_settings(flags: dict[str, Any] | None = None, repo: Path | None = None)
         key = str(first["loc"][0]) if first["loc"] else "?"
         raise UserError(f"bad value for {key!r} from {sources.get(key, '?')}: {first['msg']}") from None
     return SourcedSettings(settings=settings, sources=sources)
+
+
+def _did_you_mean(key: str) -> str:
+    """`; did you mean 'x'?` for the closest setting name, else where to see the names."""
+    from rapidfuzz import fuzz, process
+
+    found = process.extractOne(key, list(Settings.model_fields), scorer=fuzz.ratio, score_cutoff=70)
+    return f"; did you mean {found[0]!r}?" if found else "; `qcode config` lists the names"
 
 
 def _repo_layer(repo: Path) -> tuple[str, dict[str, Any]]:

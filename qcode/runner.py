@@ -6,19 +6,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qcode.agent.contracts import Engine, Sandbox
-from qcode.agent.engines import make_engine
+from qcode.agent.engines import make_engine, preflight
 from qcode.agent.events import EventBus
+from qcode.agent.exceptions import UserError
 from qcode.agent.extensions import Extensions
 from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
-from qcode.agent.sessions import load_meta
+from qcode.agent.sessions import load_meta, repo_root
 from qcode.agent.workspace import inspect_repo
 from qcode.config import Settings, user_config_path
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
 from qcode.sandbox.quota import reap_stale_mounts
 from qcode.tools.checks import DiagnosticsConfig
 
-__all__ = ["check_sandbox", "docker_sandbox_factory", "new_session"]
+__all__ = ["check_sandbox", "docker_sandbox_factory", "new_session", "prepare_sandbox"]
 
 
 def sandbox_settings(settings: Settings) -> SandboxSettings:
@@ -36,6 +37,18 @@ def sandbox_settings(settings: Settings) -> SandboxSettings:
 def check_sandbox(settings: Settings) -> None:
     """Fail fast, before any folder is made, when Docker or the image is missing."""
     require_image(docker_client(), settings.sandbox_image)
+
+
+def prepare_sandbox(settings: Settings, log: Callable[[str], None]) -> None:
+    """A first `qcode fix` / `qcode demo`: build the sandbox image when it is missing (progress to
+    `log`), or fail with the one-line fix."""
+    from qcode.sandbox.image import ensure_image
+
+    client = docker_client()
+    try:
+        ensure_image(client, settings.sandbox_image, log=log)
+    finally:
+        client.close()
 
 
 def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]
@@ -66,10 +79,17 @@ def new_session(
     engine loads (a prompt answered "no" then costs nothing). MCP servers and hooks come from the
     user's config; `repo_proposals=False` (the bot) ignores servers the repository proposes;
     `allowed_tools` narrows the tools (a custom command's front matter)."""
+    if engine is None:
+        preflight(settings.engine)  # no GPU for the default engine: refuse before anything else
     check_sandbox(settings)
     reap_stale_mounts(settings.state_dir)  # workspaces of qcode processes killed with SIGKILL
     meta = load_meta(settings.state_dir, resume) if resume else None
     if meta is not None:
+        if repo_root(repo) != Path(meta.repo):  # never switch repositories behind the user's back
+            raise UserError(
+                f"session {meta.id} belongs to {meta.repo}, not {repo_root(repo)}; "
+                f"run `qcode tui --repo {meta.repo}` to resume it"
+            )
         repo = Path(meta.repo)
     options = SessionOptions(
         repo=repo,

@@ -20,10 +20,11 @@ from qcode.agent.contracts import ExecResult
 from qcode.agent.exceptions import SandboxUnavailable
 from qcode.sandbox.quota import WorkspaceSizeWatch, fsize_ulimits, parse_size, pids_in_use
 from qcode.sandbox.reaper import owner_label, reap_leftovers, remove_container
-from qcode.sandbox.shell import PersistentShell, ShellDied, ShellOutcome
+from qcode.sandbox.shell import PersistentShell, ShellDied, ShellOutcome, Stopper
 
 __all__ = [
     "DockerSandbox",
+    "missing_socket_advice",
     "SandboxSettings",
     "docker_client",
     "docker_host",
@@ -104,7 +105,21 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
+def missing_socket_advice(socket: Path) -> str:
+    """The fix when the Docker socket does not exist: a stale DOCKER_HOST, or no Docker at all."""
+    if "DOCKER_HOST" in os.environ:
+        return (
+            f"DOCKER_HOST points at {socket}, which does not exist; unset DOCKER_HOST "
+            "(`unset DOCKER_HOST`: the default is /var/run/docker.sock) or point it at a running daemon"
+        )
+    return (
+        f"{socket} does not exist; install Docker (`apt-get install docker.io`) "
+        "and start it (`systemctl start docker`)"
+    )
+
+
 def _explain_connect_error(err: Exception) -> str:
+    """One line with the fix; the SDK's own text (a chain of nested exceptions) stays out of it."""
     text = str(err)
     host = docker_host()
     if "Permission denied" in text or "PermissionError" in text:
@@ -112,7 +127,12 @@ def _explain_connect_error(err: Exception) -> str:
             f"permission denied on the Docker socket ({host}): add yourself to the docker group "
             "(`sudo usermod -aG docker $USER`, then log in again)"
         )
-    return f"Docker is not reachable at {host}: start the daemon or set DOCKER_HOST ({text})"
+    socket = Path(host.removeprefix("unix://")) if host.startswith("unix://") else None
+    if socket is not None and not socket.exists():
+        return f"Docker is not reachable: {missing_socket_advice(socket)}"
+    return (
+        f"Docker is not reachable at {host}: start the daemon (`systemctl start docker`) or set DOCKER_HOST"
+    )
 
 
 def image_present(client: docker.DockerClient, image: str) -> bool:
@@ -162,6 +182,8 @@ class DockerSandbox:
         self._container: Any = None
         self._pause_depth = 0
         self._shell: PersistentShell | None = None
+        self._stopper = Stopper()
+        """Set by `interrupt()` from another thread; kills the running command at once."""
         self._disk_limit = parse_size(settings.disk) if settings.disk else 0
         self._size_watch: WorkspaceSizeWatch | None = None  # a plain folder under a size cap
         self._init_pid = 0
@@ -177,6 +199,8 @@ class DockerSandbox:
         """Create and start the container and open the persistent shell (once)."""
         if self._container is not None:
             return self
+        if self._stopper.closed:  # started again after a close
+            self._stopper = Stopper()
         reap_leftovers(self.client)
         if os.getuid() == 0:
             _chown_tree(self.workspace, self.uid, self.gid)
@@ -234,7 +258,8 @@ class DockerSandbox:
 
     def _open_shell(self) -> None:
         api = self.client.api
-        shell = PersistentShell(api, self.container_id, f"{self.uid}:{self.gid}", self.settings.output_limit)
+        user = f"{self.uid}:{self.gid}"
+        shell = PersistentShell(api, self.container_id, user, self.settings.output_limit, self._stopper)
         shell.open()
         self._shell = shell
         self._container.reload()  # [safety suite] the init pid locates the pids cgroup (quota.pids_in_use)
@@ -258,6 +283,15 @@ class DockerSandbox:
             outcome = self._shell.run(command, limit, early)
         result = self._to_result(outcome, restarted, time.monotonic() - began)
         return self._after_command(result, reset_before)
+
+    def interrupt(self) -> None:
+        """Kill the running command now (its process tree; the shell stays) and refuse to start
+        more until `clear_interrupt()`. Safe to call from any thread."""
+        self._stopper.stop()
+
+    def clear_interrupt(self) -> None:
+        """Accept commands again (a new run after a stopped one)."""
+        self._stopper.clear()
 
     # [safety suite, issue 9] resource checks the container limits alone do not give -----------------
 
@@ -326,6 +360,7 @@ class DockerSandbox:
             duration=duration,
             truncated=outcome.truncated,
             shell_restarted=restarted,
+            stopped=outcome.stopped,
         )
 
     @contextmanager
@@ -350,6 +385,7 @@ class DockerSandbox:
             self._shell.close()
             self._shell = None
         container, self._container = self._container, None
+        self._stopper.close()
         if container is None:
             return
         try:

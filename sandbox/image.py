@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
+from collections import deque
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -13,7 +15,7 @@ import docker
 from docker.errors import BuildError, DockerException
 from qcode.agent.exceptions import UserError
 
-__all__ = ["DEFAULT_IMAGE", "OFFLINE_PACKAGES", "build_from_dockerfile", "build_offline"]
+__all__ = ["DEFAULT_IMAGE", "OFFLINE_PACKAGES", "build_from_dockerfile", "build_offline", "ensure_image"]
 
 DEFAULT_IMAGE = "qcode-sandbox:latest"
 
@@ -76,13 +78,28 @@ def build_offline(
             mirror,
         ]
         log(f"$ {' '.join(command)}")
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+        code, tail = _stream(command, log)
+        if code != 0:
             raise UserError(f"debootstrap failed: {' | '.join(tail)}; check that {mirror} is reachable")
         _slim(rootfs)
         log(f"importing {rootfs} as {tag}")
         return _import_rootfs(client, rootfs, tag)
+
+
+def _stream(command: list[str], log: Log, keep: int = 3) -> tuple[int, list[str]]:
+    """Run `command`, passing each output line to `log` as it comes (debootstrap takes minutes);
+    returns the exit code and the last `keep` lines, for the error message."""
+    tail: deque[str] = deque(maxlen=keep)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()[:300]  # bounded: a line is shown, not kept
+            if line:
+                tail.append(line)
+                log(line)
+    return proc.returncode, list(tail)
 
 
 def _slim(rootfs: Path) -> None:
@@ -113,3 +130,30 @@ def _import_rootfs(client: docker.DockerClient, rootfs: Path, tag: str) -> str:
         tar.stdout.close()
         tar.wait()
     return str(client.images.get(tag).id) if result else ""
+
+
+def ensure_image(client: docker.DockerClient, tag: str, log: Log = print) -> bool:
+    """Build `tag` when it is missing (a first run): from the registry, else offline with debootstrap
+    when qcode runs as root. True when it built one; SandboxUnavailable with the fix when it cannot."""
+    from qcode.agent.exceptions import SandboxUnavailable
+    from qcode.sandbox.container import image_present
+
+    if image_present(client, tag):
+        return False
+    log(f"the sandbox image {tag} is missing; building it now (once, a few minutes)")
+    try:
+        build_from_dockerfile(client, tag, log=log)
+        return True
+    except (UserError, DockerException) as err:
+        log(f"no registry ({' '.join(str(err).split())[:160]}); trying the offline build")
+    offline = os.geteuid() == 0 and shutil.which("debootstrap") is not None
+    if not offline:
+        raise SandboxUnavailable(
+            f"the sandbox image {tag} is missing and no registry answered; build it offline as root "
+            f"(`sudo qcode sandbox build --offline --tag {tag}`, needs debootstrap) or with registry access"
+        )
+    try:
+        build_offline(client, tag, log=log)
+    except UserError as err:
+        raise SandboxUnavailable(f"could not build the sandbox image {tag}: {err}") from None
+    return True

@@ -16,12 +16,15 @@ per-session random nonce plus a sequence number, and the exit code.
 from __future__ import annotations
 
 import codecs
+import os
 import secrets
 import select
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +35,7 @@ __all__ = [
     "PersistentShell",
     "ShellDied",
     "ShellOutcome",
+    "Stopper",
     "encode_command",
     "kill_tree_script",
     "omission_note",
@@ -219,6 +223,55 @@ done
 """
 
 
+class Stopper:
+    """A stop request the user makes from another thread (Esc, Ctrl+Q), seen by the shell at once.
+
+    A pipe wakes the shell's `select` the moment `stop()` is called; the request stands until
+    `clear()` (the next run), so a command about to start is not run either."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._closed = False
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    def stop(self) -> None:
+        self._event.set()
+        if self._closed:  # its descriptors' numbers may belong to another file by now
+            return
+        with suppress(OSError):  # BlockingIOError: a wake-up byte is already waiting; closed: gone
+            os.write(self._write, b"x")
+
+    def clear(self) -> None:
+        self._event.clear()
+        with suppress(OSError):
+            while os.read(self._read, 64):
+                pass
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def fileno(self) -> int:
+        return self._read
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for fd in (self._read, self._write):
+            with suppress(OSError):
+                os.close(fd)
+
+
+STOPPED_NOTE = "[stopped by the user: the command was killed]"
+NOT_STARTED_NOTE = "[not run: the user stopped the run]"
+
+
 class ShellDied(Exception):
     """The shell's stream ended: bash exited (`exit`, OOM kill, a killed shell)."""
 
@@ -232,14 +285,19 @@ class ShellOutcome:
     truncated: bool
     timed_out: bool = False
     shell_exited: bool = False
+    stopped: bool = False
+    """The user stopped the run: the command was killed (or never started)."""
     notes: list[str] = field(default_factory=list)
 
 
 class PersistentShell:
     """One bash process inside a running container, fed commands over an attached socket."""
 
-    def __init__(self, api: Any, container_id: str, user: str, output_limit: int) -> None:
+    def __init__(
+        self, api: Any, container_id: str, user: str, output_limit: int, stopper: Stopper | None = None
+    ) -> None:
         self._api = api  # docker.APIClient
+        self._stopper = stopper
         self._container_id = container_id
         self._user = user
         self._limit = output_limit
@@ -291,6 +349,10 @@ class PersistentShell:
         """
         if self._sock is None:
             raise ShellDied("shell is not running")
+        if self._stopper is not None and self._stopper.is_set():
+            return ShellOutcome(
+                early.decode("utf-8", "replace"), None, False, stopped=True, notes=[NOT_STARTED_NOTE]
+            )
         self._seq += 1
         marker = f"__qcode_{self._nonce}_{self._seq}__"
         scanner = MarkerScanner(marker)
@@ -306,10 +368,15 @@ class PersistentShell:
             return ShellOutcome(out.getvalue(), scanner.exit_code, out.truncated)
         if self._sock is None:  # stream ended: bash itself exited
             return ShellOutcome(out.getvalue(), self._exit_code(), out.truncated, shell_exited=True)
-        return self._after_timeout(scanner, out, timeout)
+        if self._stopper is not None and self._stopper.is_set():
+            outcome = self._after_timeout(scanner, out, STOPPED_NOTE)
+            outcome.timed_out, outcome.stopped = False, True
+            return outcome
+        return self._after_timeout(scanner, out, f"[command timed out after {timeout:g}s and was killed]")
 
-    def _after_timeout(self, scanner: MarkerScanner, out: HeadTailBuffer, timeout: float) -> ShellOutcome:
-        notes = [f"[command timed out after {timeout:g}s and was killed]"]
+    def _after_timeout(self, scanner: MarkerScanner, out: HeadTailBuffer, note: str) -> ShellOutcome:
+        """Kill the running command (its process tree, not the shell) and collect what it printed."""
+        notes = [note]
         self._kill(include_root=False)
         # the killed command's marker normally follows at once; a busy builtin loop never ends
         if not self._pump(scanner, out, time.monotonic() + _GRACE) and self._sock is not None:
@@ -320,14 +387,20 @@ class PersistentShell:
         return ShellOutcome(out.getvalue(), None, out.truncated, timed_out=True, notes=notes)
 
     def _pump(self, scanner: MarkerScanner, out: HeadTailBuffer, deadline: float) -> bool:
-        """Read until the marker (True), the deadline or the end of the stream (False)."""
+        """Read until the marker (True), the deadline, a stop request or the end of the stream
+        (False). A stop request is honoured only once, so the killed command's marker is read."""
         sock = self._sock
         assert sock is not None
+        watch: list[Any] = [sock]
+        if self._stopper is not None and not self._stopper.is_set():
+            watch.append(self._stopper)
         while not scanner.done:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            ready, _, _ = select.select([sock], [], [], left)
+            ready, _, _ = select.select(watch, [], [], left)
+            if self._stopper is not None and self._stopper in ready:
+                return False
             if not ready:
                 continue
             try:

@@ -108,7 +108,9 @@ def _write_file(args: WriteFileArgs, ctx: ToolContext) -> Observation:
 
 def _shell(args: ShellArgs, ctx: ToolContext) -> Observation:
     result = ctx.sandbox.exec(args.command, timeout=args.timeout or ctx.command_timeout)
-    if result.timed_out:
+    if result.stopped:
+        status = "[stopped by the user; the command was killed]"
+    elif result.timed_out:
         status = f"[timed out after {args.timeout or ctx.command_timeout:g}s; the command was killed]"
     else:
         status = f"[exit code: {result.exit_code}]"

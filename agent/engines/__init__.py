@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qcode.agent.contracts import Engine
+from qcode.agent.engines.accelerator import require_accelerator
 from qcode.agent.exceptions import UserError
 
 if TYPE_CHECKING:
     from qcode.config import Settings
 
-__all__ = ["make_engine"]
+__all__ = ["make_engine", "preflight"]
 
 
 def make_engine(spec: str, settings: Settings) -> Engine:
@@ -28,6 +29,7 @@ def make_engine(spec: str, settings: Settings) -> Engine:
             raise UserError("--engine replay needs a file: --engine replay:PATH/TO/turns.jsonl")
         return ReplayEngine(Path(argument).expanduser())
     if kind == "vllm" and not argument:
+        require_accelerator()  # no GPU: say so before vLLM and torch take seconds to load
         from qcode.agent.engines.vllm_engine import VllmEngine
 
         return VllmEngine(settings)
@@ -36,3 +38,9 @@ def make_engine(spec: str, settings: Settings) -> Engine:
 
         return OpenAIEngine(settings)
     raise UserError(f"unknown engine {spec!r}; use vllm, openai or replay:FILE")
+
+
+def preflight(spec: str) -> None:
+    """The engine's cheap checks (no heavy import), run before anything else is set up."""
+    if spec == "vllm":
+        require_accelerator()

@@ -8,8 +8,8 @@ API calls) and never reaches the session, whose task is built from the issue as 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Literal
 
@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from qcode.agent.contracts import PlanStep
 from qcode.agent.events import EventBus, PlanUpdated
-from qcode.agent.exceptions import UserError
+from qcode.agent.exceptions import GitError, UserError
 from qcode.agent.session import RunResult
+from qcode.agent.workspace import run_git
 from qcode.bot.dryrun import DryRunForge
 from qcode.bot.events import GitHubEvent
 from qcode.bot.github import Forge, GitHubClient, PullRequest
@@ -115,9 +116,12 @@ def run_bot(
         patch_out = options.dry_run / "result.patch" if options.dry_run else None
         started = time.monotonic()
         # Only the servers of the config the workflow passes (QCODE_CONFIG); never the repo's proposals.
-        with new_session(
-            settings, options.checkout, bus=bus, branch=branch, patch_out=patch_out, repo_proposals=False
-        ) as session:
+        with (
+            _branch_kept_as_is(options.checkout, branch, options.dry_run is not None),
+            new_session(
+                settings, options.checkout, bus=bus, branch=branch, patch_out=patch_out, repo_proposals=False
+            ) as session,
+        ):
             if session.repo.branch != base:
                 log(f"note: the checkout is on {session.repo.branch!r}, the pull request targets {base!r}")
             result = session.run(task_text(event, decision.comment))
@@ -140,6 +144,25 @@ def run_bot(
         pull=pull,
         result=result,
     )
+
+
+@contextmanager
+def _branch_kept_as_is(checkout: Path, branch: str, dry_run: bool) -> Iterator[None]:
+    """A dry run leaves the checkout's branches as they were: the session publishes its branch there
+    (for the push), so put the branch back afterwards (or delete it when it did not exist)."""
+    if not dry_run:
+        yield
+        return
+    ref = f"refs/heads/{branch}"
+    try:
+        before: str | None = run_git(["rev-parse", "--verify", "-q", ref], checkout).strip()
+    except GitError:
+        before = None
+    try:
+        yield
+    finally:
+        with suppress(GitError):
+            run_git(["update-ref", ref, before] if before else ["update-ref", "-d", ref], checkout)
 
 
 def _open_or_update(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -55,9 +56,17 @@ def _write_outputs(outcome: BotOutcome) -> None:
     help="issues or issue_comment; guessed from the payload if unset.  [env: GITHUB_EVENT_NAME]",
 )
 @click.option(
-    "--repo",
+    "--github-repo",
+    "repo",
     envvar="GITHUB_REPOSITORY",
-    help="owner/name on GitHub; default: the event's repository.  [env: GITHUB_REPOSITORY]",
+    metavar="OWNER/NAME",
+    help="The repository on GitHub; default: the event's repository.  [env: GITHUB_REPOSITORY]",
+)
+@click.option(
+    "--repo",
+    "repo_alias",
+    hidden=True,
+    help="Old name of --github-repo (elsewhere --repo is a local path).",
 )
 @click.option(
     "--api-url",
@@ -116,9 +125,8 @@ def _write_outputs(outcome: BotOutcome) -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("qcode-bot-dry-run"),
-    show_default=True,
-    help="Output folder of --dry-run.",
+    help="Output folder of --dry-run.  [default: $RUNNER_TEMP/qcode-bot-dry-run, else in the temp "
+    "folder: outside the checkout, which must stay clean for the next run]",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object on stdout.")
 @click.option(
@@ -128,6 +136,7 @@ def command(
     event_path: Path | None,
     event_name: str | None,
     repo: str | None,
+    repo_alias: str | None,
     api_url: str,
     token: str | None,
     checkout: Path,
@@ -141,7 +150,7 @@ def command(
     max_steps: int | None,
     verify_command: str | None,
     dry_run: bool,
-    out: Path,
+    out: Path | None,
     as_json: bool,
     api_backoff: float,
 ) -> None:
@@ -156,9 +165,10 @@ def command(
         bot_logins=["github-actions[bot]", *bot_logins],
         **({"allowed_associations": list(allowed)} if allowed else {}),
     )
+    out = out or default_dry_run_out()
     options = BotOptions(
         checkout=checkout,
-        repo=repo or event.repository.full_name,
+        repo=repo_alias or repo or event.repository.full_name,
         api_url=api_url,
         token=SecretStr(token) if token else None,
         triggers=triggers,
@@ -172,16 +182,24 @@ def command(
     bus.subscribe(ProgressPrinter(stderr))
     outcome = run_bot(event, options, settings, bus, log=lambda line: stderr.print(f"[dim]{escape(line)}[/]"))
     _write_outputs(outcome)
-    _report(outcome, as_json)
+    _report(outcome, as_json, out if dry_run else None)
 
 
-def _report(outcome: BotOutcome, as_json: bool) -> None:
+def default_dry_run_out() -> Path:
+    """Where --dry-run writes by default: the runner's temp folder, never inside the checkout."""
+    return Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / "qcode-bot-dry-run"
+
+
+def _report(outcome: BotOutcome, as_json: bool, dry_run_out: Path | None) -> None:
     if as_json:
         click.echo(outcome.model_dump_json(exclude={"result": {"verify"}}))
     if outcome.action == "skipped":
         stderr.print(f"nothing to do: {escape(outcome.reason)}")
         sys.exit(0)
-    if outcome.pull is not None:
+    if outcome.pull is not None and dry_run_out is not None:
+        verb = "open" if outcome.action == "opened" else "update"
+        stderr.print(f"dry run: would {verb} a pull request from {outcome.branch}; see {dry_run_out}")
+    elif outcome.pull is not None:
         stderr.print(f"{outcome.action} pull request #{outcome.pull.number}: {outcome.pull.html_url}")
     else:
         stderr.print(f"no pull request: {escape(outcome.reason)}")

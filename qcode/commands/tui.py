@@ -37,6 +37,7 @@ def command(
     approval: str | None,
 ) -> None:
     """Open the interactive app: type a task, watch the plan and every tool call, follow up."""
+    from qcode.agent.engines import preflight
     from qcode.agent.workspace import inspect_repo
     from qcode.config import load_settings
     from qcode.runner import check_sandbox
@@ -53,6 +54,7 @@ def command(
     ).settings
     # Bad input fails here, as one line, before the screen switches: the repository, Docker and the image…
     inspect_repo(repo)
+    preflight(settings.engine)  # no GPU for the default engine: one line now, not 15 s later
     check_sandbox(settings)
     # …and a replay file (cheap to load); a real model loads inside the app, where progress shows.
     prebuilt = None

@@ -32,6 +32,7 @@ from qcode.agent.events import (
     ToolCalled,
     TurnStarted,
 )
+from qcode.agent.exceptions import error_line
 from qcode.agent.session import Session
 from qcode.config import Settings
 from qcode.tui import extras, history, sending
@@ -202,7 +203,7 @@ class QcodeApp(App[int]):
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.group in ("engine", "agent"):
             error = event.worker.error
-            self.query_one(Conversation).add_note(f"{type(error).__name__}: {error}", "error")
+            self.query_one(Conversation).add_note(error_line(error), "error")
             self.state = "error" if event.worker.group == "engine" else "idle"
         elif event.state is WorkerState.SUCCESS and event.worker.group == "agent" and self.state != "closing":
             self.state = "idle"

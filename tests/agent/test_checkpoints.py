@@ -57,3 +57,49 @@ def test_restore_replaces_a_planted_symlink_instead_of_following_it(tmp_path: Pa
     assert not (ws.path / "pkg").is_symlink()
     assert (ws.path / "pkg" / "mod.py").read_text() == "x = 1\n"
     assert list(outside.iterdir()) == []
+
+
+def test_an_empty_workspace_folder_is_never_a_checkpoint(tmp_path: Path, make_repo) -> None:
+    """An unmounted loop mount point (root) is an empty folder: recording it would make a resume
+    delete every file. A model deleting every file still leaves `.git`, and that is recorded."""
+    import shutil
+
+    repo = make_repo({"a.py": "x = 1\n", "b.py": "y = 2\n"})
+    (tmp_path / "s").mkdir()
+    ws = Workspace(tmp_path / "s", inspect_repo(repo))
+    ws.create("qcode/t")
+    points = Checkpoints(ws)
+    (ws.path / "a.py").write_text("x = 2\n")
+    kept = points.snapshot(1, "edit_file")
+    assert kept is not None
+
+    for entry in ws.path.iterdir():  # what an unmounted mount point looks like
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    assert points.snapshot(2, "session closed") is None
+    assert [c.number for c in points.all()] == [1]
+
+    ws.path.rmdir()
+    assert points.snapshot(2, "session closed") is None
+
+
+def test_a_resume_passes_over_an_empty_closing_checkpoint_of_older_versions(
+    tmp_path: Path, make_repo
+) -> None:
+    repo = make_repo({"a.py": "x = 1\n"})
+    (tmp_path / "s").mkdir()
+    ws = Workspace(tmp_path / "s", inspect_repo(repo))
+    ws.create("qcode/t")
+    points = Checkpoints(ws)
+    (ws.path / "a.py").write_text("x = 2\n")
+    real = points.snapshot(1, "edit_file")
+    assert real is not None
+    empty = ws.commit_tree(
+        "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+        "checkpoint 2 before step 3: session closed",
+        [real.commit],
+    )
+    ws.git(["update-ref", "refs/qcode/checkpoints/000002", empty])
+
+    (ws.path / "a.py").write_text("x = 9\n")
+    assert points.restore_latest() == real
+    assert (ws.path / "a.py").read_text() == "x = 2\n"
