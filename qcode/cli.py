@@ -150,7 +150,7 @@ def fix(
     allowed_tools = None
     if (expanded := expand_command(task, repo, user_commands_dir())) is not None:
         task, allowed_tools = expanded.prompt, expanded.allowed_tools
-        stderr.print(f"[dim]command /{expanded.command.name} ({expanded.command.source})[/]")
+        _stderr().print(f"[dim]command /{expanded.command.name} ({expanded.command.source})[/]")
     settings = _settings(
         {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
     )
