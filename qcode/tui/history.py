@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pydantic import TypeAdapter, ValidationError
 
 from qcode.agent.events import Event, SessionStarted, UserMessage
-from qcode.agent.sessions import SessionMeta, list_sessions
+from qcode.agent.sessions import list_sessions
 
 if TYPE_CHECKING:
     from qcode.tui.app import QcodeApp
@@ -29,9 +29,7 @@ __all__ = [
     "SessionRow",
     "past_events",
     "sessions_of",
-    "live_sessions",
     "show_past",
-    "shown_status",
 ]
 
 REPLAY_CAP = 4_000_000
@@ -59,44 +57,13 @@ class SessionList:
     """Sessions of other repositories, not listed."""
 
 
-def shown_status(meta: SessionMeta, live: set[str]) -> str:
-    """`running` only while a live qcode process holds the session's sandbox; else `interrupted`
-    (a run killed by Ctrl-C, a broken pipe or kill -9 never wrote its end)."""
-    if meta.status == "running" and meta.id not in live:
-        return "interrupted"
-    return meta.status
-
-
-def live_sessions() -> set[str]:
-    """Sessions whose sandbox container belongs to a process that is still alive (any qcode front
-    door); empty when Docker cannot be asked, which shows every unfinished run as interrupted."""
-    import docker.errors
-
-    from qcode.sandbox.reaper import owner_alive
-
-    try:
-        client = docker.from_env(timeout=5)
-        try:
-            containers = client.containers.list(all=True, sparse=True, filters={"label": "qcode=1"})
-        finally:
-            client.close()
-    except docker.errors.DockerException:
-        return set()
-    live = set()
-    for container in containers:
-        labels = container.attrs.get("Labels") or {}
-        if labels.get("qcode.session") and owner_alive(labels.get("qcode.owner", "")):
-            live.add(labels["qcode.session"])
-    return live
-
-
 def sessions_of(state_dir: Path, repo_root: Path) -> SessionList:
     """The sessions of the repository at `repo_root` (its top level), newest first."""
     every = list_sessions(state_dir)
     root = repo_root.resolve()
     mine = [meta for meta in every if Path(meta.repo).resolve() == root]
-    live = live_sessions() if any(meta.status == "running" for meta in mine) else set()
-    rows = [SessionRow(meta.id, shown_status(meta, live), meta.task) for meta in mine]
+    # list_sessions already reads a `running` session whose recorded process is gone as interrupted
+    rows = [SessionRow(meta.id, meta.status, meta.task) for meta in mine]
     return SessionList(rows, len(every) - len(mine))
 
 
