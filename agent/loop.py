@@ -21,6 +21,7 @@ from qcode.agent.contracts import (
     Turn,
     Usage,
     assistant_message,
+    in_call_order,
     printable,
     tool_message,
 )
@@ -131,18 +132,23 @@ class AgentLoop:
         notices: list[str] = []
         stop: LimitReached | None = None
         # Every call of the turn gets an answer, even when the run must end, so the history stays
-        # well-formed for a follow-up. `finish` runs last, after the other calls of the same turn.
-        for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
-            if self.cancelled.is_set() or stop is not None:
-                self._answer(call, NOT_RUN)
-                continue
-            try:
-                notice = self.execute(call)
-            except LimitReached as err:
-                stop = err
-                continue
-            if notice:
-                notices.append(notice)
+        # well-formed for a follow-up. `finish` runs last, after the other calls of the same turn;
+        # the answers are then put back in call order, since Qwen pairs them with calls by position.
+        first_answer = len(self.messages)
+        try:
+            for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
+                if self.cancelled.is_set() or stop is not None:
+                    self._answer(call, NOT_RUN)
+                    continue
+                try:
+                    notice = self.execute(call)
+                except LimitReached as err:
+                    stop = err
+                    continue
+                if notice:
+                    notices.append(notice)
+        finally:
+            self.messages[first_answer:] = in_call_order(self.messages[first_answer:], turn.tool_calls)
         if stop is not None:
             raise stop
         if notices and self._summary is None:

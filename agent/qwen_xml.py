@@ -18,8 +18,9 @@ limits, all rare in practice: a value that contains `<tool_call>`, `</think>` or
 
 Like vLLM, `None`/`none` (Qwen3.5's templates wrote Python's `str`) mean null wherever the schema
 allows null or is not a plain string. Deliberate differences from vLLM: a string-typed (or
-schema-less) value "null" stays the string "null"; a boolean that is neither true nor false stays a string (vLLM reads it as
-false) so that argument validation reports it instead of silently running with false.
+schema-less) value "null" stays the string "null"; a boolean that is neither true nor false stays
+a string (vLLM reads it as false) so that argument validation reports it instead of silently
+running with false.
 """
 
 from __future__ import annotations
