@@ -140,7 +140,11 @@ NOT_RUN = "Not run: the run was stopped before this call."
 
 
 def assistant_message(turn: Turn) -> Message:
+    """The turn as a chat message; `raw` keeps the text as generated, so an engine that renders its
+    own prompt can show the model exactly what it wrote (the template would re-space it)."""
     message: Message = {"role": "assistant", "content": turn.text}
+    if turn.raw is not None:
+        message["raw"] = turn.raw
     if turn.reasoning:
         message["reasoning_content"] = turn.reasoning
     if turn.tool_calls:
