@@ -199,7 +199,8 @@ class AgentLoop:
         """Run one call and append its observation; returns a recovery notice for the model, if any."""
         self.bus.emit(ToolCalled(step=self.steps, call_id=call.id, name=call.name, arguments=call.arguments))
         raw = self.registry.dispatch(call, self.ctx)  # file names in it may not be UTF-8
-        observation = raw.model_copy(update={"text": printable(raw.text), "data": printable(raw.data)})
+        text = as_the_model_sees_it(call.name, printable(raw.text))
+        observation = raw.model_copy(update={"text": text, "data": printable(raw.data)})
         self.bus.emit(
             ObservationMade(
                 step=self.steps,
@@ -275,6 +276,14 @@ class AgentLoop:
                 step=self.steps, before_tokens=before, after_tokens=self._estimated_tokens(), dropped=dropped
             )
         )
+
+
+def as_the_model_sees_it(tool: str, text: str) -> str:
+    """The chat template trims each tool result: trailing whitespace is dropped here (so the
+    recorded text is what the model saw) and a result that starts with whitespace gets a header
+    line, so its first line keeps its indentation."""
+    text = text.rstrip()
+    return f"[{tool}]\n{text}" if text[:1].isspace() else text
 
 
 def _changed_files(diff: str) -> str:

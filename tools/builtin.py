@@ -72,10 +72,32 @@ class FinishArgs(_Args):
 
 
 def _read_file(args: ReadFileArgs, ctx: ToolContext) -> Observation:
-    return Observation(
-        text=files.read_file(ctx.workspace, args.path, args.start_line, args.end_line),
-        data={"path": args.path},
-    )
+    text = files.read_file(ctx.workspace, args.path, args.start_line, args.end_line)
+    return Observation(text=with_header(read_header(args.path, text), text), data={"path": args.path})
+
+
+# Qwen's template trims each tool result, which would eat the leading whitespace of its first line
+# (read_file's right-aligned line numbers, a command's indented output): a header line goes first.
+MAX_HEADER_COMMAND = 200
+
+
+def read_header(path: str, text: str) -> str:
+    """`a.py, lines 3-40:` from the numbered lines (just the path when nothing is numbered)."""
+    numbers = [line.split("\t", 1)[0].strip() for line in text.split("\n") if "\t" in line]
+    numbers = [n for n in numbers if n.isdigit()]
+    return f"{path}, lines {numbers[0]}-{numbers[-1]}:" if numbers else f"{path}:"
+
+
+def shell_header(command: str) -> str:
+    """`$ the command` (its first line, capped)."""
+    lines = command.strip().splitlines() or [""]
+    first = lines[0][:MAX_HEADER_COMMAND]
+    more = " …" if len(lines) > 1 or len(lines[0]) > MAX_HEADER_COMMAND else ""
+    return f"$ {first}{more}"
+
+
+def with_header(header: str, text: str) -> str:
+    return f"{header}\n{text}"
 
 
 def _list_files(args: ListFilesArgs, ctx: ToolContext) -> Observation:
@@ -105,6 +127,7 @@ def _shell(args: ShellArgs, ctx: ToolContext) -> Observation:
     else:
         status = f"[exit code: {result.exit_code}]"
     text = f"{result.output.rstrip()}\n{status}" if result.output.strip() else status
+    text = with_header(shell_header(args.command), text)
     return Observation(ok=result.exit_code == 0 and not result.timed_out, text=text, data=result.model_dump())
 
 
