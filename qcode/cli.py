@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from qcode.agent.engines.sampling import resolve_sampling
 from qcode.agent.exceptions import UserError
 from qcode.config import Settings, load_settings
 
@@ -155,6 +156,11 @@ def config(repo: Path, as_json: bool) -> None:
     loaded = load_settings({}, repo if repo.is_dir() else None)
     values = loaded.settings.model_dump(mode="json")
     values["openai_api_key"] = "********"
+    sampling, from_where = resolve_sampling(loaded.settings)  # unset values show the profile's
+    for key, value in sampling.model_dump().items():
+        values[key] = value
+        if from_where[key] != "setting":
+            loaded.sources[key] = from_where[key]
     if as_json:
         click.echo(json.dumps({k: {"value": v, "source": loaded.sources[k]} for k, v in values.items()}))
         return

@@ -88,6 +88,17 @@ class Settings(BaseModel):
     """MTP speculative tokens per step on a GPU (0 turns it off)."""
     seed: int | None = None
     """Sampling seed of the embedded engine."""
+    sampling_profile: Literal["coding", "general", "swe", "instruct"] = "coding"
+    """Qwen3.6 model-card sampling: coding (T 0.6), general (T 1.0), swe (Qwen's SWE-bench runs), instruct
+    (the card's values for thinking off). Sampling only; each value below overrides it."""
+    temperature: float | None = Field(None, ge=0)
+    """Overrides the profile's temperature."""
+    top_p: float | None = Field(None, gt=0, le=1)
+    """Overrides the profile's top_p."""
+    top_k: int | None = Field(None, ge=0)
+    """Overrides the profile's top_k (0: off)."""
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    """Overrides the profile's presence_penalty."""
 
     @field_validator("allowed_tools", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from qcode.agent.engines._loop_thread import LoopThread
 from qcode.agent.engines.control_tokens import control_strings
 from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.prompt import render_prompt
+from qcode.agent.engines.sampling import PROFILES, Sampling, resolve_sampling
 from qcode.agent.engines.vllm_grammar import MAX_ARGUMENT_CAP, ToolChoice, structural_tag
 from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, plan_engine, require_vllm
 from qcode.agent.exceptions import EngineError, UserError
@@ -55,6 +56,8 @@ class EngineOptions:
     max_argument_chars: int | None = None
     max_turn_tokens: int = 16384
     seed: int | None = None
+    sampling: Sampling = field(default_factory=lambda: PROFILES["coding"])
+    """Temperature, top_p, top_k, presence_penalty (a model-card profile plus overrides)."""
     allowed_tools: tuple[str, ...] | None = None
     """Only these tools may be called (the prompt still shows all): e.g. a read-only mode."""
 
@@ -78,6 +81,7 @@ class EngineOptions:
             max_argument_chars=cap,
             max_turn_tokens=int(settings.max_turn_tokens),
             seed=settings.seed,
+            sampling=resolve_sampling(settings)[0],
             allowed_tools=_names(settings.allowed_tools),
         )
 
@@ -284,6 +288,7 @@ class VllmEngine:
         seed = self.options.seed if self.plan.device != "cpu" else None
         return {
             **self._defaults,
+            **self.options.sampling.for_vllm(),
             "max_tokens": max_tokens,
             "seed": seed,
             "output_kind": RequestOutputKind.DELTA,
