@@ -110,7 +110,7 @@ class VllmEngine:
         self.plan: EnginePlan = plan_engine(settings, device)
         self.options = options or EngineOptions.from_settings(settings)
         self.name = f"vllm:{self.plan.choice.model}"
-        self.notices: list[str] = [self.plan.choice.reason]
+        self.notices: list[str] = [self.plan.choice.reason, *self.plan.notices]
         """One-line facts for the session to show (which weights and why)."""
         self._runner = LoopThread()
         try:
