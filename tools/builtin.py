@@ -78,7 +78,6 @@ def _read_file(args: ReadFileArgs, ctx: ToolContext) -> Observation:
 
 # Qwen's template trims each tool result, which would eat the leading whitespace of its first line
 # (read_file's right-aligned line numbers, a command's indented output): a header line goes first.
-MAX_HEADER_COMMAND = 200
 
 
 def read_header(path: str, text: str) -> str:
@@ -86,14 +85,6 @@ def read_header(path: str, text: str) -> str:
     numbers = [line.split("\t", 1)[0].strip() for line in text.split("\n") if "\t" in line]
     numbers = [n for n in numbers if n.isdigit()]
     return f"{path}, lines {numbers[0]}-{numbers[-1]}:" if numbers else f"{path}:"
-
-
-def shell_header(command: str) -> str:
-    """`$ the command` (its first line, capped)."""
-    lines = command.strip().splitlines() or [""]
-    first = lines[0][:MAX_HEADER_COMMAND]
-    more = " …" if len(lines) > 1 or len(lines[0]) > MAX_HEADER_COMMAND else ""
-    return f"$ {first}{more}"
 
 
 def with_header(header: str, text: str) -> str:
@@ -126,8 +117,8 @@ def _shell(args: ShellArgs, ctx: ToolContext) -> Observation:
         status = f"[timed out after {args.timeout or ctx.command_timeout:g}s; the command was killed]"
     else:
         status = f"[exit code: {result.exit_code}]"
-    text = f"{result.output.rstrip()}\n{status}" if result.output.strip() else status
-    text = with_header(shell_header(args.command), text)
+    # The status goes first: it is the header line that keeps the output's first line indented.
+    text = with_header(status, result.output.rstrip()) if result.output.strip() else status
     return Observation(ok=result.exit_code == 0 and not result.timed_out, text=text, data=result.model_dump())
 
 

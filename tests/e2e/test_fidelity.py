@@ -84,7 +84,7 @@ def test_done_when_the_model_sees_what_qcode_means(make_repo, tmp_path: Path, to
     for obs in observations:
         assert f"<tool_response>\n{obs['text']}\n</tool_response>" in rendered, obs["name"]
     assert "\n     1\tdef f():\n" in rendered
-    assert "\n    indented first line\n  second\n[exit code: 0]" in rendered
+    assert "<tool_response>\n[exit code: 0]\n    indented first line\n  second\n</tool_response>" in rendered
 
     # The answers follow the calls: finish, git_diff, read_file, although finish ran last.
     last_turn = rendered.rsplit("<|im_start|>user\n", 1)[1]

@@ -75,7 +75,7 @@ def test_done_when_each_problem_becomes_an_observation(make_repo, tmp_path: Path
     assert obs[3]["ok"] and obs[3]["data"]["strategy"] != "exact"
     assert not obs[4]["ok"] and obs[4]["data"]["timed_out"] and "timed out" in obs[4]["text"]
     header, output = obs[5]["text"].split("\n", 1)  # a header line: the template trims the output
-    assert obs[5]["ok"] and header.startswith("$ python -c") and output.startswith("5")
+    assert obs[5]["ok"] and header == "[exit code: 0]" and output.startswith("5")
     finished = records[-1]
     assert finished["type"] == "finished" and finished["duration"] < 60
 

@@ -34,7 +34,7 @@ ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 ]
 OBSERVATIONS = [
     "src/é ✓.py, lines 1-2:\n     1\t\n     2\tdef f(a, b):",
-    "$ pytest -q\n    indented output\n\ttab\n[exit code: 1]",
+    "[exit code: 1]\n    indented output\n\ttab",
     "Edited a.py:\n--- a/a.py\n+++ b/a.py",
 ]
 

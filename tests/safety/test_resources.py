@@ -22,6 +22,7 @@ from tests.safety.helpers import (
     run_fix,
     session_workspace,
     sh,
+    shell_output,
     start_fix,
     wait_until,
 )
@@ -102,7 +103,7 @@ def test_memory_hog_is_killed_and_reported(attacked: tuple[FixRun, dict[str, flo
     run, _ = attacked
     hog, after = _pair(run, "memory")
     assert (
-        not hog["text"].startswith("ALLOCATED")
+        not shell_output(hog).startswith("ALLOCATED")
         and "\nALLOCATED" not in hog["text"]
         and ("exit=137" in hog["text"] or "MemoryError" in hog["text"])
     ), hog
@@ -126,7 +127,7 @@ def test_a_1gb_single_line_output_is_capped(attacked: tuple[FixRun, dict[str, fl
     assert (
         "[... 999,970,001 characters omitted ...]" in flood["text"] or "characters omitted" in flood["text"]
     )
-    assert len(flood["text"]) < 31_000 and flood["text"].startswith("aaaa")
+    assert len(flood["text"]) < 31_000 and shell_output(flood).startswith("aaaa")
     _next_works(after)
     assert host_ops[".started-output"] == 2
     assert len(run.trajectory_text) < 2_000_000  # the flood did not reach the trajectory either
