@@ -76,12 +76,11 @@ def _read_file(args: ReadFileArgs, ctx: ToolContext) -> Observation:
     return Observation(text=with_header(read_header(args.path, text), text), data={"path": args.path})
 
 
-# Qwen's template trims each tool result, which would eat the leading whitespace of its first line
-# (read_file's right-aligned line numbers, a command's indented output): a header line goes first.
-
-
 def read_header(path: str, text: str) -> str:
-    """`a.py, lines 3-40:` from the numbered lines (just the path when nothing is numbered)."""
+    """`a.py, lines 3-40:` from the numbered lines (just the path when nothing is numbered).
+
+    Qwen's template trims each tool result, which would eat the first line's leading whitespace
+    (read_file's right-aligned line numbers, a command's indented output): a header goes first."""
     numbers = [line.split("\t", 1)[0].strip() for line in text.split("\n") if "\t" in line]
     numbers = [n for n in numbers if n.isdigit()]
     return f"{path}, lines {numbers[0]}-{numbers[-1]}:" if numbers else f"{path}:"
