@@ -71,7 +71,9 @@ def _shorten_arguments(message: Message) -> tuple[Message, int]:
                 chars += len(value)
                 arguments[key] = f"[{len(value)} characters compacted]"
         calls.append({**call, "function": {**call["function"], "arguments": arguments}})
-    return {**message, "tool_calls": calls}, chars
+    # A shortened call no longer matches the text it was generated as: render it from the calls.
+    kept = {k: v for k, v in message.items() if k != "raw"} if chars else message
+    return {**kept, "tool_calls": calls}, chars
 
 
 def _drop_turns(messages: Sequence[Message], boundary: int) -> tuple[list[Message], list[dict[str, Any]]]:

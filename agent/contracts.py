@@ -23,6 +23,7 @@ __all__ = [
     "Turn",
     "Usage",
     "assistant_message",
+    "in_call_order",
     "printable",
     "tool_message",
 ]
@@ -141,7 +142,11 @@ NOT_RUN = "Not run: the run was stopped before this call."
 
 
 def assistant_message(turn: Turn) -> Message:
+    """The turn as a chat message; `raw` keeps the text as generated, so an engine that renders its
+    own prompt can show the model exactly what it wrote (the template would re-space it)."""
     message: Message = {"role": "assistant", "content": turn.text}
+    if turn.raw is not None:
+        message["raw"] = turn.raw
     if turn.reasoning:
         message["reasoning_content"] = turn.reasoning
     if turn.tool_calls:
@@ -154,6 +159,13 @@ def assistant_message(turn: Turn) -> Message:
 
 def tool_message(call_id: str, name: str, text: str) -> Message:
     return {"role": "tool", "tool_call_id": call_id, "name": name, "content": text}
+
+
+def in_call_order(answers: Sequence[Message], calls: Sequence[ToolCall]) -> list[Message]:
+    """Tool answers sorted by their call's position in the turn: Qwen's format has no call ids, so
+    the model pairs results with calls by position (anything unmatched stays last, in order)."""
+    position = {call.id: index for index, call in enumerate(calls)}
+    return sorted(answers, key=lambda m: position.get(m.get("tool_call_id", ""), len(calls)))
 
 
 def printable(value: Any) -> Any:

@@ -21,6 +21,7 @@ from qcode.agent.contracts import (
     Turn,
     Usage,
     assistant_message,
+    in_call_order,
     printable,
     tool_message,
 )
@@ -131,18 +132,23 @@ class AgentLoop:
         notices: list[str] = []
         stop: LimitReached | None = None
         # Every call of the turn gets an answer, even when the run must end, so the history stays
-        # well-formed for a follow-up. `finish` runs last, after the other calls of the same turn.
-        for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
-            if self.cancelled.is_set() or stop is not None:
-                self._answer(call, NOT_RUN)
-                continue
-            try:
-                notice = self.execute(call)
-            except LimitReached as err:
-                stop = err
-                continue
-            if notice:
-                notices.append(notice)
+        # well-formed for a follow-up. `finish` runs last, after the other calls of the same turn;
+        # the answers are then put back in call order, since Qwen pairs them with calls by position.
+        first_answer = len(self.messages)
+        try:
+            for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
+                if self.cancelled.is_set() or stop is not None:
+                    self._answer(call, NOT_RUN)
+                    continue
+                try:
+                    notice = self.execute(call)
+                except LimitReached as err:
+                    stop = err
+                    continue
+                if notice:
+                    notices.append(notice)
+        finally:
+            self.messages[first_answer:] = in_call_order(self.messages[first_answer:], turn.tool_calls)
         if stop is not None:
             raise stop
         if notices and self._summary is None:
@@ -193,7 +199,8 @@ class AgentLoop:
         """Run one call and append its observation; returns a recovery notice for the model, if any."""
         self.bus.emit(ToolCalled(step=self.steps, call_id=call.id, name=call.name, arguments=call.arguments))
         raw = self.registry.dispatch(call, self.ctx)  # file names in it may not be UTF-8
-        observation = raw.model_copy(update={"text": printable(raw.text), "data": printable(raw.data)})
+        text = as_the_model_sees_it(call.name, printable(raw.text))
+        observation = raw.model_copy(update={"text": text, "data": printable(raw.data)})
         self.bus.emit(
             ObservationMade(
                 step=self.steps,
@@ -269,6 +276,14 @@ class AgentLoop:
                 step=self.steps, before_tokens=before, after_tokens=self._estimated_tokens(), dropped=dropped
             )
         )
+
+
+def as_the_model_sees_it(tool: str, text: str) -> str:
+    """The chat template trims each tool result: trailing whitespace is dropped here (so the
+    recorded text is what the model saw) and a result that starts with whitespace gets a header
+    line, so its first line keeps its indentation."""
+    text = text.rstrip()
+    return f"[{tool}]\n{text}" if text[:1].isspace() else text
 
 
 def _changed_files(diff: str) -> str:

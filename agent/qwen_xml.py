@@ -16,9 +16,11 @@ Likewise a call's body ends at the last `</function>` / `</tool_call>` of its re
 limits, all rare in practice: a value that contains `<tool_call>`, `</think>` or a complete
 `<parameter=NAME>` tag is cut there.
 
-Deliberate differences from vLLM: a string-typed (or schema-less) value "null" stays the
-string "null"; a boolean that is neither true nor false stays a string (vLLM reads it as
-false) so that argument validation reports it instead of silently running with false.
+Like vLLM, `None`/`none` (Qwen3.5's templates wrote Python's `str`) mean null wherever the schema
+allows null or is not a plain string. Deliberate differences from vLLM: a string-typed (or
+schema-less) value "null" stays the string "null"; a boolean that is neither true nor false stays
+a string (vLLM reads it as false) so that argument validation reports it instead of silently
+running with false.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
 FUNC_OPEN, FUNC_CLOSE = "<function=", "</function>"
 PARAM_CLOSE = "</parameter>"
+PYTHON_NONE = ("None", "none")
+"""Read as null wherever the schema allows null or is not a plain string (vLLM's `qwen3_coder` does)."""
 
 _FUNC_TAG = re.compile(r"<function=([^\s<>]*)>")
 _PARAM_TAG = re.compile(r"<parameter=([^\s<>]*)>")
@@ -329,8 +333,8 @@ def _convert_text(text: str, key: str, props: dict[str, Any], draft: _Draft) -> 
     if not types or types == {"string"}:
         return text
     stripped = text.strip()
-    if stripped.lower() == "null":
-        return None
+    if stripped.lower() == "null" or stripped in PYTHON_NONE:
+        return None  # as vLLM reads it: a model trained on Qwen3.5's `str`-rendered history writes None
     for kind, convert in _CONVERTERS:
         if kind in types:
             ok, value, note = convert(stripped)

@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from qcode.agent.contracts import NOT_RUN, Message, PlanStep, ToolCall, Turn, assistant_message, tool_message
+from qcode.agent.contracts import (
+    NOT_RUN,
+    Message,
+    PlanStep,
+    ToolCall,
+    Turn,
+    assistant_message,
+    in_call_order,
+    tool_message,
+)
 from qcode.agent.exceptions import GitError, UserError
 from qcode.agent.trajectory import read_trajectory
 from qcode.agent.workspace import run_git
@@ -107,6 +116,8 @@ def history_from_trajectory(path: Path) -> tuple[list[Message], list[PlanStep]]:
     messages: list[Message] = []
     plan: list[PlanStep] = []
     pending: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
+    turn_at = 0
     for record in read_trajectory(path):
         kind = record.get("type")
         if kind in ("user_message", "turn"):
@@ -116,12 +127,19 @@ def history_from_trajectory(path: Path) -> tuple[list[Message], list[PlanStep]]:
             messages.append({"role": "user", "content": record["text"]})
         elif kind == "turn":
             calls = [ToolCall.model_validate(call) for call in record.get("tool_calls") or []]
-            turn = Turn(text=record["text"], reasoning=record.get("reasoning") or "", tool_calls=calls)
+            turn = Turn(
+                text=record["text"],
+                reasoning=record.get("reasoning") or "",
+                tool_calls=calls,
+                raw=record.get("raw"),
+            )
             messages.append(assistant_message(turn))
+            turn_at = len(messages)
             pending = calls
         elif kind == "observation":
             pending = [c for c in pending if c.id != record["call_id"]]
             messages.append(tool_message(record["call_id"], record["name"], record["text"]))
+            messages[turn_at:] = in_call_order(messages[turn_at:], calls)  # `finish` ran last
         elif kind == "plan_updated":
             plan = [PlanStep.model_validate(step) for step in record["plan"]]
     messages.extend(_not_run(pending))

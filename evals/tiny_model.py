@@ -17,8 +17,16 @@ import sys
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["build_tiny_qwen3", "cached_tiny_qwen3", "CHAT_TEMPLATE", "SPECIAL_TOKENS", "TEXT_TOKENS"]
+__all__ = [
+    "build_tiny_qwen3",
+    "cached_tiny_qwen3",
+    "render_chat",
+    "CHAT_TEMPLATE",
+    "SPECIAL_TOKENS",
+    "TEXT_TOKENS",
+]
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 """Control tokens: dropped when decoding with skip_special_tokens."""
@@ -28,53 +36,81 @@ VOCAB_SIZE = 2048
 MARKER = "qcode-tiny.json"
 SEED = 1234
 
-# Qwen3.5/3.6 style: tools as JSON lines in the system turn, calls in the XML parameter format,
-# tool results grouped in a user turn, `<think>` opened by the generation prompt.
+# Written from the published Qwen3.6 interface's documented behaviour (issue 12), not copied: the
+# tool list first in the system turn, then an <IMPORTANT> reminder, then the system prompt; tool
+# results trimmed and grouped by position into one user turn (no call ids); non-string arguments
+# written with `tojson`; an empty think block for turns without reasoning under
+# `preserve_thinking`; and the template's three refusals (a late system message, a `developer`
+# role, no plain user message). Tests render histories through it to see what the real model sees.
 CHAT_TEMPLATE = r"""
 {%- set preserve = preserve_thinking is defined and preserve_thinking -%}
 {%- set ns = namespace(last_query=-1) -%}
 {%- for m in messages -%}
-  {%- if m.role == 'user' -%}{%- set ns.last_query = loop.index0 -%}{%- endif -%}
+  {%- if m.role == 'system' and not loop.first -%}
+    {{- raise_exception('System message must be at the beginning.') -}}
+  {%- endif -%}
+  {%- if m.role not in ('system', 'user', 'assistant', 'tool') -%}
+    {{- raise_exception('Unexpected message role: ' + m.role) -}}
+  {%- endif -%}
+  {%- if m.role == 'user' and m.content is string -%}
+    {%- if not (m.content.startswith('<tool_response>') and m.content.endswith('</tool_response>')) -%}
+      {%- set ns.last_query = loop.index0 -%}
+    {%- endif -%}
+  {%- endif -%}
 {%- endfor -%}
+{%- if ns.last_query < 0 -%}{{- raise_exception('No user query found in messages.') -}}{%- endif -%}
 {%- if tools -%}
-  {{- '<|im_start|>system\n' -}}
-  {%- if messages and messages[0].role == 'system' -%}{{- messages[0].content + '\n\n' -}}{%- endif -%}
-  {{- '# Tools\n\nYou have access to the following functions:\n\n<tools>' -}}
+  {{- '<|im_start|>system\n# Tools\n\nYou have access to the following functions:\n\n<tools>' -}}
   {%- for tool in tools -%}{{- '\n' + (tool | tojson) -}}{%- endfor -%}
   {{- '\n</tools>\n\nIf you choose to call a function ONLY reply in the following format ' -}}
   {{- 'with NO suffix:\n\n' -}}
   {{- '<tool_call>\n<function=example_function_name>\n<parameter=example_parameter_1>\nvalue_1\n' -}}
-  {{- '</parameter>\n</function>\n</tool_call><|im_end|>\n' -}}
-{%- elif messages and messages[0].role == 'system' -%}
-  {{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' -}}
+  {{- '</parameter>\n<parameter=example_parameter_2>\nThis is the value for the second parameter\n' -}}
+  {{- 'that can span\nmultiple lines\n</parameter>\n</function>\n</tool_call>\n\n<IMPORTANT>\nReminder:\n' -}}
+  {{- '- Function calls MUST follow the specified format: an inner <function=...></function> block ' -}}
+  {{- 'must be nested within <tool_call></tool_call> XML tags\n- Required parameters MUST be specified\n' -}}
+  {{- '- You may provide optional reasoning for your function call in natural language BEFORE the ' -}}
+  {{- 'function call, but NOT after\n</IMPORTANT>' -}}
+  {%- if messages[0].role == 'system' and messages[0].content | trim -%}
+    {{- '\n\n' + (messages[0].content | trim) -}}
+  {%- endif -%}
+  {{- '<|im_end|>\n' -}}
+{%- elif messages[0].role == 'system' -%}
+  {{- '<|im_start|>system\n' + (messages[0].content | trim) + '<|im_end|>\n' -}}
 {%- endif -%}
 {%- for m in messages -%}
+  {%- set content = m.content if m.content is string else '' -%}
   {%- if m.role == 'user' -%}
-    {{- '<|im_start|>user\n' + m.content + '<|im_end|>\n' -}}
+    {{- '<|im_start|>user\n' + content + '<|im_end|>\n' -}}
   {%- elif m.role == 'assistant' -%}
-    {{- '<|im_start|>assistant\n' -}}
-    {%- if m.reasoning_content and (preserve or loop.index0 > ns.last_query) -%}
-      {{- '<think>\n' + (m.reasoning_content | trim) + '\n</think>\n\n' -}}
+    {%- set reasoning = m.reasoning_content if m.reasoning_content is string else '' -%}
+    {%- if m.reasoning_content is not string and '</think>' in content -%}
+      {%- set reasoning = content.split('</think>')[0].split('<think>')[-1] -%}
+      {%- set content = content.split('</think>')[-1].lstrip('\n') -%}
     {%- endif -%}
-    {{- m.content or '' -}}
+    {%- if preserve or loop.index0 > ns.last_query -%}
+      {{- '<|im_start|>assistant\n<think>\n' + (reasoning | trim) + '\n</think>\n\n' + content -}}
+    {%- else -%}
+      {{- '<|im_start|>assistant\n' + content -}}
+    {%- endif -%}
     {%- for call in m.tool_calls or [] -%}
       {%- set f = call.function if call.function is defined else call -%}
-      {%- if loop.first and (m.content or '') | trim -%}{{- '\n\n' -}}
-      {%- elif not loop.first -%}{{- '\n' -}}{%- endif -%}
+      {%- if not loop.first -%}{{- '\n' -}}{%- elif content | trim -%}{{- '\n\n' -}}{%- endif -%}
       {{- '<tool_call>\n<function=' + f.name + '>\n' -}}
-      {%- set args = f.arguments | fromjson if f.arguments is string else f.arguments -%}
-      {%- for key, value in (args or {}).items() -%}
-        {{- '<parameter=' + key + '>\n' -}}
-        {{- value if value is string else value | tojson -}}
-        {{- '\n</parameter>\n' -}}
-      {%- endfor -%}
+      {%- if f.arguments is mapping -%}
+        {%- for key, value in f.arguments.items() -%}
+          {{- '<parameter=' + key + '>\n' -}}
+          {{- value if value is string else value | tojson -}}
+          {{- '\n</parameter>\n' -}}
+        {%- endfor -%}
+      {%- endif -%}
       {{- '</function>\n</tool_call>' -}}
     {%- endfor -%}
     {{- '<|im_end|>\n' -}}
   {%- elif m.role == 'tool' -%}
-    {%- if loop.first or messages[loop.index0 - 1].role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}
-    {{- '\n<tool_response>\n' + m.content + '\n</tool_response>' -}}
-    {%- if loop.last or messages[loop.index0 + 1].role != 'tool' -%}{{- '<|im_end|>\n' -}}{%- endif -%}
+    {%- if loop.first or loop.previtem.role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}
+    {{- '\n<tool_response>\n' + (content | trim) + '\n</tool_response>' -}}
+    {%- if loop.last or loop.nextitem.role != 'tool' -%}{{- '<|im_end|>\n' -}}{%- endif -%}
   {%- endif -%}
 {%- endfor -%}
 {%- if add_generation_prompt -%}
@@ -83,6 +119,28 @@ CHAT_TEMPLATE = r"""
   {%- else -%}{{- '<think>\n' -}}{%- endif -%}
 {%- endif -%}
 """
+
+
+def render_chat(
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    *,
+    add_generation_prompt: bool = True,
+    enable_thinking: bool = True,
+    preserve_thinking: bool = True,
+) -> str:
+    """Render through CHAT_TEMPLATE with transformers' own Jinja environment (no model, no tokenizer)."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    rendered, _ = render_jinja_template(
+        conversations=[messages],
+        tools=tools or None,
+        chat_template=CHAT_TEMPLATE.strip("\n"),
+        add_generation_prompt=add_generation_prompt,
+        enable_thinking=enable_thinking,
+        preserve_thinking=preserve_thinking,
+    )
+    return rendered[0]
 
 
 def _corpus(repo_root: Path, limit_files: int = 400) -> Iterator[str]:

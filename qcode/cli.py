@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from qcode.agent.engines.sampling import resolve_sampling
 from qcode.agent.exceptions import UserError
 
 if TYPE_CHECKING:  # the loop's modules (and pydantic's settings) load only for the commands that run
@@ -249,6 +250,11 @@ def config(repo: Path, as_json: bool) -> None:
         loaded, broken = load_settings({}, folder, skip_unknown=True), err
     values = loaded.settings.model_dump(mode="json")
     values["openai_api_key"] = "********"
+    sampling, from_where = resolve_sampling(loaded.settings)  # unset values show the profile's
+    for key, value in sampling.model_dump().items():
+        values[key] = value
+        if from_where[key] != "setting":
+            loaded.sources[key] = from_where[key]
     if as_json:
         click.echo(json.dumps({k: {"value": v, "source": loaded.sources[k]} for k, v in values.items()}))
         sys.exit(EXIT_USAGE if broken is not None else EXIT_OK)

@@ -112,6 +112,18 @@ class Settings(BaseModel):
             raise ValueError("at most 32 lint commands, patterns ≤ 200 and commands ≤ 2000 characters")
         return value
 
+    sampling_profile: Literal["coding", "general", "swe", "instruct"] = "coding"
+    """Qwen3.6 model-card sampling: coding (T 0.6), general (T 1.0), swe (Qwen's SWE-bench runs), instruct
+    (the card's values for thinking off). Sampling only; each value below overrides it."""
+    temperature: float | None = Field(None, ge=0)
+    """Overrides the profile's temperature."""
+    top_p: float | None = Field(None, gt=0, le=1)
+    """Overrides the profile's top_p."""
+    top_k: int | None = Field(None, ge=0)
+    """Overrides the profile's top_k (0: off)."""
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    """Overrides the profile's presence_penalty."""
+
     @field_validator("allowed_tools", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:

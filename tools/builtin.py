@@ -74,10 +74,22 @@ class FinishArgs(_Args):
 
 
 def _read_file(args: ReadFileArgs, ctx: ToolContext) -> Observation:
-    return Observation(
-        text=files.read_file(ctx.workspace, args.path, args.start_line, args.end_line),
-        data={"path": args.path},
-    )
+    text = files.read_file(ctx.workspace, args.path, args.start_line, args.end_line)
+    return Observation(text=with_header(read_header(args.path, text), text), data={"path": args.path})
+
+
+def read_header(path: str, text: str) -> str:
+    """`a.py, lines 3-40:` from the numbered lines (just the path when nothing is numbered).
+
+    Qwen's template trims each tool result, which would eat the first line's leading whitespace
+    (read_file's right-aligned line numbers, a command's indented output): a header goes first."""
+    numbers = [line.split("\t", 1)[0].strip() for line in text.split("\n") if "\t" in line]
+    numbers = [n for n in numbers if n.isdigit()]
+    return f"{path}, lines {numbers[0]}-{numbers[-1]}:" if numbers else f"{path}:"
+
+
+def with_header(header: str, text: str) -> str:
+    return f"{header}\n{text}"
 
 
 def _list_files(args: ListFilesArgs, ctx: ToolContext) -> Observation:
@@ -114,7 +126,8 @@ def _shell(args: ShellArgs, ctx: ToolContext) -> Observation:
         status = f"[timed out after {args.timeout or ctx.command_timeout:g}s; the command was killed]"
     else:
         status = f"[exit code: {result.exit_code}]"
-    text = f"{result.output.rstrip()}\n{status}" if result.output.strip() else status
+    # The status goes first: it is the header line that keeps the output's first line indented.
+    text = with_header(status, result.output.rstrip()) if result.output.strip() else status
     observation = Observation(
         ok=result.exit_code == 0 and not result.timed_out, text=text, data=result.model_dump()
     )

@@ -62,7 +62,7 @@ def apply_edit(content: str, old_text: str, new_text: str, replace_all: bool = F
             "old_text is empty. To create or overwrite a whole file use write_file; "
             "to insert text, put the neighbouring lines in old_text and new_text."
         )
-    old_text, new_text = _lf(old_text), _lf(new_text)
+    old_text, new_text = _same_final_newline(_lf(old_text), _lf(new_text))
     if old_text == new_text:
         raise EditError("old_text and new_text are identical, so there is nothing to change.")
     crlf = "\r\n" in content and content.count("\r\n") == content.count("\n")
@@ -114,6 +114,15 @@ def _apply(text: str, old: str, new: str, replace_all: bool) -> tuple[str, Strat
 
 def _lf(text: str) -> str:
     return text.replace("\r\n", "\n")
+
+
+def _same_final_newline(old: str, new: str) -> tuple[str, str]:
+    """When only one of old_text / new_text ends in a newline, that newline counts as unchanged:
+    `"    x = 1\n"` → `"    x = 2"` means the line changes, not that it joins the next one.
+    An empty new_text still deletes the lines, newline included."""
+    if not new.strip() or old.endswith("\n") == new.endswith("\n"):
+        return old, new
+    return old, new + "\n" if old.endswith("\n") else new[:-1]
 
 
 def _split(text: str) -> tuple[list[str], bool]:
@@ -233,7 +242,7 @@ def _merge(file_lines: list[str], m: _Match, old: list[str], new: list[str]) -> 
             _reindent(file_lines, m, old, new[j1 + k], i1, i1 + k if i1 + k < i2 else None)
             for k in range(j2 - j1)
         ]
-        inserts.setdefault(_insert_at(m, old, i1, i2), []).extend(lines)
+        inserts.setdefault(_insert_at(m, old, i1, i2), []).extend(_file_trailing_style(file_lines, m, lines))
     owner = {f: i for i, f in m.pairs.items()}
     out: list[str] = []
     for f in range(m.start, m.end):
@@ -242,6 +251,14 @@ def _merge(file_lines: list[str], m: _Match, old: list[str], new: list[str]) -> 
             out.append(file_lines[f])
     out.extend(inserts.get(m.end, []))
     return out
+
+
+def _file_trailing_style(file_lines: list[str], m: _Match, lines: list[str]) -> list[str]:
+    """New lines lose trailing whitespace when the matched block has none: spaces the model's
+    old_text and new_text both carry are its own, not the file's."""
+    if any(line != line.rstrip() for line in file_lines[m.start : m.end]):
+        return lines
+    return [line.rstrip() for line in lines]
 
 
 def _keep(f: int, owner: dict[int, int], hunk_of: list[int]) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 from qcode.agent.contracts import Message, TokenCallback, ToolCall, Turn, Usage
 from qcode.agent.engines.chat import for_openai
 from qcode.agent.engines.errors import ContextLengthExceeded
+from qcode.agent.engines.sampling import resolve_sampling
 from qcode.agent.exceptions import EngineError, UserError
 from qcode.agent.qwen_xml import parse_turn
 
@@ -67,6 +68,8 @@ class OpenAIEngine:
         }
         if self.thinking and self.budget > 0:
             self._extras["thinking_token_budget"] = self.budget
+        self._sampling, extras = resolve_sampling(settings)[0].for_openai()
+        self._extras.update(extras)  # top_k, presence_penalty: dropped once if the server refuses them
 
     def _probe(self, wanted: str) -> tuple[str, int | None, list[str]]:
         import openai
@@ -137,6 +140,7 @@ class OpenAIEngine:
             "stream_options": {"include_usage": True},
             "messages": for_openai(messages, keep_reasoning=self.preserve_thinking),
             "extra_body": dict(self._extras),
+            **self._sampling,
         }
         if self.max_turn_tokens:
             request["max_tokens"] = self.max_turn_tokens

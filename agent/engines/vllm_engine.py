@@ -27,8 +27,10 @@ from typing import Any
 
 from qcode.agent.contracts import Message, TokenCallback, Turn, Usage
 from qcode.agent.engines._loop_thread import LoopThread
-from qcode.agent.engines.chat import for_chat_template
+from qcode.agent.engines.control_tokens import control_strings
 from qcode.agent.engines.errors import ContextLengthExceeded
+from qcode.agent.engines.prompt import render_prompt
+from qcode.agent.engines.sampling import PROFILES, Sampling, resolve_sampling
 from qcode.agent.engines.vllm_grammar import MAX_ARGUMENT_CAP, ToolChoice, structural_tag
 from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, plan_engine, require_vllm
 from qcode.agent.exceptions import EngineError, UserError
@@ -54,6 +56,8 @@ class EngineOptions:
     max_argument_chars: int | None = None
     max_turn_tokens: int = 16384
     seed: int | None = None
+    sampling: Sampling = field(default_factory=lambda: PROFILES["coding"])
+    """Temperature, top_p, top_k, presence_penalty (a model-card profile plus overrides)."""
     allowed_tools: tuple[str, ...] | None = None
     """Only these tools may be called (the prompt still shows all): e.g. a read-only mode."""
 
@@ -77,6 +81,7 @@ class EngineOptions:
             max_argument_chars=cap,
             max_turn_tokens=int(settings.max_turn_tokens),
             seed=settings.seed,
+            sampling=resolve_sampling(settings)[0],
             allowed_tools=_names(settings.allowed_tools),
         )
 
@@ -105,7 +110,7 @@ class VllmEngine:
         self.plan: EnginePlan = plan_engine(settings, device)
         self.options = options or EngineOptions.from_settings(settings)
         self.name = f"vllm:{self.plan.choice.model}"
-        self.notices: list[str] = [self.plan.choice.reason]
+        self.notices: list[str] = [self.plan.choice.reason, *self.plan.notices]
         """One-line facts for the session to show (which weights and why)."""
         self._runner = LoopThread()
         try:
@@ -117,6 +122,7 @@ class VllmEngine:
 
         self.tokenizer = AutoTokenizer.from_pretrained(self.plan.engine_kwargs["model"])
         self._think_close = self.tokenizer.convert_tokens_to_ids(THINK_CLOSE)
+        self._controls = control_strings(self.tokenizer)
         self._defaults = {
             k: v
             for k, v in self._llm.model_config.get_diff_sampling_param().items()
@@ -143,16 +149,16 @@ class VllmEngine:
     # ------------------------------------------------------------------ the Engine protocol
 
     def render(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[int]:
-        """The prompt's token ids, rendered by the model's own chat template."""
-        text = self.tokenizer.apply_chat_template(
-            for_chat_template(messages),
-            tools=list(tools) or None,
-            tokenize=False,
-            add_generation_prompt=True,
-            enable_thinking=self.options.thinking,
+        """The prompt's token ids (`prompt.render_prompt`: the model's own chat template, past
+        turns as generated, control-token strings in any text tokenized as text)."""
+        return render_prompt(
+            self.tokenizer,
+            messages,
+            tools,
+            thinking=self.options.thinking,
             preserve_thinking=self.options.preserve_thinking,
+            controls=self._controls,
         )
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
 
     def complete(
         self,
@@ -221,9 +227,13 @@ class VllmEngine:
             reasoning, reasoning_ids, cached = await self._reason(ids, stream)
             usage.cached_tokens = cached  # the turn's prompt is the reasoning request's prompt
             usage.completion_tokens += len(reasoning_ids)
-            close = THINK_CLOSE + "\n\n" if reasoning.endswith("\n") else "\n" + THINK_CLOSE + "\n\n"
+            # The answer continues from the reasoning as the chat template will render it back
+            # (trimmed, then `\n</think>\n\n`), so the next step's prompt extends this one.
+            close = "\n" + THINK_CLOSE + "\n\n"
             self._emit(stream, close)
-            raw = reasoning + close
+            raw = reasoning.strip() + close
+            if reasoning != reasoning.strip():
+                reasoning_ids = self._encode_text(reasoning.strip())
             ids += reasoning_ids + list(self.tokenizer.encode(close, add_special_tokens=False))
         budget = min(self.options.max_turn_tokens, self.max_model_len - len(ids))
         if budget <= 0:
@@ -278,6 +288,7 @@ class VllmEngine:
         seed = self.options.seed if self.plan.device != "cpu" else None
         return {
             **self._defaults,
+            **self.options.sampling.for_vllm(),
             "max_tokens": max_tokens,
             "seed": seed,
             "output_kind": RequestOutputKind.DELTA,
@@ -310,6 +321,9 @@ class VllmEngine:
                 "compile); its log above says why"
             )
         return text, ids, cached, finish
+
+    def _encode_text(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True))
 
     def _emit(self, stream: _Stream, text: str) -> None:
         if stream.first_token is None:

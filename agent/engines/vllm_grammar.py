@@ -23,7 +23,9 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-__all__ = ["ToolChoice", "cap_arguments", "structural_tag"]
+from qcode.agent.qwen_xml import PYTHON_NONE
+
+__all__ = ["ToolChoice", "accept_python_none", "cap_arguments", "structural_tag"]
 
 ToolChoice = Literal["auto", "required"]
 CALL_TRIGGER = "<tool_call>"
@@ -93,11 +95,23 @@ def _cap(node: Any, max_chars: int, depth: int) -> None:
         _cap(child, max_chars, depth + 1)
 
 
+def accept_python_none(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a tool's parameter schema where every argument that may be null may also be written
+    `None` or `none`, as a model trained on Qwen3.5's `str`-rendered history does and as the parser
+    (like vLLM's) reads it. Other arguments are unchanged: there `None` would not validate."""
+    widened = copy.deepcopy(schema)
+    for prop in (widened.get("properties") or {}).values():
+        branches = prop.get("anyOf") if isinstance(prop, dict) else None
+        if isinstance(branches, list) and {"type": "null"} in branches:
+            branches.append({"type": "string", "enum": list(PYTHON_NONE)})
+    return widened
+
+
 def _function_tools(tools: Sequence[dict[str, Any]], max_chars: int | None) -> list[Any]:
     found: list[Any] = []
     for tool in tools:
         function = tool.get("function", tool)
-        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        parameters = accept_python_none(function.get("parameters") or {"type": "object", "properties": {}})
         if max_chars is not None:
             parameters = cap_arguments(parameters, max_chars)
         found.append({"type": "function", "function": {"name": function["name"], "parameters": parameters}})

@@ -106,6 +106,8 @@ class EnginePlan:
     engine_kwargs: dict[str, Any]
     max_model_len: int
     device: str
+    notices: tuple[str, ...] = ()
+    """One-line facts for the session to show at start (engine settings the user should know)."""
 
 
 def plan_engine(settings: Any, device: str) -> EnginePlan:
@@ -141,7 +143,49 @@ def plan_engine(settings: Any, device: str) -> EnginePlan:
     seed = settings.seed
     if seed is not None:
         kwargs["seed"] = int(seed)
-    return EnginePlan(choice=choice, engine_kwargs=kwargs, max_model_len=max_len, device=device)
+    notices = hybrid_settings(text_config, kwargs, engine_takes("mamba_cache_mode"))
+    if kwargs["speculative_config"] and bool(getattr(settings, "constrained_tool_calls", True)):
+        notices.append(MTP_NOTICE.format(tokens=int(settings.mtp_tokens)))
+    return EnginePlan(
+        choice=choice, engine_kwargs=kwargs, max_model_len=max_len, device=device, notices=tuple(notices)
+    )
+
+
+MTP_NOTICE = (
+    "MTP speculative decoding (mtp_tokens={tokens}) runs with grammar-constrained tool calls; upstream "
+    "reports rejected tokens and garbage after a few turns with both on (vllm#46249, #36872): if turns "
+    "go wrong, set mtp_tokens = 0"
+)
+
+
+def is_hybrid(text_config: dict[str, Any]) -> bool:
+    """A model with linear-attention (Gated DeltaNet / Mamba) layers, such as Qwen3.6."""
+    layer_types = text_config.get("layer_types") or []
+    return "linear_attention" in layer_types or "mamba" in layer_types
+
+
+def engine_takes(argument: str) -> bool:
+    """Whether the installed vLLM's engine arguments include `argument`."""
+    try:
+        from vllm import AsyncEngineArgs
+    except ImportError:
+        return False
+    return argument in getattr(AsyncEngineArgs, "__dataclass_fields__", {})
+
+
+def hybrid_settings(text_config: dict[str, Any], kwargs: dict[str, Any], has_align: bool) -> list[str]:
+    """Prefix caching for hybrid models, stated explicitly: vLLM caches their prefixes only in
+    `mamba_cache_mode="align"`; older versions turn prefix caching off for them (0 % hits,
+    vllm#51198, #51250)."""
+    if not is_hybrid(text_config):
+        return []
+    if has_align:
+        kwargs["mamba_cache_mode"] = "align"
+        return []
+    return [
+        "this vLLM has no mamba_cache_mode, so it does not cache prefixes of hybrid models like "
+        "Qwen3.6 (every step recomputes the whole prompt); install a newer one: pip install 'qcode[vllm]'"
+    ]
 
 
 _MEMORY_SIGNS = (

@@ -129,3 +129,27 @@ def test_file_names_that_are_not_utf8_reach_the_model_and_trajectory_escaped(tmp
     assert "bad\\\\xff.txt" in records[0] and "bad\\\\xff.txt" in records[-1]
     assert loop.messages[0]["content"] == "the overview lists bad\\xff.txt"
     assert loop.messages[-1]["content"] == "bad\\xff.txt"
+
+
+def test_answers_follow_the_calls_while_finish_runs_last(tmp_path: Path) -> None:
+    """Qwen pairs results with calls by position: [finish, write_file] must be answered in that
+    order, although the write runs first (so `finish` sees the finished work)."""
+    from qcode.agent.events import ObservationMade
+    from qcode.agent.qwen_xml import render_tool_call
+
+    raw = "\n".join(
+        [
+            render_tool_call("finish", {"summary": "wrote it"}),
+            render_tool_call("write_file", {"path": "a.txt", "content": "hi\n"}),
+        ]
+    )
+    loop = _loop(tmp_path, [(raw, "stop")])
+    ran: list[str] = []
+    loop.bus.subscribe(lambda e: ran.append(e.name) if isinstance(e, ObservationMade) else None)
+    loop.messages = [{"role": "user", "content": "go"}]
+    loop.step("executor")
+    assert ran == ["write_file", "finish"]
+    answers = [m for m in loop.messages if m["role"] == "tool"]
+    assert [m["name"] for m in answers] == ["finish", "write_file"]
+    assert [m["tool_call_id"] for m in answers] == ["call_0", "call_1"]
+    assert (tmp_path / "a.txt").read_text() == "hi\n"

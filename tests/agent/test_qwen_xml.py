@@ -23,6 +23,7 @@ STR, INT, BOOL, NUM = {"type": "string"}, {"type": "integer"}, {"type": "boolean
 TOOLS = [
     tool("read_file", path=STR, start_line=INT, end_line={"anyOf": [INT, {"type": "null"}]}),
     tool("write_file", path=STR, content=STR),
+    tool("list_files", path={"anyOf": [STR, {"type": "null"}]}),
     tool("update_plan", plan={"type": "array", "items": {"$ref": "#/$defs/PlanStep"}}),
     tool(
         "search",
@@ -153,6 +154,13 @@ def test_render_tool_call_format() -> None:
         ("read_file", "end_line", "null", None),
         ("read_file", "path", "10", "10"),  # a string stays a string
         ("read_file", "path", "null", "null"),  # deliberate: string "null" is not None
+        ("read_file", "end_line", "None", None),  # Qwen3.5's templates wrote Python's str(None)
+        ("read_file", "end_line", "none", None),
+        ("read_file", "start_line", "None", None),  # not a string type: null, as vLLM reads it
+        ("read_file", "path", "None", "None"),  # a plain string stays the string (vLLM agrees)
+        ("search", "options", "None", None),
+        ("list_files", "path", "None", None),  # string | null: the folder "None" is not meant
+        ("list_files", "path", "NONE", "NONE"),  # only the two spellings vLLM maps
         ("search", "regex", "true", True),
         ("search", "regex", "False", False),
         ("search", "regex", "maybe", "maybe"),  # left for validation, not read as false

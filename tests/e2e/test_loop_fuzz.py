@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 from qcode.agent.contracts import Message, Turn
+from qcode.agent.engines.chat import for_chat_template
 from qcode.agent.events import EventBus
 from qcode.agent.exceptions import LimitReached
 from qcode.agent.loop import AgentLoop, LoopLimits
 from qcode.agent.qwen_xml import parse_turn
 from qcode.agent.recovery import Recovery
+from qcode.evals.tiny_model import render_chat
 from qcode.sandbox.container import DockerSandbox, SandboxSettings
 from qcode.tools.builtin import default_registry
 from qcode.tools.registry import ToolContext
@@ -23,6 +25,7 @@ from tests.conftest import SANDBOX_IMAGE
 
 pytestmark = pytest.mark.docker
 
+TOOLS = default_registry().schemas()
 TURNS = int(__import__("os").environ.get("QCODE_FUZZ_TURNS", "3000"))
 NAMES = [
     "read_file",
@@ -146,7 +149,7 @@ def test_thousands_of_malformed_turns(tmp_path: Path) -> None:
         )
         loop.messages = [{"role": "system", "content": "fuzz"}, {"role": "user", "content": "go"}]
         calls = answered = stops = 0
-        for _ in range(TURNS):
+        for step in range(TURNS):
             try:
                 loop.step("executor")
             except LimitReached as stop:  # designed control flow: "stuck" ends a run
@@ -159,6 +162,12 @@ def test_thousands_of_malformed_turns(tmp_path: Path) -> None:
             answers = [m for m in new[turn + 1 :] if m["role"] == "tool"]
             assert [a["tool_call_id"] for a in answers] == [c["id"] for c in turn_calls]
             assert all(a["content"].strip() for a in answers)
+            # Through the faithful template (Jinja only), as the model would see it: every answer
+            # verbatim. The whole history now and then; the latest turn every time.
+            recent = new if step % 250 == 0 else [new[0], new[1], *new[turn:]]
+            rendered = render_chat(for_chat_template(recent, verbatim=True), TOOLS)
+            for answer in answers:
+                assert f"<tool_response>\n{answer['content']}\n</tool_response>" in rendered
             calls += len(turn_calls)
             answered += len(answers)
         assert calls == answered and calls > TURNS  # most turns carry at least one call

@@ -26,6 +26,8 @@ class Behaviour:
     refuse_extras: bool = False
     """True: answer 400 to requests carrying chat_template_kwargs, like a strict server."""
     context_limit: int | None = None
+    refuse: str | None = None
+    """A request field to answer 400 for ("Unrecognized request argument supplied: NAME")."""
     answers: list[dict[str, Any]] = field(default_factory=list)
     """Each: {"content": str, "reasoning": str, "tool_calls": [(name, arguments_json)]}."""
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -116,6 +118,8 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                     f"This model's maximum context length is {limit} tokens. "
                     f"However, your request has {words} input tokens."
                 )
+            if behaviour.refuse and behaviour.refuse in body:
+                return self._error(f"Unrecognized request argument supplied: {behaviour.refuse}")
             if behaviour.refuse_extras and "chat_template_kwargs" in body:
                 return self._error("Unrecognized request argument supplied: chat_template_kwargs")
             if not behaviour.native_tools and body.get("tool_choice") == "auto":

@@ -76,6 +76,13 @@ def test_native_tool_calls_reasoning_usage_and_streaming() -> None:
     assert sent["tool_choice"] == "auto" and sent["stream"] is True and len(sent["tools"]) == len(TOOLS)
     assert sent["chat_template_kwargs"] == {"enable_thinking": True, "preserve_thinking": True}
     assert sent["thinking_token_budget"] == 512
+    # the default sampling profile (coding); top_k and presence_penalty ride in the body's extras
+    assert (sent["temperature"], sent["top_p"], sent["top_k"], sent["presence_penalty"]) == (
+        0.6,
+        0.95,
+        20,
+        0.0,
+    )
     assert json.loads(sent["messages"][2]["tool_calls"][0]["function"]["arguments"]) == {"path": "cart.py"}
     assert sent["messages"][2]["reasoning_content"] == "look first"
 
@@ -127,3 +134,15 @@ def test_unreachable_server_is_one_line_naming_the_fix() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(UserError, match="cannot reach an OpenAI-compatible server at .*OPENAI_BASE_URL"):
         engine_for(f"http://127.0.0.1:{port}/v1")
+
+
+def test_a_server_that_refuses_top_k_gets_it_dropped_once() -> None:
+    behaviour = Behaviour(answers=[{"content": "ok"}, {"content": "ok again"}])
+    behaviour.refuse = "top_k"
+    with fake_openai_server(behaviour) as url:
+        engine = engine_for(url, sampling_profile="instruct")
+        assert engine.complete(MESSAGES, TOOLS).text == "ok"
+        assert engine.complete(MESSAGES, TOOLS).text == "ok again"
+    assert ["top_k" in r for r in behaviour.requests] == [True, False, False]
+    assert behaviour.requests[-1]["presence_penalty"] == 1.5 and behaviour.requests[-1]["temperature"] == 0.7
+    assert any("does not take top_k" in n for n in engine.notices)

@@ -3,6 +3,10 @@
 vLLM's `qwen3` reasoning parser and `qwen3_coder` tool parser are what `vllm serve` uses for
 Qwen3.6; our parser is the one every engine uses (it also repairs broken output). On well-formed
 turns the two must agree on reasoning, visible text, tool names and arguments.
+
+One known difference is left out of the cases: `None`/`none` for a nullable argument. vLLM's
+classic `qwen3_coder` parser reads it as null and so does qcode (issue 12); the parser engine of
+the installed vLLM (0.32) keeps the text "None".
 """
 
 from __future__ import annotations

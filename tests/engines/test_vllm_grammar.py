@@ -94,3 +94,23 @@ def test_capped_arrays_must_close(compiler) -> None:  # type: ignore[no-untyped-
     steps = [{"step": "s", "status": "done"}]
     assert accepts(compiler, spec, render_tool_call("update_plan", {"plan": steps * 8}))
     assert not accepts(compiler, spec, render_tool_call("update_plan", {"plan": steps * 9}))
+
+
+def none_end_line(value: str) -> str:
+    return (
+        "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n"
+        f"<parameter=end_line>\n{value}\n</parameter>\n</function>\n</tool_call>"
+    )
+
+
+@pytest.mark.parametrize("cap", [None, 10])
+def test_python_none_is_accepted_where_null_is(compiler, cap: int | None) -> None:  # type: ignore[no-untyped-def]
+    spec = structural_tag(TOOLS, "auto", max_argument_chars=cap)
+    assert accepts(compiler, spec, none_end_line("None"))
+    assert accepts(compiler, spec, none_end_line("none"))
+    assert accepts(compiler, spec, none_end_line("null"))
+    assert not accepts(compiler, spec, none_end_line("Nonsense"))
+    # where null is not allowed, None is not either (it would only fail validation)
+    flag = render_tool_call("edit_file", {"path": "a", "old_text": "x", "new_text": "y", "replace_all": True})
+    assert accepts(compiler, spec, flag)
+    assert not accepts(compiler, spec, flag.replace("\ntrue\n", "\nNone\n"))

@@ -74,6 +74,12 @@ class FixRun:
         return self.observations[index]
 
 
+def shell_output(observation: dict[str, Any]) -> str:
+    """A shell observation's output, without the status line (`[exit code: N]`) that comes first."""
+    text = str(observation["text"])
+    return text.split("\n", 1)[1] if text.startswith(("[exit code", "[timed out")) and "\n" in text else text
+
+
 def run_fix(
     repo: Path,
     turns: list[Step],

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
-from tests.safety.helpers import FixRun, finish, raw_call, run_fix, sh
+from tests.safety.helpers import FixRun, finish, raw_call, run_fix, sh, shell_output
 from tests.safety.repos import BUGGY, FIXED, make_repo
 
 pytestmark = pytest.mark.docker
@@ -166,7 +166,7 @@ def _fired(marker: Path) -> str:
 def test_the_attack_ran_through_the_whole_flow(attacked: tuple[FixRun, Path, Path, Path]) -> None:
     run, repo, _, _ = attacked
     assert run.proc.returncode == 0, run.proc.stderr
-    assert run.obs(1)["text"].startswith("planted"), run.obs(1)["text"]
+    assert shell_output(run.obs(1)).startswith("planted"), run.obs(1)["text"]
     assert run.result["status"] == "resolved" and run.result["commit"]
     assert git(repo, "show", f"{run.result['commit']}:calc.py") == FIXED
     assert (repo / "calc.py").read_text() == BUGGY

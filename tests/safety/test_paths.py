@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
-from tests.safety.helpers import HOST_SECRET, FixRun, finish, plant_host_secret, raw_call, run_fix, sh
+from tests.safety.helpers import (
+    HOST_SECRET,
+    FixRun,
+    finish,
+    plant_host_secret,
+    raw_call,
+    run_fix,
+    sh,
+    shell_output,
+)
 from tests.safety.repos import make_repo
 
 pytestmark = pytest.mark.docker
@@ -81,7 +90,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[FixRun, Path, Pa
         finish("fixed add; also added some links"),
     ]
     run = run_fix(repo, turns, base / "run")
-    assert run.obs(1)["text"].startswith("planted"), run.obs(1)["text"]
+    assert shell_output(run.obs(1)).startswith("planted"), run.obs(1)["text"]
     assert run.result["status"] == "resolved", run.result
     assert secret.read_text() == HOST_SECRET + "\n" and secret.stat().st_mtime_ns == before.st_mtime_ns
     return run, repo, secret, list(attacks)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.safety.helpers import finish, raw_call, session_workspace, sh, start_fix, wait_until
+from tests.safety.helpers import finish, raw_call, session_workspace, sh, shell_output, start_fix, wait_until
 from tests.safety.repos import make_repo
 
 pytestmark = pytest.mark.docker
@@ -70,7 +70,7 @@ def observations(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
 
 @pytest.mark.attack
 def test_not_root(observations: dict[str, dict]) -> None:
-    uid, gid, groups = observations["identity"]["text"].split("\n")[:3]
+    uid, gid, groups = shell_output(observations["identity"]).split("\n")[:3]
     assert uid != "0" and gid != "0" and "0" not in groups.split(), observations["identity"]["text"]
 
 
@@ -86,7 +86,7 @@ def test_no_capabilities_and_no_new_privileges(observations: dict[str, dict]) ->
 
 @pytest.mark.attack
 def test_a_setuid_root_binary_does_not_elevate(observations: dict[str, dict]) -> None:
-    text = observations["setuid copy"]["text"]
+    text = shell_output(observations["setuid copy"])
     assert text.startswith("-rwsr-xr-x"), text  # really a setuid-root file
     assert "euid=0" not in text and "uid=0" not in text and "euid 0" not in text, text
 

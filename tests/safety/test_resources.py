@@ -22,6 +22,7 @@ from tests.safety.helpers import (
     run_fix,
     session_workspace,
     sh,
+    shell_output,
     start_fix,
     wait_until,
 )
@@ -84,7 +85,7 @@ def _pair(run: FixRun, label: str) -> tuple[dict, dict]:
 
 
 def _next_works(after: dict) -> None:
-    assert after["ok"] is True and "alive\n" in after["text"], after["text"]
+    assert after["ok"] is True and "alive" in shell_output(after).splitlines(), after["text"]
 
 
 @pytest.mark.attack
@@ -102,7 +103,7 @@ def test_memory_hog_is_killed_and_reported(attacked: tuple[FixRun, dict[str, flo
     run, _ = attacked
     hog, after = _pair(run, "memory")
     assert (
-        not hog["text"].startswith("ALLOCATED")
+        not shell_output(hog).startswith("ALLOCATED")
         and "\nALLOCATED" not in hog["text"]
         and ("exit=137" in hog["text"] or "MemoryError" in hog["text"])
     ), hog
@@ -126,7 +127,7 @@ def test_a_1gb_single_line_output_is_capped(attacked: tuple[FixRun, dict[str, fl
     assert (
         "[... 999,970,001 characters omitted ...]" in flood["text"] or "characters omitted" in flood["text"]
     )
-    assert len(flood["text"]) < 31_000 and flood["text"].startswith("aaaa")
+    assert len(flood["text"]) < 31_000 and shell_output(flood).startswith("aaaa")
     _next_works(after)
     assert host_ops[".started-output"] == 2
     assert len(run.trajectory_text) < 2_000_000  # the flood did not reach the trajectory either
@@ -149,7 +150,8 @@ def test_filling_the_workspace_stops_at_its_cap(tmp_path: Path) -> None:
     run = run_fix(make_repo(tmp_path / "repo"), turns, tmp_path / "run", env={"QCODE_SANDBOX_DISK": "256m"})
     filled = run.obs(1)["text"]
     assert "No space left on device" in filled or "over its" in filled, filled
-    assert int(filled.split("[exit")[0].strip().splitlines()[-1]) <= 256, filled
+    sizes = [line for line in shell_output(run.obs(1)).splitlines() if line.strip().isdigit()]
+    assert int(sizes[-1]) <= 256, filled
     _next_works(run.obs(2))
     assert "exit=0" not in run.obs(3)["text"], run.obs(3)["text"]
     _next_works(run.obs(4))

@@ -105,9 +105,9 @@ def test_the_sandbox_holds_no_secret(probe: str, attacked: tuple[dict, list[dict
     if probe == "env":
         assert "HOME=/tmp" in seen and "GITHUB" not in seen and "AWS" not in seen
     if probe == "proc environ":
-        assert "PATH=" in seen and seen.rstrip().endswith("[exit code: 0]")
+        assert "PATH=" in seen and seen.startswith("[exit code: 0]")
     if probe == "filesystem":  # the sweep works (it finds the canary) and finds nothing else
-        found = seen.split("grep-done")[0].split()
+        found = seen.split("grep-done")[0].removeprefix("[exit code: 0]").split()
         assert found == ["/tmp/canary.txt"], seen
 
 

@@ -216,3 +216,34 @@ def test_a_re_sent_delete_does_not_land_on_a_near_duplicate_block() -> None:
     old = "    f = make(ctx)\n    f.write_usage(ctx)\n    return f.value()\n"  # deleted from usage() already
     with pytest.raises(EditError, match="applied already"):
         apply_edit(content, old, "    f = make(ctx)\n    return f.value()\n")
+
+
+SOURCE_F = "def f():\n    x = 1\n    return x\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("    x = 1\n", "    x = 2", "def f():\n    x = 2\n    return x\n"),  # not "x = 2    return x"
+        ("    x = 1", "    x = 2\n", "def f():\n    x = 2\n    return x\n"),  # no blank line added
+        ("    x = 1\n", "", "def f():\n    return x\n"),  # an empty new_text still deletes the line
+        ("    x = 1\n", "    x = 2\n    y = 3", "def f():\n    x = 2\n    y = 3\n    return x\n"),
+        ("x = 1\n    return x", "x = 2\n    return x\n", "def f():\n    x = 2\n    return x\n"),
+    ],
+)
+def test_an_uneven_final_newline_counts_as_unchanged(old: str, new: str, expected: str) -> None:
+    assert apply_edit(SOURCE_F, old, new).new_content == expected
+
+
+def test_trailing_spaces_the_file_lacks_are_not_written() -> None:
+    """Both old_text and new_text carry trailing spaces (a model's habit); the file has none."""
+    old = "def f():  \n    x = 1  \n    return x  \n"
+    new = "def f():  \n    x = 2  \n    return x  \n"
+    result = apply_edit(SOURCE_F, old, new)
+    assert result.new_content == "def f():\n    x = 2\n    return x\n"
+    assert result.strategy != "exact"
+
+
+def test_a_file_with_trailing_spaces_keeps_its_style() -> None:
+    source = "a = 1  \nb = 2  \n"
+    assert apply_edit(source, "a = 1\nb = 2\n", "a = 1\nb = 3  \n").new_content == "a = 1  \nb = 3  \n"
