@@ -195,6 +195,7 @@ class Session:
             diff=self.workspace.diff,
             command_timeout=self.options.command_timeout,
             approve=self.approver,
+            guard=self.workspace.guard,  # host reads of the workspace run with the sandbox frozen
         )
         self._loop = AgentLoop(
             self.engine,
@@ -334,5 +335,5 @@ class Session:
             self.workspace.publish(commit, self.branch)
         patch_path = self.options.patch_out or self.folder / "result.patch"
         patch_path.parent.mkdir(parents=True, exist_ok=True)
-        patch_path.write_text(self.workspace.patch(commit), encoding="utf-8")
+        self.workspace.write_patch(commit, patch_path)  # streamed: never the whole patch in memory
         result.branch, result.commit, result.patch = self.branch, commit, str(patch_path)

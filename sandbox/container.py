@@ -332,16 +332,30 @@ class DockerSandbox:
     def paused(self) -> Iterator[None]:
         """Freeze every process of the sandbox while the host reads or writes the workspace, so no
         background process can swap a file for a symlink between host git's check and its use."""
-        if self._container is None or self._pause_depth:  # nested: already frozen
+        if self._container is None or self._pause_depth or not self._freeze():  # nested, or stopped
             yield
             return
-        self._container.pause()
         self._pause_depth = 1
         try:
             yield
         finally:
             self._pause_depth = 0
             self._container.unpause()
+
+    def _freeze(self, attempts: int = 3) -> bool:
+        """Pause the container; False when it is not running (no process left to race). A freeze
+        that fails while it runs is retried, then fails closed: the host read does not happen."""
+        for attempt in range(attempts):
+            try:
+                self._container.pause()
+                return True
+            except docker.errors.APIError as err:
+                self._container.reload()
+                if self._container.status in ("exited", "dead", "created"):
+                    return False
+                if attempt == attempts - 1:
+                    raise SandboxUnavailable(f"could not freeze the sandbox for a host read: {err}") from None
+        return False
 
     def close(self) -> None:
         """Remove the container (idempotent), even if Ctrl-C arrives while doing so."""
