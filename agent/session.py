@@ -26,6 +26,7 @@ from qcode.agent.overview import repo_overview
 from qcode.agent.recovery import Recovery
 from qcode.agent.sessions import SessionMeta, history_from_trajectory, save_meta
 from qcode.agent.trajectory import TrajectoryWriter
+from qcode.agent.untrusted import for_commit
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
 from qcode.prompts import defuse, render
 from qcode.sandbox.quota import prepare_workspace_mount
@@ -324,7 +325,7 @@ class Session:
         first_task = self._meta.task.strip()
         title = first_task.splitlines()[0][:72] if first_task else "qcode"
         body = result.summary.strip() or result.reason
-        commit = self.workspace.commit(f"qcode: {title}\n\n{body}\n")
+        commit = self.workspace.commit(f"qcode: {for_commit(title)}\n\n{for_commit(body)}\n")
         if commit is None:
             if result.status == "resolved" and self.workspace.tip is None:
                 result.status, result.reason = "unresolved", "finished without changing any file"

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qcode.agent.exceptions import UserError
+from qcode.agent.untrusted import for_markup
 from qcode.config import Settings, load_settings
 
 if TYPE_CHECKING:  # the loop's modules load only for the commands that run it
@@ -26,7 +27,7 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    stderr.print(f"[red]qcode: {message}[/]")
+    stderr.print(f"[red]qcode: {for_markup(message)}[/]")
     sys.exit(code)
 
 

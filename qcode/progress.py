@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 
 from qcode.agent.events import (
     ModelTurn,
@@ -14,6 +13,7 @@ from qcode.agent.events import (
     SessionStarted,
     ToolCalled,
 )
+from qcode.agent.untrusted import for_markup as escape  # [issue 13] ESC/OSC, markup, `::` lines
 
 __all__ = ["ProgressPrinter"]
 
@@ -38,7 +38,7 @@ class ProgressPrinter:
                 )
             case ToolCalled():
                 args = ", ".join(f"{k}={_short(v)}" for k, v in event.arguments.items())
-                self.console.print(f"  [bold]{event.name}[/]({escape(args)})")
+                self.console.print(f"  [bold]{escape(_short(event.name))}[/]({escape(args)})")
             case ObservationMade() if not event.ok:
                 self.console.print(f"    [red]✗[/] {escape(_short(event.text, 160))}")
             case PlanUpdated():

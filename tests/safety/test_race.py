@@ -10,7 +10,6 @@ no observation may hold the secret or the name of a host file, and the run must 
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 
