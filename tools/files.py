@@ -108,6 +108,7 @@ def edit_file(
 def workspace_files(root: Path, path: str | None = None, pattern: str | None = None) -> list[str]:
     """Sorted workspace-relative file paths: ripgrep, else git, else a plain walk."""
     base = paths.resolve_in_workspace(root, path or ".", must_exist=True)
+    paths.require_file_or_folder(base, path or ".")
     rel = paths.workspace_relative(root, base)
     if base.is_file():
         return [rel] if _glob_ok(rel, pattern) else []

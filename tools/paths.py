@@ -18,7 +18,14 @@ from typing import IO, Any
 from qcode.agent.bounded import run_bounded
 from qcode.agent.exceptions import ToolError
 
-__all__ = ["find_rg", "open_in_workspace", "read_capped", "resolve_in_workspace", "workspace_relative"]
+__all__ = [
+    "find_rg",
+    "open_in_workspace",
+    "read_capped",
+    "require_file_or_folder",
+    "resolve_in_workspace",
+    "workspace_relative",
+]
 
 _EXAMPLE = "like 'src/app.py'"
 
@@ -53,6 +60,13 @@ def resolve_in_workspace(root: Path, rel: str, *, must_exist: bool = False) -> P
     if must_exist and not real.exists():
         raise ToolError(f"{rel!r} does not exist in the workspace.")
     return real
+
+
+def require_file_or_folder(real: Path, rel: str) -> None:
+    """A search or listing root must be a regular file or a folder: ripgrep given a FIFO by name
+    would block on it (while walking, it skips them)."""
+    if not (real.is_dir() or real.is_file()):
+        raise ToolError(f"{rel!r} is not a regular file or folder (a FIFO, socket or device); refused.")
 
 
 def workspace_relative(root: Path, real: Path) -> str:

@@ -147,5 +147,5 @@ def _capped(observation: Observation) -> Observation:
 def cap_text(text: str, limit: int = OBSERVATION_LIMIT) -> str:
     if len(text) <= limit:
         return text
-    half = limit // 2
+    half = (limit - 100) // 2  # room for the note: the result is never longer than `limit`
     return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"

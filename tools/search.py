@@ -28,6 +28,7 @@ def search(root: Path, pattern: str, path: str | None = None, glob: str | None =
     if not pattern:
         raise ToolError("pattern is empty; give a regular expression such as 'def main'.")
     base = paths.resolve_in_workspace(root, path or ".", must_exist=True)
+    paths.require_file_or_folder(base, path or ".")
     rel = paths.workspace_relative(root, base)
     rg = paths.find_rg()
     hits = _rg_search(rg, root, pattern, rel, glob) if rg else _py_search(root, pattern, rel, glob)
