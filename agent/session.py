@@ -53,6 +53,8 @@ class SessionOptions(BaseModel):
     """Keep the workspace copy after close (for inspection, undo and resume)."""
     workspace_disk: str | None = None
     """Size cap of the workspace, e.g. '8g' (kernel-enforced when qcode runs as root)."""
+    checkpoint_bytes: int | None = None
+    """Bytes the host-only git dir's checkpoints may hold; the oldest go first (None: unbounded)."""
 
 
 class RunResult(BaseModel):
@@ -97,7 +99,7 @@ class Session:
         self.folder = options.state_dir / "sessions" / self.id
         self.trajectory_path = self.folder / "trajectory.jsonl"
         self.workspace = Workspace(self.folder, self.repo)
-        self.checkpoints = Checkpoints(self.workspace)
+        self.checkpoints = Checkpoints(self.workspace, options.checkpoint_bytes)
         self.branch: str | None = resume.branch if resume else options.branch
         self.cancelled = threading.Event()
         self._writer: TrajectoryWriter | None = None

@@ -56,6 +56,9 @@ class Settings(BaseModel):
     """Process limit of the sandbox container."""
     sandbox_disk: str | None = "8g"
     """Size cap of the workspace (a loop-mounted image when qcode runs as root, else checked per command)."""
+    checkpoint_bytes: str | None = None
+    """Disk the session's checkpoints (host.git) may hold, e.g. '2g'; the oldest are dropped past it.
+    Default: `sandbox_disk`. An undo past the kept ones says so."""
     output_limit: int = Field(30_000, ge=1000, le=200_000)
     """Characters of one command's output the model sees (head and tail are kept)."""
     state_dir: Path = Field(default_factory=_state_home)
