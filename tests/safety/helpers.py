@@ -85,9 +85,11 @@ def run_fix(
     args: tuple[str, ...] = (),
     timeout: float = 600,
     peak_rss_to: Path | None = None,
+    as_user: list[str] | None = None,
 ) -> FixRun:
     """Run `qcode fix` on `repo` with `turns` as the model; `folder` holds the replay and state.
-    `peak_rss_to`: run qcode through tests/safety/rss.py, which writes its peak RSS (KiB) there."""
+    `peak_rss_to`: run qcode through tests/safety/rss.py, which writes its peak RSS (KiB) there.
+    `as_user`: an argv prefix that runs qcode as another user (tests/nonroot.py)."""
     folder.mkdir(parents=True, exist_ok=True)
     replay = write_replay(folder / "attack.jsonl", turns)
     run_env = {
@@ -102,6 +104,7 @@ def run_fix(
         run_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # the repo root: `tests` imports
     proc = subprocess.run(
         [
+            *(as_user or []),
             *command,
             "fix",
             task,
