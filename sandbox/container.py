@@ -6,6 +6,7 @@ import atexit
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,6 +162,8 @@ class DockerSandbox:
         self._owns_client = client is None
         self._container: Any = None
         self._pause_depth = 0
+        self._pause_lock = threading.Lock()
+        self._frozen = False
         self._shell: PersistentShell | None = None
         self._disk_limit = parse_size(settings.disk) if settings.disk else 0
         self._size_watch: WorkspaceSizeWatch | None = None  # a plain folder under a size cap
@@ -332,15 +335,20 @@ class DockerSandbox:
     def paused(self) -> Iterator[None]:
         """Freeze every process of the sandbox while the host reads or writes the workspace, so no
         background process can swap a file for a symlink between host git's check and its use."""
-        if self._container is None or self._pause_depth or not self._freeze():  # nested, or stopped
-            yield
-            return
-        self._pause_depth = 1
+        # Counted under a lock: the TUI's diff thread and the agent's tools may both freeze at once;
+        # the first in pauses, the last out unpauses (nested uses in one thread count the same way).
+        with self._pause_lock:
+            if self._pause_depth == 0:
+                self._frozen = self._container is not None and self._freeze()
+            self._pause_depth += 1
         try:
             yield
         finally:
-            self._pause_depth = 0
-            self._container.unpause()
+            with self._pause_lock:
+                self._pause_depth -= 1
+                if self._pause_depth == 0 and self._frozen:
+                    self._frozen = False
+                    self._container.unpause()
 
     def _freeze(self, attempts: int = 3) -> bool:
         """Pause the container; False when it is not running (no process left to race). A freeze
