@@ -39,6 +39,7 @@ def _attack(
 
 
 def _contained(run: FixRun, peak_kib: int) -> None:
+    print(f"peak RSS of qcode: {peak_kib // 1024} MB")  # shown with -s: the number the issue asks for
     assert peak_kib < PEAK_RSS_LIMIT_KIB, f"qcode's peak RSS was {peak_kib // 1024} MB"
     assert run.result["status"] == "resolved", run.result
     assert all(len(o["text"]) <= OBSERVATION_LIMIT for o in run.observations)
