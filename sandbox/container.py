@@ -272,7 +272,7 @@ class DockerSandbox:
             notes.append(_PIDS_RESET.format(when="before this command ran"))
         if self._reset_if_pids_exhausted():
             notes.append(_PIDS_RESET.format(when="after this command"))
-        if self._size_watch is not None and (note := self._size_watch.check()):
+        if self._size_watch is not None and (note := self._size_watch.check(self.paused)):
             notes.append(note)
         if not notes:
             return result
