@@ -79,3 +79,16 @@ def test_sanitisers_directly() -> None:
     )
     assert "Signed-off-by:" not in for_commit("x\n\nSigned-off-by: a <a@b>")
     assert for_markdown("mail a@b.example, see `x`") == "mail a@b.example, see `x`"
+
+
+@pytest.mark.attack
+def test_tui_tool_card_shows_hostile_names_as_text() -> None:
+    """The TUI's card title went through Textual markup (`[/x]` raised MarkupError) and passed ESC
+    sequences on to the terminal."""
+    from qcode.agent.events import ToolCalled
+
+    from qcode.tui.widgets.conversation import ToolCard
+
+    card = ToolCard(ToolCalled(step=1, call_id="c", name="[/x]", arguments={"path": f"{ESCAPES}a.py"}))
+    title = card.title
+    assert "[/x]" in str(title) and "\x1b" not in str(title) and "\x07" not in str(title)
