@@ -72,7 +72,12 @@ def run_bounded(
                     selector.unregister(key.fd)
     if out.full or timed_out:
         _kill(proc)
-    code = proc.wait()
+    try:  # both pipes closed, yet the program may linger: the deadline still holds
+        code = proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(proc)
+        code = proc.wait()
     proc.stdout.close()
     proc.stderr.close()
     return Bounded(bytes(out.kept), bytes(err.kept), code, out.full, timed_out)

@@ -30,3 +30,8 @@ def test_stream_to_a_sink_keeps_nothing_in_memory(tmp_path: Path) -> None:
     sink = io.BytesIO()
     done = run_bounded(["sh", "-c", "head -c 5000 /dev/zero"], tmp_path, limit=4096, timeout=30, stdout=sink)
     assert done.stdout == b"" and len(sink.getvalue()) == 4096 and done.truncated
+
+
+def test_a_program_that_closes_its_pipes_and_lingers_is_stopped_at_the_deadline(tmp_path: Path) -> None:
+    done = run_bounded(["sh", "-c", "exec >&- 2>&-; sleep 30"], tmp_path, limit=10, timeout=0.5)
+    assert done.timed_out
