@@ -8,8 +8,12 @@ also undoes what shell commands did to the workspace.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel
+from qcode.agent.exceptions import UserError
 from qcode.agent.workspace import Workspace
+from qcode.sandbox.quota import disk_usage
 
 __all__ = ["CLOSED_LABEL", "Checkpoint", "Checkpoints", "describe"]
 
@@ -33,8 +37,10 @@ def describe(target: Checkpoint | None) -> str:
 
 
 class Checkpoints:
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, budget: int | None = None) -> None:
         self.workspace = workspace
+        self.budget = budget
+        """Bytes the host-only git dir's own objects may hold; past it the oldest checkpoints go."""
 
     def snapshot(self, step: int, label: str) -> Checkpoint | None:
         """Record the workspace as it is now; None when it equals the latest checkpoint, or when
@@ -53,10 +59,36 @@ class Checkpoints:
         commit = self.workspace.commit_tree(
             tree,
             f"checkpoint {number} before step {step}: {label}",
-            parents=[latest.commit] if latest else [self.workspace.repo.head],
+            # The base, not the previous checkpoint: a dropped checkpoint's blobs become unreachable.
+            parents=[self.workspace.repo.head],
         )
         self.workspace.git(["update-ref", f"{REF_PREFIX}{number:06d}", commit])
+        self._keep_in_budget()
         return Checkpoint(number=number, step=step, commit=commit, label=label)
+
+    def _keep_in_budget(self) -> None:
+        """[issue 13] Drop the oldest checkpoints (never the newest) and prune their objects while
+        host.git's own objects are over the budget, so rewrites of a big file cannot fill the disk."""
+        objects = self.workspace.host_git / "objects"
+        if self.budget is None or disk_usage(objects) <= self.budget:
+            return
+        every = self.all()
+        while len(every) > 1 and disk_usage(objects) > self.budget:
+            oldest = every.pop(0)
+            self.workspace.git(["update-ref", "-d", f"{REF_PREFIX}{oldest.number:06d}"])
+            self.workspace.git(["prune", "--expire=now"])
+            self._dropped_file.write_text(str(oldest.number))
+
+    @property
+    def _dropped_file(self) -> Path:
+        return self.workspace.host_git / "qcode-dropped-through"
+
+    def dropped_through(self) -> int:
+        """The number of the newest checkpoint dropped for the budget (0: none)."""
+        try:
+            return int(self._dropped_file.read_text())
+        except (OSError, ValueError):
+            return 0
 
     def all(self) -> list[Checkpoint]:
         lines = self.workspace.git(
@@ -92,6 +124,11 @@ class Checkpoints:
         if len(every) > steps:
             target = every[-1 - steps]
             return target, self.restore(target)
+        if self.dropped_through():
+            raise UserError(
+                f"cannot undo {steps} change(s): only the last {len(every) - 1} are kept; older "
+                "checkpoints were dropped to keep the session under its disk budget (checkpoint_bytes)"
+            )
         return None, self._restore_commit(self.workspace.repo.head)
 
     def restore_latest(self) -> Checkpoint | None:

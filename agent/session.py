@@ -27,6 +27,7 @@ from qcode.agent.overview import repo_overview
 from qcode.agent.recovery import Recovery
 from qcode.agent.sessions import SessionMeta, history_from_trajectory, save_meta
 from qcode.agent.trajectory import TrajectoryWriter
+from qcode.agent.untrusted import for_commit
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
 from qcode.prompts import defuse, render
 from qcode.sandbox.quota import prepare_workspace_mount
@@ -61,6 +62,8 @@ class SessionOptions(BaseModel):
     """Size cap of the workspace, e.g. '8g' (kernel-enforced when qcode runs as root)."""
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     """Checks after every change (syntax, lint or off)."""
+    checkpoint_bytes: int | None = None
+    """Bytes the host-only git dir's checkpoints may hold; the oldest go first (None: unbounded)."""
 
 
 class RunResult(BaseModel):
@@ -108,7 +111,7 @@ class Session:
         self.folder = options.state_dir / "sessions" / self.id
         self.trajectory_path = self.folder / "trajectory.jsonl"
         self.workspace = Workspace(self.folder, self.repo)
-        self.checkpoints = Checkpoints(self.workspace)
+        self.checkpoints = Checkpoints(self.workspace, options.checkpoint_bytes)
         self.branch: str | None = resume.branch if resume else options.branch
         self.cancelled = threading.Event()
         self._writer: TrajectoryWriter | None = None
@@ -224,6 +227,7 @@ class Session:
             command_timeout=self.options.command_timeout,
             approve=self.approver,
             checker=ChangeChecker(self.options.diagnostics),
+            guard=self.workspace.guard,  # host reads of the workspace run with the sandbox frozen
         )
         registry = default_registry()
         if self.extensions is not None:
@@ -379,7 +383,9 @@ class Session:
     def _commit(self, result: RunResult) -> None:
         assert self.branch is not None and self._meta is not None
         body = result.summary.strip() or result.reason
-        commit = self.workspace.commit(f"qcode: {commit_subject(self._task)}\n\n{body}\n")
+        commit = self.workspace.commit(
+            f"qcode: {for_commit(commit_subject(self._task))}\n\n{for_commit(body)}\n"
+        )
         if commit is None:
             if result.status == "resolved" and self.workspace.tip is None:
                 result.status, result.reason = "unresolved", "finished without changing any file"
@@ -390,7 +396,7 @@ class Session:
             self.workspace.publish(commit, self.branch)
         patch_path = self.options.patch_out or self.folder / "result.patch"
         patch_path.parent.mkdir(parents=True, exist_ok=True)
-        patch_path.write_text(self.workspace.patch(commit), encoding="utf-8")
+        self.workspace.write_patch(commit, patch_path)  # streamed: never the whole patch in memory
         result.branch, result.commit, result.patch = self.branch, commit, str(patch_path)
 
 

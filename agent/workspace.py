@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import subprocess
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import IO
 
 import git as gitpython
 from git.exc import GitCommandError
+from qcode.agent.bounded import run_bounded
 from qcode.agent.exceptions import GitError, UserError
 
-__all__ = ["RepoInfo", "Workspace", "inspect_repo", "run_git", "slugify"]
+__all__ = ["RepoInfo", "Workspace", "inspect_repo", "nested_repositories", "run_git", "slugify"]
 
 _SAFE_CONFIG = {
     "core.hooksPath": "/dev/null",
@@ -40,8 +42,35 @@ _SAFE_CONFIG = {
     "safe.directory": "*",
     "protocol.allow": "never",
     "protocol.file.allow": "always",
+    # [issue 13] keys the user's own .git/config (or a file it includes) may set, each a program git
+    # would run while publishing: alternates' ref listing, submodule fetches with their own remote's
+    # upload-pack, transports that run commands (ext::), credential helpers, signing.
+    "core.alternateRefsCommand": "true",
+    "core.alternateRefsPrefixes": "",
+    "core.askPass": "",
+    "core.gitProxy": "",
+    "credential.helper": "",
+    "fetch.recurseSubmodules": "false",
+    "submodule.recurse": "false",
+    "push.recurseSubmodules": "no",
+    "protocol.ext.allow": "never",
+    "protocol.ssh.allow": "never",
+    "protocol.git.allow": "never",
+    "protocol.http.allow": "never",
+    "protocol.https.allow": "never",
+    "commit.gpgSign": "false",
+    "tag.gpgSign": "false",
+    "gpg.program": "false",
+    "sequence.editor": "true",
 }
-"""Overrides applied to every host-side git call (GIT_CONFIG_* beats any repository config file)."""
+"""Overrides applied to every host-side git call (GIT_CONFIG_* beats any repository config file,
+includes and includeIf included: command-line config is read last). git has no allow-list mode, so
+this list enumerates every key that names a program on the paths qcode takes; see SECURITY.md."""
+
+DIFF_LIMIT = 2_000_000
+"""Bytes of `git diff` output kept for the git_diff tool (the observation cap cuts further)."""
+PATCH_LIMIT = 4_000_000_000
+"""Bytes of the result patch written to disk, streamed (never held in memory)."""
 
 FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "qcode", "GIT_AUTHOR_EMAIL": "qcode@localhost"}
 
@@ -49,6 +78,8 @@ FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "qcode", "GIT_AUTHOR_EMAIL": "qcode@loca
 def _safe_env(extra: dict[str, str], config: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
+    # Beats every protocol.*.allow in any config file: only local paths are ever transports here.
+    env.update(GIT_ALLOW_PROTOCOL="file", GIT_NO_REPLACE_OBJECTS="1")
     settings = {**_SAFE_CONFIG, **(config or {})}
     env["GIT_CONFIG_COUNT"] = str(len(settings))
     for index, (key, value) in enumerate(settings.items()):
@@ -235,24 +266,51 @@ class Workspace:
         owner = self.path.stat()
         if os.getuid() != 0 or (owner.st_uid, owner.st_gid) == (0, 0):
             return
-        for folder, dirs, files in os.walk(self.path):
-            for name in [*dirs, *files]:
-                os.lchown(os.path.join(folder, name), owner.st_uid, owner.st_gid)
+        stack = [str(self.path)]  # iterative: a folder nested thousands deep is no RecursionError
+        while stack:
+            for entry in os.scandir(stack.pop()):
+                os.lchown(entry.path, owner.st_uid, owner.st_gid)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
 
     def stage_all(self) -> str:
-        """Index = base commit + everything in the workspace; returns the tree id."""
+        """Index = base commit + everything in the workspace; returns the tree id.
+
+        Folders holding a `.git` (a nested repository, or a planted `gitdir:` pointer to a host
+        repository) are left out: host git would read that repository's HEAD to record a gitlink."""
         with self.guard():
             self.git(["read-tree", self.repo.head])
-            self.git(["add", "--all", "--", "."])
+            excluded = [f":(exclude,literal){rel}" for rel in nested_repositories(self.path)]
+            self.git(["add", "--all", "--", ".", *excluded])
             return self.git(["write-tree"]).strip()
 
     def diff(self, path: str | None = None, stat: bool = False) -> str:
-        """The work so far against the base commit, new files included."""
+        """The work so far against the base commit, new files included; at most DIFF_LIMIT bytes."""
         self.stage_all()
         args = ["diff", "--cached", "--no-ext-diff", "--no-textconv", "--no-color", self.repo.head]
         if stat:
             args.insert(1, "--stat")
-        return self.git([*args, "--", path] if path else args)
+        text, cut = self._git_bounded([*args, "--", path] if path else args, DIFF_LIMIT)
+        return text + (f"\n[diff cut at {DIFF_LIMIT} bytes; ask for one path with path=]" if cut else "")
+
+    def _git_bounded(
+        self, args: Sequence[str], limit: int, sink: IO[bytes] | None = None
+    ) -> tuple[str, bool]:
+        """Host git with the host-only git dir, keeping `limit` bytes of its output (or streaming
+        them to `sink`); (text, cut)."""
+        env = _safe_env(
+            {
+                "GIT_DIR": str(self.host_git),
+                "GIT_WORK_TREE": str(self.path),
+                "GIT_INDEX_FILE": str(self._index),
+            },
+            self._filters(),
+        )
+        done = run_bounded(["git", *args], self.path.parent, limit=limit, timeout=600, env=env, stdout=sink)
+        if done.timed_out or (done.returncode != 0 and not done.truncated):
+            detail = done.stderr.decode("utf-8", "replace").strip().replace("\n", " ")
+            raise GitError(f"git {' '.join(args[:2])} failed: {detail or 'timed out'}")
+        return done.stdout.decode("utf-8", "replace"), done.truncated
 
     def commit(self, message: str) -> str | None:
         """Commit the workspace's state on top of the session's last commit (or the base);
@@ -281,6 +339,8 @@ class Workspace:
                 "--quiet",
                 "--no-tags",
                 "--no-write-fetch-head",
+                "--no-recurse-submodules",
+                "--upload-pack=git-upload-pack",  # not a remote.*.uploadpack from the user's config
                 str(self.host_git),
                 f"+refs/heads/{branch}:refs/heads/{branch}",
             ],
@@ -301,10 +361,49 @@ class Workspace:
         except OSError:
             return False
 
+    def write_patch(self, commit: str, target: Path) -> None:
+        """The result patch, streamed to `target` (a 400 MB change never sits in qcode's memory)."""
+        args = ["diff", "--binary", "--no-ext-diff", "--no-textconv", "--no-color", self.repo.head, commit]
+        with open(target, "wb") as sink:
+            _, cut = self._git_bounded(args, PATCH_LIMIT, sink)
+        if cut:
+            raise GitError(f"the patch is larger than {PATCH_LIMIT} bytes; use the branch instead")
+
     def remove(self) -> None:
         """Delete the workspace copy. The host-only git dir stays: it is small (its objects borrow
         the user's) and holds the checkpoints that `qcode undo` and resuming need."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_tree(self.path)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder the sandbox filled: `rm` handles any depth (Python 3.11's rmtree recurses
+    and raised RecursionError on a folder nested 3,000 deep) and never follows symlinks."""
+    if not os.path.lexists(path):
+        return
+    subprocess.run(
+        ["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True, timeout=600, check=False
+    )
+
+
+def nested_repositories(root: Path) -> list[str]:
+    """Workspace-relative folders below the root that hold a `.git` entry (folder, file or link).
+    Iterative, so a folder nested thousands deep is no RecursionError; symlinks are not entered."""
+    found: list[str] = []
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel if rel else root))
+        except OSError:
+            continue
+        for entry in entries:
+            child = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.name == ".git":
+                if rel:
+                    found.append(rel)
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append(child)
+    return sorted(found)
 
 
 def unique_branch(repo: Path, base: str) -> str:

@@ -47,10 +47,11 @@ def __getattr__(name: str) -> Any:
 
 
 def escape(text: str) -> str:
-    """Rich markup escaping, imported on first use (see `_stderr`)."""
-    from rich.markup import escape as rich_escape
+    """Untrusted text made safe for Rich and the terminal (markup escaped; ESC/OSC, control and bidi
+    characters and workflow-command lines neutralised), imported on first use (see `_stderr`)."""
+    from qcode.agent.untrusted import for_markup
 
-    return rich_escape(text)
+    return for_markup(text)
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -57,7 +57,10 @@ class Settings(BaseModel):
     """Process limit of the sandbox container."""
     sandbox_disk: str | None = "8g"
     """Size cap of the workspace (a loop-mounted image when qcode runs as root, else checked per command)."""
-    output_limit: int = Field(30_000, ge=1000)
+    checkpoint_bytes: str | None = None
+    """Disk the session's checkpoints (host.git) may hold, e.g. '2g'; the oldest are dropped past it.
+    Default: `sandbox_disk`. An undo past the kept ones says so."""
+    output_limit: int = Field(30_000, ge=1000, le=200_000)
     """Characters of one command's output the model sees (head and tail are kept)."""
     state_dir: Path = Field(default_factory=_state_home)
     """Sessions (workspace copies, trajectories, patches) live here."""
@@ -151,6 +154,11 @@ REPO_SETTABLE = frozenset(
 )
 """Keys a repository's own config may set (it is untrusted: see the module docstring)."""
 
+LOWER_ONLY = frozenset(
+    {"max_steps", "max_tokens", "max_wall_seconds", "command_timeout", "output_limit", "max_turn_tokens"}
+)
+"""Limits a repository may only lower: its value is kept only when below the one it would replace."""
+
 
 class SourcedSettings(BaseModel):
     settings: Settings
@@ -192,6 +200,8 @@ def load_settings(
                 if skip_unknown:
                     continue
                 raise UserError(f"unknown setting {key!r} in {source}{_did_you_mean(key)}")
+            if source.startswith("repo") and key in LOWER_ONLY and not _lowers(key, value, merged):
+                continue
             merged[key] = value
             sources[key] = source
     try:
@@ -209,6 +219,16 @@ def _did_you_mean(key: str) -> str:
 
     found = process.extractOne(key, list(Settings.model_fields), scorer=fuzz.ratio, score_cutoff=70)
     return f"; did you mean {found[0]!r}?" if found else "; `qcode config` lists the names"
+
+
+def _lowers(key: str, value: Any, merged: dict[str, Any]) -> bool:
+    """Whether a repository's `value` for the limit `key` is below what the user (or the default)
+    has; a value that is not a number is let through for validation to reject with its source."""
+    current = merged.get(key, Settings.model_fields[key].default)
+    try:
+        return float(value) <= float(current)
+    except (TypeError, ValueError):
+        return True
 
 
 def _repo_layer(repo: Path) -> tuple[str, dict[str, Any]]:

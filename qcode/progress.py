@@ -11,7 +11,6 @@ import threading
 import time
 
 from rich.console import Console
-from rich.markup import escape
 
 from qcode.agent.events import (
     ModelTurn,
@@ -22,6 +21,7 @@ from qcode.agent.events import (
     SessionStarted,
     ToolCalled,
 )
+from qcode.agent.untrusted import for_markup as escape  # [issue 13] ESC/OSC, markup, `::` lines
 
 __all__ = ["ProgressPrinter", "failure_lines", "success_line"]
 
@@ -54,7 +54,7 @@ class ProgressPrinter:
                 )
             case ToolCalled():
                 args = "" if event.name in _QUIET_ARGS else _arguments(event.arguments)
-                self.console.print(f"  [bold]{event.name}[/]({escape(args)})")
+                self.console.print(f"  [bold]{escape(event.name)}[/]({escape(args)})")
                 self._heartbeat.start(event.name)
             case ObservationMade():
                 self._heartbeat.stop()

@@ -16,7 +16,7 @@ from qcode.agent.sessions import load_meta, repo_root
 from qcode.agent.workspace import inspect_repo
 from qcode.config import Settings, user_config_path
 from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
-from qcode.sandbox.quota import reap_stale_mounts
+from qcode.sandbox.quota import parse_size, reap_stale_mounts
 from qcode.tools.checks import DiagnosticsConfig
 
 __all__ = ["check_sandbox", "docker_sandbox_factory", "new_session", "prepare_sandbox"]
@@ -97,6 +97,7 @@ def new_session(
         branch=branch,
         keep_workspace=keep_workspace,
         workspace_disk=settings.sandbox_disk,
+        checkpoint_bytes=_checkpoint_budget(settings),
         limits=LoopLimits(
             max_steps=settings.max_steps,
             max_tokens=settings.max_tokens,
@@ -140,3 +141,9 @@ def new_session(
         if engine is None:
             session_engine.close()
         raise
+
+
+def _checkpoint_budget(settings: Settings) -> int | None:
+    """Bytes host.git may keep for checkpoints: the setting, else the workspace cap (issue 13)."""
+    size = settings.checkpoint_bytes or settings.sandbox_disk
+    return parse_size(size) if size else None

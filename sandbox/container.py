@@ -6,6 +6,7 @@ import atexit
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -181,6 +182,8 @@ class DockerSandbox:
         self._owns_client = client is None
         self._container: Any = None
         self._pause_depth = 0
+        self._pause_lock = threading.Lock()
+        self._frozen = False
         self._shell: PersistentShell | None = None
         self._stopper = Stopper()
         """Set by `interrupt()` from another thread; kills the running command at once."""
@@ -303,7 +306,7 @@ class DockerSandbox:
             notes.append(_PIDS_RESET.format(when="before this command ran"))
         if self._reset_if_pids_exhausted():
             notes.append(_PIDS_RESET.format(when="after this command"))
-        if self._size_watch is not None and (note := self._size_watch.check()):
+        if self._size_watch is not None and (note := self._size_watch.check(self.paused)):
             notes.append(note)
         if not notes:
             return result
@@ -367,16 +370,35 @@ class DockerSandbox:
     def paused(self) -> Iterator[None]:
         """Freeze every process of the sandbox while the host reads or writes the workspace, so no
         background process can swap a file for a symlink between host git's check and its use."""
-        if self._container is None or self._pause_depth:  # nested: already frozen
-            yield
-            return
-        self._container.pause()
-        self._pause_depth = 1
+        # Counted under a lock: the TUI's diff thread and the agent's tools may both freeze at once;
+        # the first in pauses, the last out unpauses (nested uses in one thread count the same way).
+        with self._pause_lock:
+            if self._pause_depth == 0:
+                self._frozen = self._container is not None and self._freeze()
+            self._pause_depth += 1
         try:
             yield
         finally:
-            self._pause_depth = 0
-            self._container.unpause()
+            with self._pause_lock:
+                self._pause_depth -= 1
+                if self._pause_depth == 0 and self._frozen:
+                    self._frozen = False
+                    self._container.unpause()
+
+    def _freeze(self, attempts: int = 3) -> bool:
+        """Pause the container; False when it is not running (no process left to race). A freeze
+        that fails while it runs is retried, then fails closed: the host read does not happen."""
+        for attempt in range(attempts):
+            try:
+                self._container.pause()
+                return True
+            except docker.errors.APIError as err:
+                self._container.reload()
+                if self._container.status in ("exited", "dead", "created"):
+                    return False
+                if attempt == attempts - 1:
+                    raise SandboxUnavailable(f"could not freeze the sandbox for a host read: {err}") from None
+        return False
 
     def close(self) -> None:
         """Remove the container (idempotent), even if Ctrl-C arrives while doing so."""

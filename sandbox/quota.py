@@ -23,8 +23,8 @@ import re
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,14 +217,16 @@ class WorkspaceSizeWatch:
         self._free = shutil.disk_usage(root).free
         self._bound = disk_usage(root)
 
-    def check(self) -> str | None:
-        """A line for the model when the workspace is over its cap, else None."""
+    def check(self, guard: Callable[[], AbstractContextManager[None]] = nullcontext) -> str | None:
+        """A line for the model when the workspace is over its cap, else None. `guard` is entered
+        around the walk: the sandbox's freeze, so no swapped-in symlink leads it outside."""
         free = shutil.disk_usage(self.root).free
         self._bound += max(0, self._free - free)
         self._free = free
         if self._bound <= self.limit:
             return None
-        self._bound = disk_usage(self.root)
+        with guard():
+            self._bound = disk_usage(self.root)
         return over_quota_note(self.root, self.limit, used=self._bound)
 
 

@@ -183,6 +183,7 @@ def default_registry() -> ToolRegistry:
                 "Run a bash command in the sandbox (no network). Use it to run tests.",
                 ShellArgs,
                 _shell,
+                in_sandbox=True,  # never frozen: it runs there
             ),
             Tool("git_diff", "Show the diff of your work so far.", GitDiffArgs, _git_diff),
             Tool(

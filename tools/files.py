@@ -108,6 +108,7 @@ def edit_file(
 def workspace_files(root: Path, path: str | None = None, pattern: str | None = None) -> list[str]:
     """Sorted workspace-relative file paths: ripgrep, else git, else a plain walk."""
     base = paths.resolve_in_workspace(root, path or ".", must_exist=True)
+    paths.require_file_or_folder(base, path or ".")
     rel = paths.workspace_relative(root, base)
     if base.is_file():
         return [rel] if _glob_ok(rel, pattern) else []
@@ -129,10 +130,7 @@ def _read_bytes(root: Path, path: str) -> bytes:
         raise ToolError(f"{path!r} does not exist.{_did_you_mean(root, path)}")
     if real.is_dir():
         raise ToolError(f"{path!r} is a folder, not a file; use list_files(path={path!r}).")
-    if real.stat().st_size > MAX_FILE_BYTES:
-        raise ToolError(f"{path!r} is too large ({real.stat().st_size} bytes) to open; use search.")
-    with paths.open_in_workspace(root, path, "rb") as handle:
-        return handle.read()
+    return paths.read_capped(root, path, MAX_FILE_BYTES)  # regular files only, never past the cap
 
 
 def _read_text(root: Path, path: str) -> str:

@@ -10,14 +10,22 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import subprocess
+import stat
 import sys
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from qcode.agent.bounded import run_bounded
 from qcode.agent.exceptions import ToolError
 
-__all__ = ["find_rg", "open_in_workspace", "resolve_in_workspace", "workspace_relative"]
+__all__ = [
+    "find_rg",
+    "open_in_workspace",
+    "read_capped",
+    "require_file_or_folder",
+    "resolve_in_workspace",
+    "workspace_relative",
+]
 
 _EXAMPLE = "like 'src/app.py'"
 
@@ -35,8 +43,13 @@ def resolve_in_workspace(root: Path, rel: str, *, must_exist: bool = False) -> P
         raise ToolError(
             f"path {rel!r} is absolute; paths must be relative to the workspace root, {_EXAMPLE}."
         )
-    base = Path(os.path.realpath(root))
-    real = Path(os.path.realpath(base / (rel or ".")))
+    try:
+        base = Path(os.path.realpath(root))
+        real = Path(os.path.realpath(base / (rel or ".")))
+    except (OSError, ValueError) as err:  # a link loop or a name the OS refuses: not a crash
+        raise ToolError(
+            f"path {rel!r} cannot be resolved ({err}); use list_files to see what exists."
+        ) from None
     if not real.is_relative_to(base):
         why = (
             "goes above the workspace root"
@@ -47,6 +60,13 @@ def resolve_in_workspace(root: Path, rel: str, *, must_exist: bool = False) -> P
     if must_exist and not real.exists():
         raise ToolError(f"{rel!r} does not exist in the workspace.")
     return real
+
+
+def require_file_or_folder(real: Path, rel: str) -> None:
+    """A search or listing root must be a regular file or a folder: ripgrep given a FIFO by name
+    would block on it (while walking, it skips them)."""
+    if not (real.is_dir() or real.is_file()):
+        raise ToolError(f"{rel!r} is not a regular file or folder (a FIFO, socket or device); refused.")
 
 
 def workspace_relative(root: Path, real: Path) -> str:
@@ -76,18 +96,44 @@ def open_in_workspace(root: Path, rel: str, mode: str = "rb") -> IO[Any]:
             child = _enter(dir_fd, part, create=writing, flags=nofollow)
             os.close(dir_fd)
             dir_fd = child
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC if writing else os.O_RDONLY
+        flags = os.O_WRONLY | os.O_CREAT if writing else os.O_RDONLY
         try:
-            fd = os.open(parts[-1], flags | nofollow, 0o666, dir_fd=dir_fd)
+            # O_NONBLOCK: a FIFO (or device) opens at once instead of blocking qcode forever; it is
+            # refused below, before a byte is read or written.
+            fd = os.open(parts[-1], flags | nofollow | os.O_NONBLOCK, 0o666, dir_fd=dir_fd)
         except IsADirectoryError:
             raise ToolError(f"{rel!r} is a folder, not a file; use list_files to see it.") from None
         except OSError as err:
             raise _refusal(rel, err) from None
     finally:
         os.close(dir_fd)
+    _require_regular(fd, rel)
+    if writing:
+        os.ftruncate(fd, 0)
     if "b" in mode:
         return os.fdopen(fd, mode)
     return os.fdopen(fd, mode, encoding="utf-8", newline="")
+
+
+def _require_regular(fd: int, rel: str) -> None:
+    """Only regular files are read or written: a FIFO, socket or device would stream without end."""
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        os.set_blocking(fd, True)
+        return
+    os.close(fd)
+    raise ToolError(f"{rel!r} is not a regular file (a FIFO, socket or device); refused.")
+
+
+def read_capped(root: Path, rel: str, limit: int) -> bytes:
+    """The bytes of a regular workspace file, refused when larger than `limit`: the size is checked
+    on the open descriptor and the read stops at limit + 1, so a file that grows cannot grow qcode."""
+    with open_in_workspace(root, rel, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(limit + 1) if size <= limit else b""
+    if size > limit or len(data) > limit:
+        raise ToolError(f"{rel!r} is too large ({max(size, len(data))} bytes or more) to open; use search.")
+    return data
 
 
 def _enter(dir_fd: int, part: str, *, create: bool, flags: int) -> int:
@@ -119,27 +165,29 @@ def find_rg() -> str | None:
     return shutil.which("rg")
 
 
+LIST_OUTPUT_BYTES = 8_000_000
+"""Bytes of file names kept from one listing (about 100,000 ordinary paths)."""
+
 RG_BASE = ["--hidden", "--no-require-git", "--glob", "!.git", "--color=never", "--no-messages"]
 """ripgrep's view of a workspace: hidden files included, .gitignore applied even outside git, .git out."""
 
 
-def rg_files(root: Path, extra: list[str] | None = None, timeout: float = 60.0) -> list[str] | None:
+def rg_files(
+    root: Path, extra: list[str] | None = None, timeout: float = 60.0, limit: int = LIST_OUTPUT_BYTES
+) -> list[str] | None:
     """`rg --files` under `root` (paths relative to it), or None when ripgrep is missing or failed.
+    At most `limit` bytes of names are kept (the rest are dropped: a listing is capped anyway).
     Names that are not UTF-8 survive (surrogateescape) instead of failing the decode."""
     rg = find_rg()
     if rg is None:
         return None
     try:
-        proc = subprocess.run(
-            [rg, "--files", *RG_BASE, *(extra or [])],
-            cwd=root,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        proc = run_bounded([rg, "--files", *RG_BASE, *(extra or [])], root, limit=limit, timeout=timeout)
+    except OSError:
         return None
-    if proc.returncode not in (0, 1):  # 1: no files at all, which is still an answer
-        return None
-    out = proc.stdout.decode("utf-8", "surrogateescape")
-    return [line.removeprefix("./") for line in out.splitlines() if line]
+    if proc.timed_out or (proc.returncode not in (0, 1) and not proc.truncated):
+        return None  # 1: no files at all, which is still an answer
+    out = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if proc.truncated:
+        out = out[:-1]  # cut mid-name
+    return [line.removeprefix("./") for line in out if line]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from qcode.agent.qwen_xml import render_tool_call
 from qcode.tools.checks import ChangeChecker
 from rapidfuzz import process
 
-__all__ = ["Approver", "Tool", "ToolContext", "ToolRegistry"]
+__all__ = ["OBSERVATION_LIMIT", "Approver", "Tool", "ToolContext", "ToolRegistry", "cap_text"]
 
 Approver = Callable[[ToolCall], "str | None"]
 """Asked before a validated call runs: None approves, a string rejects with that reason."""
@@ -39,6 +40,13 @@ class ToolContext:
     approve: Approver | None = None
     checker: ChangeChecker = field(default_factory=ChangeChecker)
     """Diagnostics after changes, and the problems it remembers per edited file."""
+    guard: Callable[[], AbstractContextManager[None]] = nullcontext
+    """Entered around every tool that reads or writes the workspace from the host: the session sets
+    it to the sandbox's freeze, so no sandbox process can swap a path while the host follows it."""
+
+
+OBSERVATION_LIMIT = 250_000
+"""Characters of one observation's text (and of each string in its data), whatever the tool."""
 
 
 ToolFunction = Callable[[Any, ToolContext], Observation]
@@ -50,6 +58,8 @@ class Tool:
     description: str
     args: type[BaseModel]
     run: ToolFunction
+    in_sandbox: bool = False
+    """Runs in the sandbox (shell) or touches no file: never frozen around."""
 
     def schema(self) -> dict[str, Any]:
         """OpenAI function-tool schema; the chat template renders it for the model."""
@@ -108,12 +118,13 @@ class ToolRegistry:
                 data={"error": "rejected"},
             )
         try:
-            observation = tool.run(args, ctx)
+            with nullcontext() if tool.in_sandbox else ctx.guard():
+                observation = tool.run(args, ctx)
         except RecoverableError as err:
             return Observation(ok=False, text=str(err), data={"error": type(err).__name__})
         if call.repaired:
             observation.text = f"(note: your call was repaired: {call.repaired})\n{observation.text}"
-        return observation
+        return _capped(observation)
 
     def _unknown(self, name: str) -> str:
         best = process.extractOne(name, self.names)
@@ -133,3 +144,19 @@ class ToolRegistry:
             + f"\nCall it like this (required parameters shown):\n{render_tool_call(tool.name, example)}"
             + f"\nParameters: {json.dumps(parameters.get('properties', {}))}"
         )
+
+
+def _capped(observation: Observation) -> Observation:
+    """The hard cap behind every tool's own: head and tail of an over-long text are kept."""
+    observation.text = cap_text(observation.text)
+    for key, value in observation.data.items():
+        if isinstance(value, str) and len(value) > OBSERVATION_LIMIT:
+            observation.data[key] = cap_text(value)
+    return observation
+
+
+def cap_text(text: str, limit: int = OBSERVATION_LIMIT) -> str:
+    if len(text) <= limit:
+        return text
+    half = (limit - 100) // 2  # room for the note: the result is never longer than `limit`
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
+from qcode.agent.bounded import run_bounded
 from qcode.agent.exceptions import ToolError
 from qcode.tools import files, paths
 
@@ -20,6 +20,7 @@ MAX_MATCHES = 200  # matches shown per call
 MAX_PER_FILE = 50  # so one noisy file cannot crowd out the rest
 MAX_COLUMNS = 300  # longer matching lines are cut
 MAX_SCAN_BYTES = 2_000_000  # the fallback skips larger files
+MAX_OUTPUT_BYTES = 1_000_000  # ripgrep's output kept on the host; long paths cannot grow it further
 
 
 def search(root: Path, pattern: str, path: str | None = None, glob: str | None = None) -> str:
@@ -27,6 +28,7 @@ def search(root: Path, pattern: str, path: str | None = None, glob: str | None =
     if not pattern:
         raise ToolError("pattern is empty; give a regular expression such as 'def main'.")
     base = paths.resolve_in_workspace(root, path or ".", must_exist=True)
+    paths.require_file_or_folder(base, path or ".")
     rel = paths.workspace_relative(root, base)
     rg = paths.find_rg()
     hits = _rg_search(rg, root, pattern, rel, glob) if rg else _py_search(root, pattern, rel, glob)
@@ -52,10 +54,9 @@ def _rg_search(rg: str, root: Path, pattern: str, rel: str, glob: str | None) ->
     if glob:
         argv += ["--glob", glob]
     argv += ["--regexp", pattern, "--", rel]
-    try:
-        proc = subprocess.run(argv, cwd=root, capture_output=True, timeout=60, check=False)
-    except subprocess.TimeoutExpired:
-        raise ToolError("search took longer than 60 s; narrow it with path= or glob=.") from None
+    proc = run_bounded(argv, root, limit=MAX_OUTPUT_BYTES, timeout=60)
+    if proc.timed_out:
+        raise ToolError("search took longer than 60 s; narrow it with path= or glob=.")
     err = proc.stderr.decode("utf-8", "replace")
     if proc.returncode == 2 and "regex" in err.lower():
         reasons = [line.removeprefix("error:").strip() for line in err.splitlines() if "error:" in line]
@@ -64,7 +65,12 @@ def _rg_search(rg: str, root: Path, pattern: str, rel: str, glob: str | None) ->
             f"invalid regular expression {pattern!r}: {detail}. Escape literal ( [ {{ . * + ? with \\."
         )
     out = proc.stdout.decode("utf-8", "replace").splitlines()
-    return [line.removeprefix("./") for line in out if _looks_like_hit(line)][: MAX_MATCHES + 1]
+    if proc.truncated:
+        out = out[:-1]  # the last line may be cut mid-way
+    hits = [line.removeprefix("./") for line in out if _looks_like_hit(line)][: MAX_MATCHES + 1]
+    if proc.truncated and len(hits) <= MAX_MATCHES:
+        hits.append("[output cut: too much text; narrow it with path=, glob= or a more specific pattern]")
+    return hits
 
 
 def _looks_like_hit(line: str) -> bool:
@@ -90,8 +96,7 @@ def _py_search(root: Path, pattern: str, rel: str, glob: str | None) -> list[str
 
 def _scan(root: Path, name: str, regex: re.Pattern[str]) -> list[str]:
     try:
-        with paths.open_in_workspace(root, name, "rb") as handle:
-            data = handle.read()
+        data = paths.read_capped(root, name, MAX_SCAN_BYTES)
     except ToolError:
         return []
     if b"\x00" in data[:8192]:

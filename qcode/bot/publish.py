@@ -58,7 +58,10 @@ def auth_env(url: str, token: str | None) -> dict[str, str]:
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     key = f"http.{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}/.extraheader"
     entries = [f"{key}=", f"{key}=AUTHORIZATION: basic {basic}", f"protocol.{parts.scheme}.allow=always"]
-    return {"GIT_CONFIG_PARAMETERS": " ".join(_sq(entry) for entry in entries)}
+    return {
+        "GIT_CONFIG_PARAMETERS": " ".join(_sq(entry) for entry in entries),
+        "GIT_ALLOW_PROTOCOL": f"file:{parts.scheme}",  # run_git allows only file otherwise
+    }
 
 
 def push_branch(repo: Path, branch: str, token: str | None) -> None:
@@ -70,7 +73,8 @@ def push_branch(repo: Path, branch: str, token: str | None) -> None:
     env = auth_env(url, token)
     try:
         ref = f"refs/heads/{branch}"
-        run_git(["push", "--quiet", "--no-verify", "--force", "origin", f"{ref}:{ref}"], repo, env=env)
+        push = ["push", "--quiet", "--no-verify", "--force", "--receive-pack=git-receive-pack"]
+        run_git([*push, "origin", f"{ref}:{ref}"], repo, env=env)  # not the config's receivepack
     except GitError as err:
         raise GitError(
             f"could not push {branch} to origin ({_redact(url, token)}): {_redact(str(err), token)}"

@@ -11,6 +11,7 @@ import re
 
 from qcode.agent.contracts import PlanStep
 from qcode.agent.session import RunResult
+from qcode.agent.untrusted import for_markdown
 from qcode.bot.events import GitHubEvent
 from qcode.bot.github import PullRequest
 from qcode.bot.triggers import BOT_MARKER
@@ -61,12 +62,14 @@ def pr_body(issue: int, result: RunResult, plan: list[PlanStep], duration: float
     lines = [BOT_MARKER]
     if result.status != "resolved":
         lines += [
-            f"> [!WARNING]\n> qcode did not resolve this ({result.status}: {result.reason}). "
+            f"> [!WARNING]\n> qcode did not resolve this ({result.status}: {for_markdown(result.reason)}). "
             "This draft holds its partial work for a person to take over.",
             "",
         ]
-    lines += ["## Summary", "", result.summary.strip() or result.reason, "", "## Plan", ""]
-    lines += [f"- {_MARK[step.status]} {step.step}" for step in plan] or ["(no plan was made)"]
+    # The model's words: no closing keyword, mention or hidden comment of theirs acts on GitHub.
+    summary = for_markdown(result.summary.strip() or result.reason)
+    lines += ["## Summary", "", summary, "", "## Plan", ""]
+    lines += [f"- {_MARK[step.status]} {for_markdown(step.step)}" for step in plan] or ["(no plan was made)"]
     lines += [
         "",
         "## Tests",
@@ -80,7 +83,7 @@ def pr_body(issue: int, result: RunResult, plan: list[PlanStep], duration: float
         f"| {result.steps} | {result.usage.prompt_tokens:,} | {result.usage.cached_tokens:,} | "
         f"{result.usage.completion_tokens:,} | {duration:.0f} s |",
         "",
-        f"Status: **{result.status}** ({result.reason}) · session `{result.session_id}`",
+        f"Status: **{result.status}** ({for_markdown(result.reason)}) · session `{result.session_id}`",
         "",
         f"Fixes #{issue}",
         "",
@@ -111,13 +114,14 @@ def comment_done(pull: PullRequest, created: bool, result: RunResult) -> str:
     verb = "opened" if created else "updated"
     state = "a draft, " if result.status != "resolved" else ""
     return (
-        f"{BOT_MARKER}\nqcode {verb} #{pull.number} ({state}{result.status}: {result.reason}): "
+        f"{BOT_MARKER}\nqcode {verb} #{pull.number} ({state}{result.status}: {for_markdown(result.reason)}): "
         f"{pull.html_url}"
     )
 
 
 def comment_nothing(result: RunResult) -> str:
+    reason = for_markdown(result.reason)
     return (
-        f"{BOT_MARKER}\nqcode produced no change for this issue ({result.status}: {result.reason}). "
+        f"{BOT_MARKER}\nqcode produced no change for this issue ({result.status}: {reason}). "
         f"Session `{result.session_id}`; the trajectory is on the runner."
     )

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 from pydantic import SecretStr
-from rich.markup import escape
 
 from qcode.agent.events import EventBus
+from qcode.agent.untrusted import for_markup as escape
 from qcode.bot.events import load_event
 from qcode.bot.runner import BotOptions, BotOutcome, run_bot
 from qcode.bot.triggers import TriggerConfig

@@ -40,18 +40,25 @@ _SAFE_PREFIXES: tuple[tuple[str, ...], ...] = (
     ("file",),
     ("stat",),
     ("which",),
-    ("git", "status"),
-    ("git", "diff"),
-    ("git", "log"),
-    ("git", "show"),
-    ("git", "branch"),
-    ("pytest",),
-    ("python", "-m", "pytest"),
-    ("python3", "-m", "pytest"),
 )
-"""Read-only commands (and the test runner) that never need a person's yes; each pipeline segment must
-start with one of these."""
-_FIND_ACTIONS = frozenset({"-exec", "-execdir", "-delete", "-ok", "-okdir", "-fprint", "-fprintf", "-fls"})
+"""Commands whose whole effect is reading; each pipeline segment must start with one of these.
+Left out on purpose: git (it obeys the workspace's own .git/config, which the model writes:
+`diff.external`, `core.fsmonitor`, `core.pager` run programs; `git branch -D` deletes) and test
+runners (they execute the repository's code). Both always ask in `ask` and `auto-edit` modes."""
+_REFUSED_OPTIONS: dict[str, tuple[frozenset[str], str]] = {
+    # command: (long or exact options that write or execute, short-option letters that do)
+    "rg": (frozenset({"--pre", "--pre-glob", "--search-zip"}), "z"),
+    "find": (
+        frozenset(
+            {"-exec", "-execdir", "-delete", "-ok", "-okdir", "-fprint", "-fprint0", "-fprintf", "-fls"}
+        ),
+        "",
+    ),
+    "tree": (frozenset({"-o", "-R", "--output"}), "oR"),
+    "file": (frozenset({"-C", "--compile"}), "C"),
+    "diff": (frozenset({"--to-file"}), ""),
+}
+"""Options that turn a listed command into one that writes files or runs programs."""
 _SEPARATORS = frozenset({"|", "||", "&&", ";"})
 
 
@@ -84,9 +91,18 @@ def is_safe_command(command: str) -> bool:
 
 
 def _safe_segment(words: list[str]) -> bool:
-    if words[0] == "find" and _FIND_ACTIONS & set(words):
+    if not any(tuple(words[: len(prefix)]) == prefix for prefix in _SAFE_PREFIXES):
         return False
-    return any(tuple(words[: len(prefix)]) == prefix for prefix in _SAFE_PREFIXES)
+    refused, letters = _REFUSED_OPTIONS.get(words[0], (frozenset(), ""))
+    return not any(_refused(word, refused, letters) for word in words[1:])
+
+
+def _refused(word: str, refused: frozenset[str], letters: str) -> bool:
+    """`--pre=cmd` and `--pre cmd`, and a short-option cluster such as `-zn` holding `z`."""
+    if word.split("=", 1)[0] in refused:
+        return True
+    cluster = word[1:] if word.startswith("-") and not word.startswith("--") else ""
+    return any(letter in cluster for letter in letters)
 
 
 def always_key(call: ToolCall) -> str:

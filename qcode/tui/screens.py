@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, OptionList, Static
 
 from qcode.agent.contracts import ToolCall
+from qcode.agent.untrusted import for_terminal
 from qcode.tui.approval import Decision
 from qcode.tui.history import SessionRow
 from qcode.tui.view_model import compact
@@ -26,7 +27,7 @@ def call_preview(call: ToolCall) -> RenderableType:
     """What the person approves: the command, or the edit as -/+ lines."""
     args = call.arguments
     if call.name == "shell":
-        return Text(f"$ {args.get('command', '')}", style="bold")
+        return Text(for_terminal(f"$ {args.get('command', '')}"), style="bold")
     if call.name == "edit_file":
         old = "".join(f"-{line}\n" for line in str(args.get("old_text", "")).splitlines())
         new = "".join(f"+{line}\n" for line in str(args.get("new_text", "")).splitlines())
@@ -37,7 +38,7 @@ def call_preview(call: ToolCall) -> RenderableType:
         if len(lines) > 40:
             body += f"… {len(lines) - 40} more lines\n"
         return diff_renderable(f"+++ {args.get('path', '')}\n{body}")
-    return Text(compact(args, 400))
+    return Text(for_terminal(compact(args, 400)))
 
 
 class ApprovalScreen(ModalScreen[Decision]):
@@ -60,7 +61,7 @@ class ApprovalScreen(ModalScreen[Decision]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="approval"):
-            yield Label(Text(f"Allow {self.call.name}?", style="bold"), id="approval-title")
+            yield Label(Text(for_terminal(f"Allow {self.call.name}?"), style="bold"), id="approval-title")
             with VerticalScroll(id="approval-preview"):
                 yield Static(call_preview(self.call))
             with Horizontal(id="approval-buttons"):

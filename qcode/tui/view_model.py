@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qcode.agent.contracts import Usage
+from qcode.agent.untrusted import for_terminal
 
 __all__ = [
     "RunStats",
@@ -67,7 +68,7 @@ def duration_text(seconds: float) -> str:
 def card_title(name: str, arguments: dict[str, Any], status: str, duration: float | None = None) -> str:
     tail = f"  {duration_text(duration)}" if duration is not None else ""
     summary = summarize_args(name, arguments)
-    return f"{STATUS_MARK[status]} {name}" + (f"  {summary}" if summary else "") + tail
+    return for_terminal(f"{STATUS_MARK[status]} {name}" + (f"  {summary}" if summary else "") + tail)
 
 
 def human_count(value: float) -> str:

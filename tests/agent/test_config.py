@@ -11,18 +11,18 @@ def test_precedence_flag_env_repo_user_default(tmp_path: Path, monkeypatch: pyte
     user.write_text('max_steps = 7\ncommand_timeout = 11\nmodel = "user-model"\nsandbox_memory = "2g"\n')
     repo = tmp_path / "r"
     repo.mkdir()
-    (repo / "pyproject.toml").write_text("[tool.qcode]\nmax_steps = 9\ncommand_timeout = 12\n")
+    (repo / "pyproject.toml").write_text("[tool.qcode]\nmax_steps = 5\ncommand_timeout = 10\n")
     monkeypatch.setenv("QCODE_MAX_STEPS", "13")
     loaded = load_settings({"max_steps": 21, "engine": None}, repo)
     s, src = loaded.settings, loaded.sources
     assert (s.max_steps, src["max_steps"]) == (21, "flag")
-    assert (s.command_timeout, src["command_timeout"]) == (12, "repo (pyproject.toml)")
+    assert (s.command_timeout, src["command_timeout"]) == (10, "repo (pyproject.toml)")
     assert (s.model, src["model"]) == ("user-model", f"user ({user})")
     assert (s.engine, src["engine"]) == ("vllm", "default")
     monkeypatch.delenv("QCODE_MAX_STEPS")
     monkeypatch.setenv("QCODE_COMMAND_TIMEOUT", "30")
     loaded = load_settings({}, repo)
-    assert loaded.settings.max_steps == 9 and loaded.settings.command_timeout == 30
+    assert loaded.settings.max_steps == 5 and loaded.settings.command_timeout == 30
     assert loaded.sources["command_timeout"] == "env"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,12 @@ def run_fix(
     env: dict[str, str] | None = None,
     args: tuple[str, ...] = (),
     timeout: float = 600,
+    peak_rss_to: Path | None = None,
+    as_user: list[str] | None = None,
 ) -> FixRun:
-    """Run `qcode fix` on `repo` with `turns` as the model; `folder` holds the replay and state."""
+    """Run `qcode fix` on `repo` with `turns` as the model; `folder` holds the replay and state.
+    `peak_rss_to`: run qcode through tests/safety/rss.py, which writes its peak RSS (KiB) there.
+    `as_user`: an argv prefix that runs qcode as another user (tests/nonroot.py)."""
     folder.mkdir(parents=True, exist_ok=True)
     replay = write_replay(folder / "attack.jsonl", turns)
     run_env = {
@@ -99,8 +104,24 @@ def run_fix(
         "QCODE_CONFIG": str(folder / "user-config.toml"),
         **(env or {}),
     }
+    command = ["qcode"]
+    if peak_rss_to is not None:
+        command = [sys.executable, "-m", "tests.safety.rss", str(peak_rss_to)]
+        run_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # the repo root: `tests` imports
     proc = subprocess.run(
-        ["qcode", "fix", task, "--repo", str(repo), "--engine", f"replay:{replay}", "--json", "--yes", *args],
+        [
+            *(as_user or []),
+            *command,
+            "fix",
+            task,
+            "--repo",
+            str(repo),
+            "--engine",
+            f"replay:{replay}",
+            "--json",
+            "--yes",
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=timeout,

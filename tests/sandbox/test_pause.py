@@ -30,3 +30,31 @@ def test_paused_freezes_background_processes_and_nests(
         container.reload()
         assert container.status == "running"
         assert sandbox.exec("echo alive").output.strip() == "alive"
+
+
+def test_two_threads_freezing_at_once_unfreeze_only_when_both_are_done(
+    client: docker.DockerClient, settings: SandboxSettings, tmp_path: Path
+) -> None:
+    """The TUI's diff thread and the agent's host reads may overlap: the container must stay frozen
+    until the last of them leaves (an early unpause would reopen the race for the other)."""
+    import threading
+
+    with DockerSandbox(tmp_path, settings, "pause-threads", client=client) as sandbox:
+        container = client.containers.get(sandbox.container_id)
+        inside, release = threading.Event(), threading.Event()
+
+        def other_reader() -> None:
+            with sandbox.paused():
+                inside.set()
+                release.wait(timeout=60)
+
+        worker = threading.Thread(target=other_reader)
+        with sandbox.paused():  # this reader freezes first and leaves first
+            worker.start()
+            assert inside.wait(timeout=60)
+        container.reload()
+        assert container.status == "paused"  # the other reader is still inside
+        release.set()
+        worker.join(timeout=60)
+        container.reload()
+        assert container.status == "running"

@@ -125,7 +125,7 @@ def test_ask_mode_accept_reject_and_always(buggy_repo: Path, settings_for: Calla
         raw_call("shell", command="touch rejected.txt"),
         raw_call("shell", command="touch twice.txt"),
         raw_call("shell", command="touch twice.txt"),
-        raw_call("shell", command="git status"),  # safe: never asks
+        raw_call("shell", command="ls -la"),  # safe: never asks
         raw_call(
             "edit_file",
             path="stats.py",

@@ -21,13 +21,9 @@ def call(name: str, **arguments: object) -> ToolCall:
         "ls -la",
         "cat a.py | grep def",
         "rg -n foo src",
-        "git status",
-        "git diff HEAD",
-        "git log --oneline -5",
-        "pytest -q",
-        "python -m pytest -q tests/test_x.py",
-        "python3 -m pytest -x",
         "find . -name '*.py'",
+        "tree -L 2 src",
+        "rg -n --glob '*.py' foo",
         "cd src && ls",
         "grep -rn 'a;b' .",
     ],
@@ -56,6 +52,22 @@ def test_safe_commands(command: str) -> None:
         "",
         "sed -i s/a/b/ f",
         "ls | sh",
+        # [issue 13] each writes or runs a program although its command is on the list
+        "rg --pre ./evil foo",
+        "rg --pre=./evil foo",
+        "rg -zn foo",
+        "find . -fprint0 out",
+        "find . -fls out",
+        "tree -o out",
+        "tree -R -H . -o x",
+        "file -C -m magic",
+        # git obeys the workspace's own .git/config (diff.external, core.fsmonitor); runners run code
+        "git status",
+        "git diff --output=../x",
+        "git diff --ext-diff",
+        "git branch -D main",
+        "pytest -q",
+        "python -m pytest -q",
     ],
 )
 def test_unsafe_commands(command: str) -> None:
@@ -64,7 +76,7 @@ def test_unsafe_commands(command: str) -> None:
 
 def test_modes() -> None:
     edit, write = call("edit_file", path="a.py"), call("write_file", path="b.py")
-    safe, unsafe, read = call("shell", command="pytest -q"), call("shell", command="make"), call("read_file")
+    safe, unsafe, read = call("shell", command="ls -la"), call("shell", command="make"), call("read_file")
     calls = (edit, write, safe, unsafe, read)
     assert [needs_approval(c, "ask") for c in calls] == [True, True, False, True, False]
     assert [needs_approval(c, "auto-edit") for c in (edit, write, safe, unsafe, read)] == [

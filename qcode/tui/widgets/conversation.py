@@ -8,10 +8,12 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from qcode.agent.events import ModelTurn, ObservationMade, RunFinished, ToolCalled
+from qcode.agent.untrusted import for_terminal
 from qcode.tui.view_model import card_title, compact, split_stream
 
 __all__ = ["Conversation", "ToolCard", "TurnView", "diff_renderable"]
@@ -23,10 +25,13 @@ OUTPUT_LINES = 400
 
 def diff_renderable(diff: str) -> RenderableType:
     """A coloured unified diff."""
-    return Syntax(diff.rstrip("\n"), "diff", theme="ansi_dark", word_wrap=True, background_color="default")
+    return Syntax(
+        for_terminal(diff).rstrip("\n"), "diff", theme="ansi_dark", word_wrap=True, background_color="default"
+    )
 
 
 def _clip(text: str, lines: int = OUTPUT_LINES) -> str:
+    text = for_terminal(text)  # [issue 13] no ESC/OSC sequence reaches the terminal through the TUI
     parts = text.splitlines()
     if len(parts) <= lines:
         return text
@@ -63,11 +68,12 @@ class TurnView(Vertical):
         if self._complete:
             return  # the finished turn is already shown
         reasoning, visible = split_stream(self._buffer)
-        self._show(reasoning, Text(visible))
+        self._show(for_terminal(reasoning), Text(for_terminal(visible)))
 
     def complete(self, event: ModelTurn) -> None:
         self._complete = True
-        self._show(event.reasoning.strip(), Markdown(event.text.strip()) if event.text.strip() else Text(""))
+        text = for_terminal(event.text.strip())
+        self._show(for_terminal(event.reasoning.strip()), Markdown(text) if text else Text(""))
 
     def _show(self, reasoning: str, text: RenderableType) -> None:
         self._thinking.display = bool(reasoning)
@@ -87,7 +93,7 @@ class ToolCard(Collapsible):
         self._body = Static(classes="output")
         super().__init__(
             self._body,
-            title=card_title(event.name, event.arguments, "running"),
+            title=Content(card_title(event.name, event.arguments, "running")),  # plain: `[/x]` is text
             collapsed=True,
             classes="card -running",
         )
@@ -96,7 +102,7 @@ class ToolCard(Collapsible):
 
     def set_status(self, status: str, duration: float | None = None) -> None:
         self.status = status
-        self.title = card_title(self.call.name, self.call.arguments, status, duration)
+        self.title = Content(card_title(self.call.name, self.call.arguments, status, duration))
         # One style update, not one per class: a resumed session sets hundreds of cards at once.
         kept = [name for name in self.classes if name not in _STATUS_CLASSES]
         self.set_classes([*kept, f"-{status}"])
