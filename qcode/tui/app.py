@@ -175,10 +175,21 @@ class QcodeApp(App[int]):
         """One task or follow-up on the session, to its end (finish, a limit, Esc)."""
         self._session_future.result().run(text)
 
+    def _gate_mcp_tools(self, session: Session) -> None:
+        """MCP tools run on the host: they ask like `shell` unless their server marks them read-only."""
+        extensions = session.extensions
+        if extensions is None or not extensions.servers:
+            self.gate.asks_like_shell = None
+            return
+        from qcode.tools.mcp.adapter import mcp_needs_approval  # the SDK: only when servers exist
+
+        self.gate.asks_like_shell = lambda name: mcp_needs_approval(name, extensions.read_only_tools)
+
     @on(SessionReady)
     def _session_ready(self, message: SessionReady) -> None:
         self.session = message.session
         self.session_id = message.session.id
+        self._gate_mcp_tools(message.session)
         if self.state == "loading":
             self.state = "idle"
         if message.session.resumed is not None:

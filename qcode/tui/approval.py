@@ -115,13 +115,21 @@ def always_key(call: ToolCall) -> str:
 
 
 def needs_approval(
-    call: ToolCall, mode: ApprovalMode, allowed: frozenset[str] | set[str] = frozenset()
+    call: ToolCall,
+    mode: ApprovalMode,
+    allowed: frozenset[str] | set[str] = frozenset(),
+    asks_like_shell: Callable[[str], bool] | None = None,
 ) -> bool:
-    """ask: edits and unsafe shell commands ask; auto-edit: only unsafe shell commands; yolo: nothing."""
+    """ask: edits and unsafe shell commands ask; auto-edit: only unsafe shell commands; yolo: nothing.
+
+    `asks_like_shell(name)` names tools from outside qcode (MCP servers, which run on the host) that
+    ask like an unsafe shell command unless their server marks them read-only."""
     if mode == "yolo" or always_key(call) in allowed:
         return False
     if call.name == SHELL:
         return not is_safe_command(str(call.arguments.get("command", "")))
+    if asks_like_shell is not None and asks_like_shell(call.name):
+        return True
     return call.name in EDIT_TOOLS and mode == "ask"
 
 
@@ -135,6 +143,8 @@ class ApprovalGate:
     def __init__(self, mode: ApprovalMode, ask: AskUser) -> None:
         self.mode = mode
         self.allowed: set[str] = set()
+        self.asks_like_shell: Callable[[str], bool] | None = None
+        """Set by the app once the session's MCP servers are known (see `needs_approval`)."""
         self._ask = ask
         self._lock = threading.Lock()
         self._pending: Future[Decision] | None = None
@@ -142,7 +152,7 @@ class ApprovalGate:
         self._closed: str | None = None
 
     def __call__(self, call: ToolCall) -> str | None:
-        if not needs_approval(call, self.mode, self.allowed):
+        if not needs_approval(call, self.mode, self.allowed, self.asks_like_shell):
             return None
         future: Future[Decision] = Future()
         with self._lock:
