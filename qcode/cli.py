@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from qcode.agent.engines.sampling import resolve_sampling
 from qcode.agent.exceptions import UserError
 
 if TYPE_CHECKING:  # the loop's modules (and pydantic's settings) load only for the commands that run
@@ -251,6 +250,8 @@ def config(repo: Path, as_json: bool) -> None:
         loaded, broken = load_settings({}, folder, skip_unknown=True), err
     values = loaded.settings.model_dump(mode="json")
     values["openai_api_key"] = "********"
+    from qcode.agent.engines.sampling import resolve_sampling
+
     sampling, from_where = resolve_sampling(loaded.settings)  # unset values show the profile's
     for key, value in sampling.model_dump().items():
         values[key] = value
