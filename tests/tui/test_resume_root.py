@@ -84,10 +84,12 @@ def test_resume_after_ctrl_q_keeps_the_files(  # type: ignore[no-untyped-def]
     terminal.keys("C-o")
     terminal.wait_for(lambda s: "fix mean in stats.py" in s, "the session list")
     terminal.keys("Enter")
-    terminal.wait_for(lambda s: "fix mean in stats.py" not in s and " idle " in s, "the resumed session")
+    # the resumed session shows its old conversation (rebuilt from the trajectory), then waits
+    terminal.wait_for(lambda s: "resolved: finished" in s and " idle " in s, "the resumed session")
     terminal.keys("write notes", literal=True)
     terminal.keys("Enter")
-    terminal.wait_for(lambda s: "resolved: finished" in s, "the follow-up to finish")
+    # the old conversation already holds a "resolved: finished": wait for the follow-up's own end
+    terminal.wait_for(lambda s: "added notes" in s and s.count("resolved: finished") == 2, "the follow-up")
     _quit(terminal, tmp_path / "status2")
 
     reads = [
