@@ -143,28 +143,38 @@ class Session:
             if self._closed:
                 return
             self._closed = True
+        try:
+            self._keep_last_state()
+        finally:  # a second Ctrl-C or a failing server must not leak the container and the mount
+            self._release()
+
+    def _keep_last_state(self) -> None:
         if self._loop is not None and self.workspace.path.is_dir():
             try:
                 self.checkpoints.snapshot(self._loop.total_steps + 1, CLOSED_LABEL)
-            except QcodeError as err:  # cleanup below matters more than a resumable state
+            except QcodeError as err:  # cleanup matters more than a resumable state
                 self.bus.emit(
                     Notice(level="warning", text=f"could not keep the last state for a resume: {err}")
                 )
         if self.extensions is not None:
             self.extensions.close()  # before the sandbox: a sandboxed server runs in it
-        if self._sandbox is not None:
-            self._sandbox.close()
-            self._sandbox = None
-            self.workspace.guard = nullcontext
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        if not self.options.keep_workspace:
-            self.workspace.remove()
-        self._resources.close()
-        if self.owns_engine:
-            self.engine.close()
-            self.owns_engine = False
+
+    def _release(self) -> None:
+        try:
+            if self._sandbox is not None:
+                self._sandbox.close()
+                self._sandbox = None
+                self.workspace.guard = nullcontext
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            if not self.options.keep_workspace:
+                self.workspace.remove()
+            self._resources.close()
+            if self.owns_engine:
+                self.engine.close()
+                self.owns_engine = False
 
     def cancel(self) -> None:
         """Stop the current run: the running command is killed at once (its process tree in the

@@ -120,8 +120,9 @@ def history_from_trajectory(path: Path) -> tuple[list[Message], list[PlanStep]]:
     turn_at = 0
     for record in read_trajectory(path):
         kind = record.get("type")
-        if kind in ("user_message", "turn"):
-            messages.extend(_not_run(pending))
+        if kind in ("user_message", "turn") and pending:
+            messages.extend(_not_run(pending))  # answered in call order, like the rest of the turn
+            messages[turn_at:] = in_call_order(messages[turn_at:], calls)
             pending = []
         if kind == "user_message":
             messages.append({"role": "user", "content": record["text"]})
@@ -142,7 +143,9 @@ def history_from_trajectory(path: Path) -> tuple[list[Message], list[PlanStep]]:
             messages[turn_at:] = in_call_order(messages[turn_at:], calls)  # `finish` ran last
         elif kind == "plan_updated":
             plan = [PlanStep.model_validate(step) for step in record["plan"]]
-    messages.extend(_not_run(pending))
+    if pending:
+        messages.extend(_not_run(pending))
+        messages[turn_at:] = in_call_order(messages[turn_at:], calls)
     return messages, plan
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from qcode.agent.checkpoints import Checkpoints, describe
 from qcode.agent.exceptions import UserError
-from qcode.agent.sessions import load_meta, save_meta
+from qcode.agent.sessions import load_meta, save_meta, with_live_status
 from qcode.agent.workspace import Workspace, inspect_repo
 
 __all__ = ["UndoOutcome", "undo_session"]
@@ -32,6 +32,8 @@ def undo_session(state_dir: Path, session_id: str, steps: int = 1) -> UndoOutcom
     if steps < 1:
         raise UserError("--steps must be at least 1")
     meta = load_meta(state_dir, session_id)
+    if with_live_status(meta).status == "running":  # its sandbox works in that workspace right now
+        raise UserError(f"session {meta.id} is still running ({meta.owner}); close it first, then undo")
     repo = inspect_repo(Path(meta.repo))
     repo.head = meta.base_commit
     folder = state_dir / "sessions" / meta.id

@@ -155,7 +155,15 @@ REPO_SETTABLE = frozenset(
 """Keys a repository's own config may set (it is untrusted: see the module docstring)."""
 
 LOWER_ONLY = frozenset(
-    {"max_steps", "max_tokens", "max_wall_seconds", "command_timeout", "output_limit", "max_turn_tokens"}
+    {
+        "max_steps",
+        "max_tokens",
+        "max_wall_seconds",
+        "command_timeout",
+        "output_limit",
+        "max_turn_tokens",
+        "lint_timeout",
+    }
 )
 """Limits a repository may only lower: its value is kept only when below the one it would replace."""
 

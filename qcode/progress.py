@@ -105,8 +105,16 @@ def failure_lines(text: str, count: int = FAILURE_LINES, width: int = LINE_WIDTH
     return [f"… {len(lines) - len(shown)} earlier lines", *shown]
 
 
+_STATUS_HEADS = ("[exit code:", "[timed out", "[stopped")
+
+
 def _meaningful(text: str) -> list[str]:
-    return [line.rstrip() for line in text.splitlines() if line.strip()]
+    """The non-empty lines, a shell result's status header (its first line: see tools/builtin.py)
+    moved last, where a command's summary line sits beside it."""
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith(_STATUS_HEADS):
+        lines.append(lines.pop(0))
+    return lines
 
 
 def _arguments(arguments: dict[str, object]) -> str:

@@ -100,9 +100,13 @@ def _search(args: SearchArgs, ctx: ToolContext) -> Observation:
     return Observation(text=search.search(ctx.workspace, args.pattern, args.path, args.glob))
 
 
+# Edits freeze the sandbox only around the change itself: the diagnostics that follow may run a lint
+# command in the sandbox, which a frozen container never answers. Their host reads go through the
+# one-component-at-a-time O_NOFOLLOW reader (tools/paths.py), regular files only.
 def _edit_file(args: EditFileArgs, ctx: ToolContext) -> Observation:
     before = ctx.checker.baseline(ctx.workspace, ctx.sandbox, args.path)
-    result = files.edit_file(ctx.workspace, args.path, args.old_text, args.new_text, args.replace_all)
+    with ctx.guard():
+        result = files.edit_file(ctx.workspace, args.path, args.old_text, args.new_text, args.replace_all)
     how = "" if result.get("strategy") == "exact" else f" (matched by {result.get('strategy')} matching)"
     observation = Observation(text=f"Edited {args.path}{how}:\n{result.get('diff', '')}", data=result)
     return with_report(observation, ctx.checker.after(ctx.workspace, ctx.sandbox, args.path, before))
@@ -110,7 +114,8 @@ def _edit_file(args: EditFileArgs, ctx: ToolContext) -> Observation:
 
 def _write_file(args: WriteFileArgs, ctx: ToolContext) -> Observation:
     before = ctx.checker.baseline(ctx.workspace, ctx.sandbox, args.path)
-    result = files.write_file(ctx.workspace, args.path, args.content)
+    with ctx.guard():
+        result = files.write_file(ctx.workspace, args.path, args.content)
     verb = "Created" if result.get("created") else "Overwrote"
     observation = Observation(
         text=f"{verb} {args.path} ({len(args.content.splitlines())} lines).", data=result
@@ -176,8 +181,15 @@ def default_registry() -> ToolRegistry:
                 "without line numbers; include enough lines to be unique.",
                 EditFileArgs,
                 _edit_file,
+                in_sandbox=True,  # freezes around the change itself, then checks (see _edit_file)
             ),
-            Tool("write_file", "Create or overwrite a whole file.", WriteFileArgs, _write_file),
+            Tool(
+                "write_file",
+                "Create or overwrite a whole file.",
+                WriteFileArgs,
+                _write_file,
+                in_sandbox=True,  # as edit_file
+            ),
             Tool(
                 "shell",
                 "Run a bash command in the sandbox (no network). Use it to run tests.",

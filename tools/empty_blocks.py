@@ -62,10 +62,11 @@ def emptied_blocks(
     (`old_rows`, found before the old tree was edited) did not have, matched by line content."""
     start, _old_end, new_end = span
     new_source, new_tree = new
-    old_lines = Counter(_line(old[0], row) for row in old_rows)
+    old_split, new_split = old[0].split(b"\n"), new_source.split(b"\n")  # once: not per block row
+    old_lines = Counter(_line(old_split, row) for row in old_rows)
     rows = []
     for row in empty_blocks(language, new_tree, new_source, start, new_end):
-        content = _line(new_source, row)
+        content = _line(new_split, row)
         if old_lines[content] > 0:
             old_lines[content] -= 1
         else:
@@ -73,8 +74,7 @@ def emptied_blocks(
     return rows
 
 
-def _line(source: bytes, row: int) -> bytes:
-    lines = source.split(b"\n", row + 1)
+def _line(lines: list[bytes], row: int) -> bytes:
     return lines[row].strip() if row < len(lines) else b""
 
 

@@ -59,7 +59,9 @@ class Tool:
     args: type[BaseModel]
     run: ToolFunction
     in_sandbox: bool = False
-    """Runs in the sandbox (shell) or touches no file: never frozen around."""
+    """Runs in the sandbox (shell), touches no workspace file, or freezes the sandbox itself around
+    its host-side file work (edits, whose lint tier must run in the live sandbox afterwards): the
+    registry never freezes around it."""
 
     def schema(self) -> dict[str, Any]:
         """OpenAI function-tool schema; the chat template renders it for the model."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from qcode.agent.contracts import Message, TokenCallback, ToolCall, Turn, Usage
 from qcode.agent.engines.chat import for_openai
+from qcode.agent.engines.control_tokens import break_control_strings
 from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.sampling import resolve_sampling
 from qcode.agent.exceptions import EngineError, UserError
@@ -145,7 +146,8 @@ class OpenAIEngine:
         if self.max_turn_tokens:
             request["max_tokens"] = self.max_turn_tokens
         if tools:
-            request["tools"] = list(tools)
+            # descriptions and schemas may be an MCP server's (untrusted): the server tokenizes them
+            request["tools"] = break_control_strings(list(tools))
             request["tool_choice"] = "auto" if self.native_tools else "none"
         return request
 
@@ -271,7 +273,9 @@ class _Accumulator:
             text=parsed.text,
             reasoning=parsed.reasoning,
             tool_calls=calls,
-            raw=raw,
+            # native calls are not in the text: a raw without them would render a turn without its
+            # calls when the history is replayed verbatim (e.g. resumed on the vllm engine)
+            raw=None if self.calls else raw,
             usage=self.usage,
             time_to_first_token=ttft,
             duration=time.monotonic() - started,

@@ -10,11 +10,11 @@ from qcode.config import load_settings
 
 def test_a_repository_sets_diagnostics_and_lint_commands(tmp_path: Path) -> None:
     (tmp_path / ".qcode.toml").write_text(
-        'diagnostics = "lint"\nlint_timeout = 30\n[lint_commands]\n"*.py" = "ruff check {file}"\n'
+        'diagnostics = "lint"\nlint_timeout = 5\n[lint_commands]\n"*.py" = "ruff check {file}"\n'
     )
     loaded = load_settings({}, tmp_path)
     s = loaded.settings
-    assert (s.diagnostics, s.lint_timeout, s.lint_commands) == ("lint", 30, {"*.py": "ruff check {file}"})
+    assert (s.diagnostics, s.lint_timeout, s.lint_commands) == ("lint", 5, {"*.py": "ruff check {file}"})
     assert loaded.sources["lint_commands"] == "repo (.qcode.toml)"
 
 
@@ -31,7 +31,7 @@ def test_defaults_and_env_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     ("toml", "wanted"),
     [
         ('diagnostics = "everything"\n', "diagnostics"),
-        ("lint_timeout = 100000\n", "lint_timeout"),
+        ("lint_timeout = -1\n", "lint_timeout"),
         ("[lint_commands]\n" + "".join(f'"*.{n}" = "x"\n' for n in range(40)), "lint_commands"),
     ],
 )
@@ -39,3 +39,9 @@ def test_bad_or_unbounded_values_are_refused_naming_the_key(tmp_path: Path, toml
     (tmp_path / ".qcode.toml").write_text(toml)
     with pytest.raises(UserError, match=f"bad value for '{wanted}' from repo"):
         load_settings({}, tmp_path)
+
+
+def test_a_repository_cannot_raise_the_lint_timeout(tmp_path: Path) -> None:
+    (tmp_path / ".qcode.toml").write_text("lint_timeout = 120\n")  # a hanging linter, 6x longer
+    loaded = load_settings({}, tmp_path)
+    assert loaded.settings.lint_timeout == 20 and loaded.sources["lint_timeout"] == "default"

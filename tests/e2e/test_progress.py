@@ -44,6 +44,10 @@ def _observation(name: str, ok: bool, text: str) -> ObservationMade:
 
 def test_a_success_shows_its_last_line_and_a_failure_a_few_whole_lines() -> None:
     assert success_line("...\n3 passed in 0.01s\n[exit code: 0]") == "3 passed in 0.01s  [exit code: 0]"
+    # the shell tool's real layout: the status is the header line, the output follows
+    assert success_line("[exit code: 0]\n...\n3 passed in 0.01s") == "3 passed in 0.01s  [exit code: 0]"
+    header_first = "[exit code: 1]\n" + PYTEST_FAIL.removesuffix("\n[exit code: 1]")
+    assert failure_lines(header_first) == failure_lines(PYTEST_FAIL)
     assert success_line("Edited a.py:\n@@ -1 +1 @@") == "Edited a.py:"
     lines = failure_lines(PYTEST_FAIL)
     assert lines[0] == "… 5 earlier lines" and lines[-1] == "[exit code: 1]"
@@ -51,7 +55,7 @@ def test_a_success_shows_its_last_line_and_a_failure_a_few_whole_lines() -> None
     assert not any("⏎" in line for line in lines)
 
     printer, out = _printer()
-    printer(_observation("shell", True, "3 passed in 0.01s\n[exit code: 0]"))
+    printer(_observation("shell", True, "[exit code: 0]\n3 passed in 0.01s"))
     printer(_observation("shell", False, PYTEST_FAIL))
     text = out.getvalue()
     assert "✓ 3 passed in 0.01s" in text

@@ -120,3 +120,18 @@ def test_a_fix_whose_reader_went_away_is_interrupted(make_repo, tmp_path: Path, 
     assert code in (1, 141)  # rich exits 1 on a broken pipe of its own; qcode's main 141
     (listed,) = list_sessions(isolated_state, repo=repo)
     assert listed.status == "interrupted"
+
+
+def test_undo_refuses_a_session_that_is_still_running(make_repo, isolated_state: Path) -> None:
+    from qcode.agent.exceptions import UserError
+    from qcode.agent.undo import undo_session
+    from qcode.sandbox.reaper import owner_label
+
+    repo = make_repo({"a.txt": "a\n"})
+    _meta(isolated_state, "s-live", repo, "running", owner_label())  # e.g. open in a TUI right now
+    workspace = isolated_state / "sessions" / "s-live" / "workspace"
+    workspace.mkdir()
+    (workspace / "work.txt").write_text("in progress\n")
+    with pytest.raises(UserError, match="still running"):
+        undo_session(isolated_state, "s-live")
+    assert (workspace / "work.txt").read_text() == "in progress\n"  # its workspace was not touched

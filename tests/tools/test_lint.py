@@ -77,7 +77,10 @@ def _call(ctx: ToolContext, tool: str, **arguments: object) -> Observation:
 
 def _ctx(box: DockerSandbox, **config: object) -> ToolContext:
     checker = ChangeChecker(DiagnosticsConfig(mode="lint", **config))  # type: ignore[arg-type]
-    return ToolContext(workspace=box.workspace, sandbox=box, diff=lambda _p: "", checker=checker)
+    # guard: host-side work freezes the sandbox, as in a session (a lint run must not be frozen)
+    return ToolContext(
+        workspace=box.workspace, sandbox=box, diff=lambda _p: "", checker=checker, guard=box.paused
+    )
 
 
 @pytest.mark.docker

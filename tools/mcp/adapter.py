@@ -158,6 +158,9 @@ def mcp_tools(connection: McpConnection, listed: list[mcp_types.Tool], output_li
                 parameters=schema,
                 read_only=read_only,
                 server=connection.name,
+                # never frozen around: a `sandbox = true` server runs in the session's container (a
+                # frozen one would never answer), and no server reads the workspace through qcode
+                in_sandbox=True,
             )
         )
     return tools
