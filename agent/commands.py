@@ -25,6 +25,7 @@ Both are pure reads, bounded (file count and size), and never follow symlinks ou
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
@@ -38,6 +39,10 @@ __all__ = ["Command", "Expanded", "expand_command", "list_commands", "user_comma
 
 MAX_FILES = 200
 MAX_BYTES = 64 * 1024
+MAX_ENTRIES = 2000
+"""Folder entries looked at, at most (the first MAX_FILES of them, sorted, are read)."""
+MAX_FRONT_MATTER = 4096
+"""Characters of front matter parsed, at most (YAML is parsed only for a few short keys)."""
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 
@@ -82,16 +87,25 @@ def _read_regular(path: Path) -> str | None:
 
 
 def _tools(value: Any) -> tuple[str, ...] | None:
-    if value is None:
+    """Tool names from a string or a list of strings; anything else (a YAML alias bomb turned into
+    nested lists) is ignored rather than turned into text."""
+    if isinstance(value, str):
+        items = re.split(r"[,\s]+", value)
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        items = value
+    else:
         return None
-    items = value if isinstance(value, list) else re.split(r"[,\s]+", str(value))
-    return tuple(str(item).strip() for item in items if str(item).strip())
+    return tuple(item.strip()[:100] for item in items[:64] if item.strip())
+
+
+def _description(value: Any) -> str:
+    return " ".join(value.split())[:200] if isinstance(value, str) else ""
 
 
 def _parse(name: str, text: str, source: Literal["repo", "user"]) -> Command:
     meta: dict[str, Any] = {}
     match = _FRONT.match(text)
-    if match:
+    if match and len(match.group(1)) <= MAX_FRONT_MATTER:
         try:
             loaded = yaml.safe_load(match.group(1))
         except yaml.YAMLError:
@@ -102,7 +116,7 @@ def _parse(name: str, text: str, source: Literal["repo", "user"]) -> Command:
         name=name,
         body=text.strip(),
         source=source,
-        description=" ".join(str(meta.get("description", "")).split())[:200],
+        description=_description(meta.get("description")),
         allowed_tools=_tools(meta.get("allowed-tools", meta.get("allowed_tools"))),
     )
 
@@ -111,7 +125,9 @@ def _folder(root: Path, source: Literal["repo", "user"]) -> dict[str, Command]:
     if root.is_symlink() or not root.is_dir():
         return {}
     found: dict[str, Command] = {}
-    for path in sorted(root.iterdir())[:MAX_FILES]:
+    with os.scandir(root) as entries:  # bounded before sorting: a folder of a million files
+        names = sorted(entry.name for entry in itertools.islice(entries, MAX_ENTRIES))
+    for path in (root / name for name in names[:MAX_FILES]):
         name = path.name.removesuffix(".md")
         if not path.name.endswith(".md") or not NAME.fullmatch(name):
             continue

@@ -12,12 +12,13 @@ sandbox exists, `new_run` at each run and `close` with itself. Sources:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from qcode.agent.contracts import Sandbox
 from qcode.agent.events import EventBus, Notice
+from qcode.agent.exceptions import UserError
 from qcode.agent.hooks import HookedRegistry, Hooks, HooksConfig, load_hooks
 from qcode.tools.builtin import FINISH, UPDATE_PLAN
 from qcode.tools.mcp.config import ServerEntry, load_repo_proposals, load_user_servers, read_user_tables
@@ -73,9 +74,15 @@ class Extensions:
             name: (spec, True) for name, spec in load_user_servers(config_path).items()
         }
         skipped: list[str] = []
+        proposals: dict[str, Any] = {}
         if repo_proposals:
+            try:
+                proposals = load_repo_proposals(repo)
+            except UserError as err:  # never started anyway: a bad proposal must not block the run
+                skipped.append(f"the repository's MCP proposals were ignored: {err}")
+        if proposals:
             trust = TrustStore(state_dir)
-            for name, spec in load_repo_proposals(repo).items():
+            for name, spec in proposals.items():
                 if name in servers:
                     skipped.append(f"the repository proposes MCP server `{name}`; yours of that name is used")
                 elif trust.is_trusted(repo, name, spec):
@@ -88,9 +95,18 @@ class Extensions:
         return cls(servers, load_hooks(tables, str(config_path)), allowed_tools, output_limit, skipped)
 
     def open(
-        self, base: ToolRegistry, bus: EventBus, sandbox: Sandbox, event: dict[str, Any], cwd: Path
+        self,
+        base: ToolRegistry,
+        bus: EventBus,
+        sandbox: Sandbox,
+        event: dict[str, Any],
+        cwd: Path,
+        hooks_cwd: Path,
     ) -> ToolRegistry:
-        """Start the servers and session_start hooks; the session's registry (hooks around dispatch)."""
+        """Start the servers and session_start hooks; the session's registry (hooks around dispatch).
+
+        `cwd` (the repository) is where trusted proposals start; hooks start in `hooks_cwd`, a folder
+        of qcode's own, never the repository (whose files would shadow the hook's tools)."""
 
         def notify(level: str, text: str) -> None:
             bus.emit(Notice(level="warning" if level == "warning" else "info", text=text))
@@ -106,8 +122,9 @@ class Extensions:
             tools += self._mcp.start()
         if self.allowed_tools is not None:
             tools = [tool for tool in tools if tool.name in self.allowed_tools]
+        tools = _first_of_each_name(tools, notify)
         self.read_only_tools = frozenset(t.name for t in tools if getattr(t, "read_only", False))
-        self.hooks = Hooks(self.hooks_config, cwd, event, lambda text: notify("warning", text))
+        self.hooks = Hooks(self.hooks_config, hooks_cwd, event, lambda text: notify("warning", text))
         self.start_context = self.hooks.session_start()
         return HookedRegistry(tools, self.hooks)
 
@@ -119,3 +136,15 @@ class Extensions:
         if self._mcp is not None:
             self._mcp.close()
             self._mcp = None
+
+
+def _first_of_each_name(tools: list[Any], notify: Callable[[str, str], None]) -> list[Any]:
+    """One tool per name, the first (qcode's own come first): two servers whose names clean to the
+    same prefix must not let the second's tool take the first's place, or its read-only mark."""
+    kept: dict[str, Any] = {}
+    for tool in tools:
+        if tool.name in kept:
+            notify("warning", f"tool `{tool.name}` is offered twice; the first one is kept")
+            continue
+        kept[tool.name] = tool
+    return list(kept.values())

@@ -202,7 +202,10 @@ class HookedRegistry(ToolRegistry):
         self.hooks = hooks
 
     def dispatch(self, call: ToolCall, ctx: ToolContext) -> Observation:
-        reason = self.hooks.pre_tool(call)
+        # Hooks run on the host and are handed the workspace's path: the sandbox stays frozen while
+        # they run, so no process in it can swap a file for a link to a host file under them.
+        with ctx.guard():
+            reason = self.hooks.pre_tool(call)
         if reason is not None:
             return Observation(
                 ok=False,
@@ -211,7 +214,8 @@ class HookedRegistry(ToolRegistry):
             )
         observation = super().dispatch(call, ctx)
         if call.name == FINISH and observation.ok:
-            refusal = self.hooks.stop(str(observation.data.get("finish", "")))
+            with ctx.guard():
+                refusal = self.hooks.stop(str(observation.data.get("finish", "")))
             if refusal is not None:
                 return Observation(
                     ok=False,
@@ -219,7 +223,8 @@ class HookedRegistry(ToolRegistry):
                     "then call finish again.",
                     data={"error": "stop_hook"},
                 )
-        extra = self.hooks.post_tool(call, observation)
+        with ctx.guard():
+            extra = self.hooks.post_tool(call, observation)
         if extra:
             observation.text = f"{observation.text}\n[post_tool hook]\n{printable(extra)}"
         return observation

@@ -246,7 +246,9 @@ class Session:
                 "repo": str(self.repo.root),
                 "workspace": str(self.workspace.path),
             }
-            registry = self.extensions.open(registry, self.bus, self._sandbox, event, self.repo.root)
+            registry = self.extensions.open(
+                registry, self.bus, self._sandbox, event, cwd=self.repo.root, hooks_cwd=self.folder
+            )
         self._loop = AgentLoop(
             self.engine,
             registry,

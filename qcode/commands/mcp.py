@@ -14,10 +14,10 @@ import click
 import tomlkit
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from qcode.agent.exceptions import UserError
+from qcode.agent.untrusted import for_markup as escape  # also ESC/OSC, control and bidi characters
 from qcode.config import load_settings, user_config_path
 from qcode.tools.mcp.config import ServerSpec, clean_name, load_repo_proposals
 from qcode.tools.mcp.listing import describe, server_rows

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from qcode.agent.exceptions import UserError
 from qcode.agent.sessions import SessionMeta, list_sessions
 from qcode.agent.undo import UndoOutcome, undo_session
+from qcode.agent.untrusted import for_markup as escape  # also ESC/OSC, control and bidi characters
 from qcode.agent.workspace import inspect_repo
 from qcode.config import load_settings
 

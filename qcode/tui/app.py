@@ -356,6 +356,8 @@ class QcodeApp(App[int]):
     def action_resume(self) -> None:
         if self._has_run:
             self.notify("Resume a past session from a fresh `qcode tui`.")
+        elif self.state not in ("idle", "error"):  # e.g. still loading: a second engine would start
+            self.notify("Resume once the session is ready.", severity="warning")
         else:
             self._pick_session()
 

@@ -163,7 +163,8 @@ class PromptInput(TextArea):
     def refresh_completion(self) -> Completion | None:
         row, column = self.cursor_location
         before = "\n".join([*self.document.lines[:row], self.document.lines[row][:column]])
-        self.completion = complete(before, self._commands(), self.files)
+        commands = self._commands() if before.startswith("/") else ()  # names are read from files
+        self.completion = complete(before, commands, self.files)
         return self.completion
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

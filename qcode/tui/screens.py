@@ -10,6 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, OptionList, Static
 
@@ -117,7 +118,8 @@ class SessionsScreen(ModalScreen["str | None"]):
                 others = "session" if self.hidden == 1 else "sessions"
                 box.border_subtitle = f"{self.hidden} {others} of other repositories not listed"
             if self.rows:
-                yield OptionList(*(row.label() for row in self.rows))
+                # plain Content: a past task's `[/x]` is text, never Textual markup or an action
+                yield OptionList(*(Content(for_terminal(row.label())) for row in self.rows))
             else:
                 yield Static(Text("No past sessions of this repository.", style="dim"))
 

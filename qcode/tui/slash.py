@@ -3,12 +3,15 @@ to the model as a task. One table of commands, so more (custom commands) can be 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qcode.agent.commands import Expanded, expand_command, list_commands, user_commands_dir
+from qcode.agent.exceptions import UserError
+from qcode.agent.untrusted import for_terminal
 
 if TYPE_CHECKING:
     from qcode.tui.app import QcodeApp
@@ -56,11 +59,16 @@ def _mcp(app: QcodeApp, _: str) -> None:
     from qcode.config import user_config_path
     from qcode.tools.mcp.listing import server_rows
 
-    rows = server_rows(user_config_path(), app.repo, app.settings.state_dir)
+    try:
+        rows = server_rows(user_config_path(), app.repo, app.settings.state_dir)
+    except UserError as err:  # e.g. a .mcp.json qcode cannot read: say so, keep the app
+        app.note(str(err), "warning")
+        return
     if not rows:
         app.note("No MCP servers: add one with `qcode mcp add` (see the README's MCP section).")
         return
-    app.note("\n".join(f"{row['name']} ({row['source']}, {row['status']}): {row['runs']}" for row in rows))
+    lines = (f"{row['name']} ({row['source']}, {row['status']}): {row['runs']}" for row in rows)
+    app.note(for_terminal("\n".join(lines)))  # a repository's proposal is untrusted text
 
 
 COMMANDS: dict[str, SlashCommand] = {
@@ -82,8 +90,22 @@ def command_names(repo: Path | None = None) -> list[str]:
     """The built-ins, then the custom commands of `repo` and of the user (for completion)."""
     names = list(COMMANDS)
     if repo is not None:
-        names += [name for name in list_commands(repo, user_commands_dir()) if name not in COMMANDS]
+        folders = (repo / ".qcode" / "commands", user_commands_dir())
+        names += [name for name in _custom_names(repo, *map(_mtime, folders)) if name not in COMMANDS]
     return names
+
+
+@functools.lru_cache(maxsize=8)
+def _custom_names(repo: Path, *_versions: float) -> tuple[str, ...]:
+    """Read once per version of the two folders (their mtimes), not on every key typed."""
+    return tuple(list_commands(repo, user_commands_dir()))
+
+
+def _mtime(folder: Path) -> float:
+    try:
+        return folder.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def handle_slash(app: QcodeApp, text: str) -> None:
@@ -105,6 +127,9 @@ def _run_custom(app: QcodeApp, typed: str, custom: Expanded) -> None:
     """A custom command (`.qcode/commands/` or the user's) is sent as the task it expands to."""
     if app.state in ("running", "asking", "stopping", "closing"):
         app.notify("A run is in progress: wait for it, or press Esc to interrupt it.", severity="warning")
+        return
+    if app.state == "error":
+        app.notify("The engine did not start; see the error above. Ctrl+Q quits.", severity="error")
         return
     if custom.command.allowed_tools is not None:
         # The tool list opens the prompt of a session that is already running: narrowing it here would

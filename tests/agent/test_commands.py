@@ -64,3 +64,19 @@ def test_bad_front_matter_is_text_not_a_crash(tmp_path: Path) -> None:
     _write(tmp_path / "user", "odd.md", "---\n: [unclosed\n---\nBody $ARGUMENTS\n")
     expanded = expand_command("/odd  a  b ", None, tmp_path / "user")
     assert expanded is not None and expanded.prompt == "Body a  b" and expanded.command.description == ""
+
+
+def test_an_alias_bomb_in_front_matter_is_never_expanded(tmp_path: Path) -> None:
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]" for i in range(8)
+    ]
+    front = "\n".join(levels) + "\ndescription: *i\nallowed-tools: *i\n"  # 9 * 3**8 strings, as text
+    folder = tmp_path / "repo" / ".qcode" / "commands"
+    folder.mkdir(parents=True)
+    (folder / "bomb.md").write_text(f"---\n{front}---\nDo $ARGUMENTS.\n")
+    (folder / "long.md").write_text("---\ndescription: " + "x" * 5000 + "\n---\nBody.\n")
+    found = list_commands(tmp_path / "repo", None)
+    assert found["bomb"].description == "" and found["bomb"].allowed_tools is None
+    assert found["long"].description == ""  # front matter past the cap is not parsed
+    assert expand_command("/bomb it", tmp_path / "repo", None).prompt == "Do it."  # type: ignore[union-attr]

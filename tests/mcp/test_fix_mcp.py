@@ -213,3 +213,27 @@ def test_a_sandboxed_server_runs_in_the_container_without_network_or_secrets(
     assert where["cwd"] == "/workspace" and where["network"] == "no"
     assert "TOKEN" not in where["env"] and "QCODE_TEST_SECRET" not in where["env"]
     assert "hunter2" not in Path(result["trajectory"]).read_text()
+
+
+def test_your_servers_and_hooks_never_start_in_the_repository(
+    make_repo, tmp_path: Path, isolated_state: Path
+) -> None:
+    # `python -m NAME` puts the working folder first on the import path: started in the repository,
+    # the user's own server or hook would import (and run, on the host) the repository's NAME.py.
+    marker = tmp_path / "ran-repository-code"
+    plant = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('host')\n"
+    repo = make_repo({"qcode_probe_mod.py": plant, "a.txt": "a\n", ".mcp.json": "{not json"})
+    module = _toml([*["-m", "qcode_probe_mod"]])
+    _user_config(
+        isolated_state,
+        f"[mcp.servers.probe]\ncommand = {_toml(sys.executable)}\nargs = {module}\n"
+        f"[[hooks.session_start]]\ncommand = {_toml(f'{sys.executable} -m qcode_probe_mod')}\n",
+    )
+    replay = write_replay(
+        tmp_path / "r.jsonl",
+        [raw_call("write_file", path="a.txt", content="b\n"), raw_call("finish", summary="done")],
+    )
+    result = _fix(repo, replay)
+    assert result["status"] == "resolved", result["stderr"]  # a bad .mcp.json does not block the run
+    assert "MCP proposals were ignored" in result["stderr"]
+    assert not marker.exists()

@@ -3,6 +3,7 @@ the undo note, the help table, the session list and the replayed trajectory."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -165,3 +166,24 @@ def test_a_resumed_trajectory_is_read_from_its_tail_only(
     monkeypatch.setattr(history, "REPLAY_EVENTS", 100)
     events, cut = past_events(path)
     assert cut and len(events) == 100 and events[-1] == Notice.model_validate_json(lines[-1])
+
+
+def test_a_past_task_with_markup_is_listed_as_text() -> None:
+    from textual.app import App
+    from textual.widgets import OptionList
+
+    from qcode.tui.history import SessionRow
+    from qcode.tui.screens import SessionsScreen
+
+    rows = [SessionRow("s1", "resolved", "fix arr[/x] parsing [@click=app.quit]x[/] \x1b]52;c;Zm9v\x07")]
+
+    async def scenario() -> str:
+        app: App[None] = App()
+        async with app.run_test() as pilot:
+            await app.push_screen(SessionsScreen(rows))
+            await pilot.pause()
+            option = app.screen.query_one(OptionList).get_option_at_index(0)
+            return str(option.prompt)
+
+    shown = asyncio.run(scenario())
+    assert "fix arr[/x] parsing [@click=app.quit]x[/]" in shown and "\x1b" not in shown

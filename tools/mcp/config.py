@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import string
 import tomllib
 from pathlib import Path
@@ -111,11 +112,19 @@ def expand_secrets(values: dict[str, str]) -> dict[str, str]:
 
 
 def _read_bounded(path: Path) -> str | None:
-    if not path.is_file():
+    """A regular file's text, opened without following a link (a repository's `.mcp.json` may be one
+    to a host file) and read at most to the cap; None when there is no such file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return None
-    if path.stat().st_size > MAX_CONFIG_BYTES:
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
         raise UserError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes; shorten it")
-    return path.read_text(encoding="utf-8", errors="replace")
+    return data.decode("utf-8", errors="replace")
 
 
 def read_user_tables(path: Path) -> dict[str, Any]:

@@ -30,7 +30,9 @@ class McpManager:
         self.sandbox_container = sandbox_container
         """The session container's id, for `sandbox = true` servers (they run via `docker exec`)."""
         self.cwd = cwd
-        """Where host stdio servers start (the user's repository, so relative paths work)."""
+        """Where a trusted repository proposal's stdio server starts (its relative paths need it).
+        The user's own servers start in the home folder: in the repository, `python -m x` or `npx`
+        would pick up the repository's code and run it on the host."""
         self.connections: dict[str, McpConnection] = {}
         self._loop: LoopThread | None = None
 
@@ -54,7 +56,7 @@ class McpManager:
                 user_secrets=own,
                 wrap_command=self._in_sandbox if spec.sandbox else None,
                 on_tools_changed=self._tools_changed,
-                cwd=self.cwd,
+                cwd=Path.home() if own else self.cwd,
             )
             self.connections[name] = connection
             connection.on_failure = lambda text, c=connection: self._failed(c, text)  # type: ignore[misc]
