@@ -17,6 +17,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +205,8 @@ class HookedRegistry(ToolRegistry):
     def dispatch(self, call: ToolCall, ctx: ToolContext) -> Observation:
         # Hooks run on the host and are handed the workspace's path: the sandbox stays frozen while
         # they run, so no process in it can swap a file for a link to a host file under them.
-        with ctx.guard():
+        config = self.hooks.config
+        with ctx.guard() if config.pre_tool else nullcontext():
             reason = self.hooks.pre_tool(call)
         if reason is not None:
             return Observation(
@@ -214,7 +216,7 @@ class HookedRegistry(ToolRegistry):
             )
         observation = super().dispatch(call, ctx)
         if call.name == FINISH and observation.ok:
-            with ctx.guard():
+            with ctx.guard() if config.stop else nullcontext():
                 refusal = self.hooks.stop(str(observation.data.get("finish", "")))
             if refusal is not None:
                 return Observation(
@@ -223,7 +225,7 @@ class HookedRegistry(ToolRegistry):
                     "then call finish again.",
                     data={"error": "stop_hook"},
                 )
-        with ctx.guard():
+        with ctx.guard() if config.post_tool else nullcontext():
             extra = self.hooks.post_tool(call, observation)
         if extra:
             observation.text = f"{observation.text}\n[post_tool hook]\n{printable(extra)}"

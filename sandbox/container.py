@@ -383,7 +383,16 @@ class DockerSandbox:
                 self._pause_depth -= 1
                 if self._pause_depth == 0 and self._frozen:
                     self._frozen = False
-                    self._container.unpause()
+                    self._thaw()
+
+    def _thaw(self) -> None:
+        """Unpause; a container that is already running (Docker: "is not paused") is what we want."""
+        assert self._container is not None
+        try:
+            self._container.unpause()
+        except docker.errors.APIError as err:
+            if "is not paused" not in str(err):
+                raise
 
     def _freeze(self, attempts: int = 3) -> bool:
         """Pause the container; False when it is not running (no process left to race). A freeze
@@ -394,6 +403,8 @@ class DockerSandbox:
                 return True
             except docker.errors.APIError as err:
                 self._container.reload()
+                if self._container.status == "paused":  # the freeze took, though Docker complained
+                    return True
                 if self._container.status in ("exited", "dead", "created"):
                     return False
                 if attempt == attempts - 1:

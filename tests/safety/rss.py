@@ -4,13 +4,16 @@ a file at exit: `python -m tests.safety.rss OUT fix ...`. The memory attacks ass
 from __future__ import annotations
 
 import atexit
-import resource
 import sys
 from pathlib import Path
 
 
 def _record(out: Path) -> None:
-    out.write_text(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    # VmHWM is this process image's own peak. ru_maxrss is not: Linux carries it over from the
+    # parent across fork and exec, so under a pytest that has loaded vLLM it reads the parent's RSS.
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    out.write_text(peak)
 
 
 if __name__ == "__main__":

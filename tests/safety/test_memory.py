@@ -19,7 +19,7 @@ import pytest
 from qcode.tools.registry import OBSERVATION_LIMIT
 
 from qcode.config import LOWER_ONLY, Settings, load_settings
-from tests.safety.helpers import FixRun, finish, raw_call, run_fix, sh
+from tests.safety.helpers import FixRun, finish, raw_call, run_fix, sh, shell_output
 from tests.safety.repos import make_repo
 
 pytestmark = pytest.mark.docker
@@ -52,7 +52,7 @@ def test_read_file_on_a_streaming_fifo(tmp_path: Path) -> None:
         ">/dev/null 2>&1 &) && echo planted"
     )
     run, peak = _attack(tmp_path, [sh(plant), raw_call("read_file", path="big.fifo"), FIX, finish()])
-    assert run.obs(0)["text"].startswith("planted")
+    assert shell_output(run.obs(0)).startswith("planted")
     assert "not a regular file" in run.obs(1)["text"] and not run.obs(1)["ok"]
     _contained(run, peak)
 
@@ -82,7 +82,7 @@ def test_search_output_from_long_paths_is_capped(tmp_path: Path) -> None:
         "for i in $(seq 1 1500); do ln f0 f$i; done && cd /workspace && echo planted"
     )
     run, peak = _attack(tmp_path, [sh(plant), raw_call("search", pattern="hit"), FIX, finish()])
-    assert run.obs(0)["text"].startswith("planted"), run.obs(0)
+    assert shell_output(run.obs(0)).startswith("planted"), run.obs(0)
     assert "hit 1" in run.obs(1)["text"]
     _contained(run, peak)
 
@@ -131,5 +131,5 @@ def test_repository_may_only_lower_limits(tmp_path: Path) -> None:
 def test_folder_nested_3000_deep_ends_with_a_result(tmp_path: Path) -> None:
     plant = "python3 -c \"import os; [(os.mkdir('n'), os.chdir('n')) for _ in range(3000)]\" && echo planted"
     run, peak = _attack(tmp_path, [sh(plant), raw_call("list_files", pattern="*.py"), FIX, finish()])
-    assert run.obs(0)["text"].startswith("planted"), run.obs(0)
+    assert shell_output(run.obs(0)).startswith("planted"), run.obs(0)
     _contained(run, peak)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from tests.safety.helpers import FixRun, finish, raw_call, run_fix, sh
+from tests.safety.helpers import FixRun, finish, raw_call, run_fix, sh, shell_output
 from tests.safety.repos import make_repo
 
 pytestmark = pytest.mark.docker
@@ -117,7 +117,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory, listener: Listener) -> tu
 @pytest.mark.attack
 def test_only_loopback_exists(attacked: tuple[FixRun, list[str]]) -> None:
     run, labels = attacked
-    text = run.obs(1 + labels.index("interfaces"))["text"]
+    text = shell_output(run.obs(1 + labels.index("interfaces")))
     assert text.split("\n")[:2] == ["lo", "1"], text  # only lo, and a route table with no routes
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.nonroot import NonRoot, nonroot, nonroot_tmp
-from tests.safety.helpers import finish, raw_call, run_fix, sh
+from tests.safety.helpers import finish, raw_call, run_fix, sh, shell_output
 from tests.safety.repos import make_repo
 
 pytestmark = pytest.mark.docker
@@ -39,6 +39,6 @@ def test_nonroot_fill_is_reported_and_fifo_refused(nonroot_tmp: Path, nonroot: N
     )
     assert run.result["status"] == "resolved", (run.result, run.proc.stderr[-2000:])
     assert "over its 64 MiB cap" in run.obs(0)["text"], run.obs(0)["text"]
-    assert run.obs(1)["text"].splitlines()[0] == str(nonroot.uid)  # the sandbox runs as the caller
+    assert shell_output(run.obs(1)).splitlines()[0] == str(nonroot.uid)  # the sandbox runs as the caller
     assert "not a regular file" in run.obs(2)["text"]
     assert Path(run.result["trajectory"]).stat().st_uid == nonroot.uid

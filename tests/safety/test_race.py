@@ -13,7 +13,16 @@ import base64
 
 import pytest
 
-from tests.safety.helpers import HOST_SECRET, FixRun, finish, plant_host_secret, raw_call, run_fix, sh
+from tests.safety.helpers import (
+    HOST_SECRET,
+    FixRun,
+    finish,
+    plant_host_secret,
+    raw_call,
+    run_fix,
+    sh,
+    shell_output,
+)
 from tests.safety.repos import make_repo
 
 pytestmark = pytest.mark.docker
@@ -64,7 +73,7 @@ def raced(tmp_path_factory: pytest.TempPathFactory) -> FixRun:
 
 @pytest.mark.attack
 def test_racing_symlink_swap_never_shows_a_host_file(raced: FixRun) -> None:
-    assert raced.obs(1)["text"].startswith("swapping"), raced.obs(1)["text"]
+    assert shell_output(raced.obs(1)).startswith("swapping"), raced.obs(1)["text"]
     assert raced.result["status"] == "resolved", raced.result
     seen = "\n".join(o["text"] for o in raced.observations)
     assert "inside.txt" in seen  # the readers did run while the folder was being swapped

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import committed_repo, git
-from tests.safety.helpers import finish, raw_call, run_fix, sh
+from tests.safety.helpers import finish, raw_call, run_fix, sh, shell_output
 from tests.safety.repos import make_repo
 
 pytestmark = pytest.mark.docker
@@ -135,7 +135,7 @@ def test_planted_gitdir_pointer_is_never_followed(tmp_path: Path) -> None:
         finish(),
     ]
     run = run_fix(repo, turns, tmp_path / "run")
-    assert run.obs(0)["text"].startswith("planted"), run.obs(0)["text"]
+    assert shell_output(run.obs(0)).startswith("planted"), run.obs(0)["text"]
     assert run.result["status"] == "resolved", run.result
     assert "+    return a + b" in run.obs(2)["text"]
     assert host_head not in run.trajectory_text
