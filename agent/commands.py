@@ -28,12 +28,12 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from qcode.tools.paths import read_regular
 
 __all__ = ["Command", "Expanded", "expand_command", "list_commands", "user_commands_dir"]
 
@@ -75,15 +75,10 @@ def user_commands_dir() -> Path:
 
 def _read_regular(path: Path) -> str | None:
     """The file's text if it is a regular file (not a link, FIFO or device) of bounded size."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+    data = read_regular(path, MAX_BYTES)
+    if data is None or len(data) > MAX_BYTES:
         return None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
-            return None
-        return handle.read(MAX_BYTES).decode("utf-8", "replace")
+    return data.decode("utf-8", "replace")
 
 
 def _tools(value: Any) -> tuple[str, ...] | None:

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +206,7 @@ class HookedRegistry(ToolRegistry):
         # Hooks run on the host and are handed the workspace's path: the sandbox stays frozen while
         # they run, so no process in it can swap a file for a link to a host file under them.
         config = self.hooks.config
-        with ctx.guard() if config.pre_tool else nullcontext():
+        with _frozen_for(ctx, config.pre_tool):
             reason = self.hooks.pre_tool(call)
         if reason is not None:
             return Observation(
@@ -216,7 +216,7 @@ class HookedRegistry(ToolRegistry):
             )
         observation = super().dispatch(call, ctx)
         if call.name == FINISH and observation.ok:
-            with ctx.guard() if config.stop else nullcontext():
+            with _frozen_for(ctx, config.stop):
                 refusal = self.hooks.stop(str(observation.data.get("finish", "")))
             if refusal is not None:
                 return Observation(
@@ -225,8 +225,13 @@ class HookedRegistry(ToolRegistry):
                     "then call finish again.",
                     data={"error": "stop_hook"},
                 )
-        with ctx.guard() if config.post_tool else nullcontext():
+        with _frozen_for(ctx, config.post_tool):
             extra = self.hooks.post_tool(call, observation)
         if extra:
             observation.text = f"{observation.text}\n[post_tool hook]\n{printable(extra)}"
         return observation
+
+
+def _frozen_for(ctx: ToolContext, hooks: list[HookSpec]) -> AbstractContextManager[None]:
+    """The sandbox frozen while `hooks` run (none set: nothing to freeze for)."""
+    return ctx.guard() if hooks else nullcontext()

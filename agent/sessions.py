@@ -120,9 +120,8 @@ def history_from_trajectory(path: Path) -> tuple[list[Message], list[PlanStep]]:
     turn_at = 0
     for record in read_trajectory(path):
         kind = record.get("type")
-        if kind in ("user_message", "turn") and pending:
-            messages.extend(_not_run(pending))  # answered in call order, like the rest of the turn
-            messages[turn_at:] = in_call_order(messages[turn_at:], calls)
+        if kind in ("user_message", "turn"):
+            _answer_unrun(messages, pending, turn_at, calls)
             pending = []
         if kind == "user_message":
             messages.append({"role": "user", "content": record["text"]})
@@ -143,11 +142,14 @@ def history_from_trajectory(path: Path) -> tuple[list[Message], list[PlanStep]]:
             messages[turn_at:] = in_call_order(messages[turn_at:], calls)  # `finish` ran last
         elif kind == "plan_updated":
             plan = [PlanStep.model_validate(step) for step in record["plan"]]
-    if pending:
-        messages.extend(_not_run(pending))
-        messages[turn_at:] = in_call_order(messages[turn_at:], calls)
+    _answer_unrun(messages, pending, turn_at, calls)
     return messages, plan
 
 
-def _not_run(calls: list[ToolCall]) -> list[Message]:
-    return [tool_message(call.id, call.name, NOT_RUN) for call in calls]
+def _answer_unrun(
+    messages: list[Message], pending: list[ToolCall], turn_at: int, calls: list[ToolCall]
+) -> None:
+    """A 'not run' answer for each call of the turn at `turn_at` that got none, all in call order."""
+    if pending:
+        messages.extend(tool_message(call.id, call.name, NOT_RUN) for call in pending)
+        messages[turn_at:] = in_call_order(messages[turn_at:], calls)

@@ -125,6 +125,20 @@ def _require_regular(fd: int, rel: str) -> None:
     raise ToolError(f"{rel!r} is not a regular file (a FIFO, socket or device); refused.")
 
 
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """At most `limit` + 1 bytes of the regular file at `path` (a caller compares with `limit`),
+    opened without following a final link and non-blocking; None when it is missing, a link, a
+    FIFO, socket or device. For files outside the workspace (config, command files)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read(limit + 1)
+
+
 def read_capped(root: Path, rel: str, limit: int) -> bytes:
     """The bytes of a regular workspace file, refused when larger than `limit`: the size is checked
     on the open descriptor and the read stops at limit + 1, so a file that grows cannot grow qcode."""

@@ -9,15 +9,13 @@ import docker.errors
 from textual import events
 
 from qcode.tui.attach import Attached, attach_files
-from qcode.tui.slash import handle_slash
+from qcode.tui.slash import handle_slash, ready_to_send
 
 if TYPE_CHECKING:
     from qcode.tui.app import QcodeApp
     from qcode.tui.prompt import PromptInput
 
 __all__ = ["send", "stray_key", "stray_paste"]
-
-BUSY = ("running", "asking", "stopping", "closing")
 
 
 def send(app: QcodeApp, prompt: PromptInput, text: str) -> None:
@@ -29,11 +27,7 @@ def send(app: QcodeApp, prompt: PromptInput, text: str) -> None:
         prompt.clear_sent(text)
         handle_slash(app, text)
         return
-    if app.state in BUSY:
-        app.notify("A run is in progress: wait for it, or press Esc to interrupt it.", severity="warning")
-        return
-    if app.state == "error":
-        app.notify("The engine did not start; see the error above. Ctrl+Q quits.", severity="error")
+    if not ready_to_send(app):
         return
     attached = _attach(app, text)
     prompt.clear_sent(text)

@@ -123,13 +123,24 @@ def handle_slash(app: QcodeApp, text: str) -> None:
     command.run(app, argument.strip())
 
 
-def _run_custom(app: QcodeApp, typed: str, custom: Expanded) -> None:
-    """A custom command (`.qcode/commands/` or the user's) is sent as the task it expands to."""
-    if app.state in ("running", "asking", "stopping", "closing"):
+BUSY = ("running", "asking", "stopping", "closing")
+
+
+def ready_to_send(app: QcodeApp) -> bool:
+    """Whether a task or follow-up may start now; otherwise says why (a run is going, or the engine
+    failed). A message and a custom command are both held to it."""
+    if app.state in BUSY:
         app.notify("A run is in progress: wait for it, or press Esc to interrupt it.", severity="warning")
-        return
+        return False
     if app.state == "error":
         app.notify("The engine did not start; see the error above. Ctrl+Q quits.", severity="error")
+        return False
+    return True
+
+
+def _run_custom(app: QcodeApp, typed: str, custom: Expanded) -> None:
+    """A custom command (`.qcode/commands/` or the user's) is sent as the task it expands to."""
+    if not ready_to_send(app):
         return
     if custom.command.allowed_tools is not None:
         # The tool list opens the prompt of a session that is already running: narrowing it here would

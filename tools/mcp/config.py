@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 import string
 import tomllib
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from qcode.agent.exceptions import UserError
+from qcode.tools.paths import read_regular
 
 __all__ = [
     "MAX_CONFIG_BYTES",
@@ -114,14 +114,9 @@ def expand_secrets(values: dict[str, str]) -> dict[str, str]:
 def _read_bounded(path: Path) -> str | None:
     """A regular file's text, opened without following a link (a repository's `.mcp.json` may be one
     to a host file) and read at most to the cap; None when there is no such file."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+    data = read_regular(path, MAX_CONFIG_BYTES)
+    if data is None:
         return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        data = handle.read(MAX_CONFIG_BYTES + 1)
     if len(data) > MAX_CONFIG_BYTES:
         raise UserError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes; shorten it")
     return data.decode("utf-8", errors="replace")
