@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "Channel",
     "Engine",
     "ExecResult",
     "Message",
@@ -31,7 +32,10 @@ __all__ = [
 Message = dict[str, Any]
 """An OpenAI-style chat message: role, content, optional tool_calls / reasoning_content."""
 
-TokenCallback = Callable[[str], None]
+Channel = Literal["reasoning", "text", "tool_call"]
+"""Which part of a turn a streamed piece belongs to: reasoning, visible text, or a tool call's text."""
+
+TokenCallback = Callable[[str, Channel], None]
 
 
 class Usage(BaseModel):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from qcode.agent.contracts import PlanStep, ToolCall, Usage
+from qcode.agent.contracts import Channel, PlanStep, ToolCall, Usage
 
 __all__ = [
     "Event",
@@ -60,6 +60,7 @@ class TokenStreamed(_Event):
     type: Literal["token"] = "token"
     step: int
     text: str
+    channel: Channel = "text"
 
 
 class ModelTurn(_Event):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from qcode.agent.compaction import compact, message_chars
 from qcode.agent.contracts import (
     NOT_RUN,
+    Channel,
     Engine,
     Message,
     ToolCall,
@@ -186,12 +187,12 @@ class AgentLoop:
         return turn
 
     def _complete(self, step: int) -> Turn:
-        def on_token(text: str) -> None:
+        def on_token(text: str, channel: Channel) -> None:
             # Esc and the time limit end a long generation mid-turn: the exception propagates
             # through the engine, which aborts the request; the history has no half-written turn.
             self._check_interrupted()
             self._check_wall_time()
-            self.bus.emit(TokenStreamed(step=step, text=text))
+            self.bus.emit(TokenStreamed(step=step, text=text, channel=channel))
 
         return self.engine.complete(self.messages, self.registry.schemas(), on_token=on_token)
 

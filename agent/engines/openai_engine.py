@@ -18,11 +18,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from qcode.agent.contracts import Message, TokenCallback, ToolCall, Turn, Usage
+from qcode.agent.contracts import Channel, Message, TokenCallback, ToolCall, Turn, Usage
 from qcode.agent.engines.chat import for_openai
 from qcode.agent.engines.control_tokens import break_control_strings
 from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.sampling import resolve_sampling
+from qcode.agent.engines.stream_split import StreamSplitter
 from qcode.agent.exceptions import EngineError, UserError
 from qcode.agent.qwen_xml import parse_turn
 
@@ -165,11 +166,13 @@ class OpenAIEngine:
             # closed on any exit, so a caller that stops listening (Esc) also stops the server
             with self._client.chat.completions.create(**self._request(messages, tools)) as chunks:
                 for chunk in chunks:
-                    piece = acc.add(chunk)
-                    if piece:
+                    pieces = acc.add(chunk)
+                    if pieces:
                         acc.first_token = acc.first_token or time.monotonic()
-                        if on_token is not None:
-                            on_token(piece)
+                    for text, channel in pieces if on_token is not None else ():
+                        on_token(text, channel)
+                for text, channel in acc.answer.flush() if on_token is not None else ():
+                    on_token(text, channel)
         except openai.BadRequestError as err:
             self._adapt(err, messages)
         except openai.APIConnectionError as err:
@@ -232,8 +235,11 @@ class _Accumulator:
         self.usage = Usage()
         self.finish: str | None = None
         self.first_token: float | None = None
+        self.answer = StreamSplitter()
+        """Content may hold Qwen's own syntax when the server does not parse it (`<tool_call>`)."""
 
-    def add(self, chunk: Any) -> str:
+    def add(self, chunk: Any) -> list[tuple[str, Channel]]:
+        """Takes one chunk; returns its streamed pieces by channel."""
         if getattr(chunk, "usage", None):
             details = getattr(chunk.usage, "prompt_tokens_details", None)
             self.usage = Usage(
@@ -242,7 +248,7 @@ class _Accumulator:
                 cached_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
             )
         if not chunk.choices:
-            return ""
+            return []
         choice = chunk.choices[0]
         self.finish = choice.finish_reason or self.finish
         delta = choice.delta
@@ -256,7 +262,8 @@ class _Accumulator:
             if fragment.function is not None:
                 call["name"] += fragment.function.name or ""
                 call["arguments"] += fragment.function.arguments or ""
-        return reasoning + (delta.content or "")
+        pieces: list[tuple[str, Channel]] = [(reasoning, "reasoning")] if reasoning else []
+        return pieces + self.answer.feed(delta.content or "")
 
     def turn(self, tools: Sequence[dict[str, Any]], started: float) -> Turn:
         content, reasoning = "".join(self.content), "".join(self.reasoning)

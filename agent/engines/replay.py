@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from qcode.agent.contracts import Message, TokenCallback, ToolCall, Turn
+from qcode.agent.contracts import Channel, Message, TokenCallback, ToolCall, Turn
 from qcode.agent.engines.estimate import UsageEstimator
+from qcode.agent.engines.stream_split import StreamSplitter
 from qcode.agent.exceptions import ReplayExhausted, UserError
 from qcode.agent.qwen_xml import parse_turn
 
@@ -93,7 +94,8 @@ class ReplayEngine:
         self._next += 1
         turn = self._turn(line, tools)
         if on_token is not None:
-            on_token(turn.raw or turn.text)
+            for text, channel in _pieces(turn):
+                on_token(text, channel)
         completion = turn.raw or turn.text + json.dumps([c.arguments for c in turn.tool_calls])
         turn.usage = self._usage.measure(messages, completion)
         turn.duration = time.monotonic() - started
@@ -119,3 +121,12 @@ class ReplayEngine:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _pieces(turn: Turn) -> list[tuple[str, Channel]]:
+    """The turn as an engine would have streamed it, by channel."""
+    if turn.raw is None:
+        parts: list[tuple[str, Channel]] = [(turn.reasoning, "reasoning"), (turn.text, "text")]
+        return [(text, channel) for text, channel in parts if text]
+    splitter = StreamSplitter()
+    return splitter.feed(turn.raw) + splitter.flush()

@@ -31,6 +31,7 @@ from qcode.agent.engines.control_tokens import control_strings
 from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.prompt import render_prompt
 from qcode.agent.engines.sampling import PROFILES, Sampling, resolve_sampling
+from qcode.agent.engines.stream_split import StreamSplitter
 from qcode.agent.engines.vllm_grammar import MAX_ARGUMENT_CAP, ToolChoice, structural_tag
 from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, plan_engine, require_vllm
 from qcode.agent.exceptions import EngineError, UserError
@@ -91,6 +92,8 @@ class _Stream:
     """What one turn has produced so far (filled on the loop thread, read after it ends)."""
 
     out: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
+    answer: StreamSplitter = field(default_factory=StreamSplitter)
+    """Splits the answer's text from its tool calls; the reasoning request streams as reasoning."""
     first_token: float | None = None
     request_ids: list[str] = field(default_factory=list)
 
@@ -181,7 +184,7 @@ class VllmEngine:
         try:
             while (item := stream.out.get())[0] == "token":
                 if on_token is not None:
-                    on_token(item[1])
+                    on_token(*item[1])
         except BaseException:
             self._abort(stream, future)
             raise
@@ -230,7 +233,6 @@ class VllmEngine:
             # The answer continues from the reasoning as the chat template will render it back
             # (trimmed, then `\n</think>\n\n`), so the next step's prompt extends this one.
             close = "\n" + THINK_CLOSE + "\n\n"
-            self._emit(stream, close)
             raw = reasoning.strip() + close
             if reasoning != reasoning.strip():
                 reasoning_ids = self._encode_text(reasoning.strip())
@@ -256,7 +258,7 @@ class VllmEngine:
         params = SamplingParams(
             **self._sampling(self.options.thinking_budget), stop=[THINK_CLOSE], stop_token_ids=stop_ids
         )
-        text, ids, cached, _ = await self._generate(prompt, params, stream)
+        text, ids, cached, _ = await self._generate(prompt, params, stream, reasoning=True)
         eos = {self._think_close, self.tokenizer.eos_token_id}
         while ids and ids[-1] in eos:
             ids.pop()
@@ -295,7 +297,7 @@ class VllmEngine:
         }
 
     async def _generate(
-        self, prompt: list[int], params: Any, stream: _Stream
+        self, prompt: list[int], params: Any, stream: _Stream, *, reasoning: bool = False
     ) -> tuple[str, list[int], int, str | None]:
         """One request; streams text deltas; returns (text, token ids, cached prompt tokens, finish)."""
         request_id = f"qcode-{uuid.uuid4().hex[:12]}"
@@ -308,13 +310,16 @@ class VllmEngine:
                 ids += list(completion.token_ids)
                 if completion.text:
                     text += completion.text
-                    self._emit(stream, completion.text)
+                    self._emit(stream, completion.text, reasoning)
                 cached = output.num_cached_tokens or cached
                 finish = completion.finish_reason or finish
         except Exception as err:
             if "maximum context length" in str(err) or "longer than the maximum model length" in str(err):
                 raise ContextLengthExceeded(len(prompt), self.max_model_len, 0) from err
             raise EngineError(f"vLLM failed on a request: {err}") from err
+        if not reasoning:
+            for piece, channel in stream.answer.flush():
+                stream.out.put(("token", (piece, channel)))
         if finish in (None, "abort"):
             raise EngineError(
                 "vLLM aborted the request (for example, the tool-call grammar did not "
@@ -325,10 +330,12 @@ class VllmEngine:
     def _encode_text(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True))
 
-    def _emit(self, stream: _Stream, text: str) -> None:
+    def _emit(self, stream: _Stream, text: str, reasoning: bool) -> None:
         if stream.first_token is None:
             stream.first_token = time.monotonic()
-        stream.out.put(("token", text))
+        pieces = [(text, "reasoning")] if reasoning else stream.answer.feed(text)
+        for piece in pieces:
+            stream.out.put(("token", piece))
 
     def _abort(self, stream: _Stream, future: Any) -> None:
         """Stop generating for a caller that stopped listening (Esc, a time limit); returns once

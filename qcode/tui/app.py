@@ -237,7 +237,7 @@ class QcodeApp(App[int]):
                 conversation.turn(event.step)
                 self.query_one(StatusBar).stats = self._stats_text(event.step)
             case TokenStreamed() as event:
-                conversation.token(event.step, event.text)
+                conversation.token(event.step, event.text, event.channel)
             case ModelTurn() as event:
                 conversation.model_turn(event)
                 self.stats.add_turn(event.step, event.usage, event.duration, event.time_to_first_token)

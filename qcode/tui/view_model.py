@@ -17,31 +17,12 @@ __all__ = [
     "compact",
     "duration_text",
     "fit_status",
-    "split_stream",
     "summarize_args",
     "undo_words",
 ]
 
-THINK_OPEN, THINK_CLOSE, TOOL_OPEN = "<think>", "</think>", "<tool_call>"
 _PRIMARY_ARG = ("command", "path", "pattern", "summary")
 STATUS_MARK = {"running": "…", "asking": "?", "ok": "✓", "failed": "✗", "rejected": "⊘", "skipped": "·"}
-
-
-def split_stream(text: str) -> tuple[str, str]:
-    """(reasoning, visible) of a partial model output; tool-call XML is left to the cards.
-
-    Text before `</think>` is reasoning (the chat template may open `<think>` in the prompt); until
-    `</think>` arrives, only output that starts with `<think>` counts as reasoning.
-    """
-    reasoning = ""
-    stripped = text.lstrip()
-    if THINK_CLOSE in text:
-        reasoning, _, text = text.partition(THINK_CLOSE)
-    elif stripped.startswith(THINK_OPEN):
-        reasoning, text = stripped, ""
-    reasoning = reasoning.replace(THINK_OPEN, "").strip()
-    visible = text.split(TOOL_OPEN, 1)[0].strip()
-    return reasoning, visible
 
 
 def compact(value: object, limit: int = 60) -> str:

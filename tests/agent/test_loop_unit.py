@@ -84,7 +84,7 @@ class Streaming:
     ) -> Turn:
         try:
             for word in self.raw.split(" "):
-                on_token(word + " ")
+                on_token(word + " ", "text")
                 self.streamed.append(word)
         except BaseException as err:
             self.stopped_by = err  # a real engine aborts its request here

@@ -16,7 +16,7 @@ class StoppingListener:
         self.after = after
         self.pieces: list[str] = []
 
-    def __call__(self, text: str) -> None:
+    def __call__(self, text: str, channel: str = "text") -> None:
         self.pieces.append(text)
         if len(self.pieces) == self.after:
             raise StopListening

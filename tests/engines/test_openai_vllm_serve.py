@@ -102,7 +102,7 @@ def test_probe_and_turn_against_vllm_serve(served: Served) -> None:
     assert engine.model == "tiny-qwen3" and engine.max_model_len == 8192
     messages = [{"role": "system", "content": "You are qcode."}, {"role": "user", "content": "fix total()"}]
     pieces: list[str] = []
-    first = engine.complete(messages, TOOLS, on_token=pieces.append)
+    first = engine.complete(messages, TOOLS, on_token=lambda text, _channel: pieces.append(text))
     second = engine.complete(messages, TOOLS)
     assert engine.native_tools, engine.notices
     assert first.usage.prompt_tokens > 1000 and first.usage.completion_tokens > 0

@@ -127,14 +127,19 @@ def test_auto_mode_text_stays_free_and_any_call_is_valid(engine: VllmEngine) -> 
 
 
 def test_thinking_budget_closes_think_and_the_answer_continues(engine: VllmEngine) -> None:
-    pieces: list[str] = []
-    turn = engine.complete(conversation("budget"), TOOLS, tool_choice="required", on_token=pieces.append)
+    pieces: list[tuple[str, str]] = []
+    turn = engine.complete(
+        conversation("budget"), TOOLS, tool_choice="required", on_token=lambda *piece: pieces.append(piece)
+    )
     reasoning_part, _, answer = turn.raw.partition("</think>")
     assert turn.raw.count("</think>") == 1 and answer.startswith("\n\n<tool_call>")
     assert turn.reasoning == reasoning_part.strip() and turn.reasoning
-    # Each streamed piece is at least one token: at most the budget's 12 came before the forced close.
-    close = next(i for i, piece in enumerate(pieces) if "</think>" in piece)
-    assert 0 < close <= 12 and pieces[close].strip() == "</think>"
+    # Each streamed piece is at least one token: at most the budget's 12 came on the reasoning
+    # channel, all before the answer; no piece carries the model's tags.
+    channels = [channel for _, channel in pieces]
+    reasoning = channels.count("reasoning")
+    assert 0 < reasoning <= 12 and channels[:reasoning] == ["reasoning"] * reasoning
+    assert "tool_call" in channels and not any("think>" in text for text, _ in pieces)
     assert turn.usage.completion_tokens >= len(pieces) - 1  # reasoning and answer tokens both counted
 
 
@@ -151,16 +156,18 @@ def test_thinking_off_renders_the_empty_think_and_generates_one_phase(engine: Vl
 
 
 def test_tokens_stream_in_order_and_timing_is_reported(engine: VllmEngine) -> None:
-    pieces: list[str] = []
-    turn = engine.complete(conversation("stream"), TOOLS, on_token=pieces.append, tool_choice="required")
-    streamed = "".join(pieces)
-    # The stream is the text as generated; `raw` is the turn as the template renders it back, its
-    # reasoning trimmed (the template trims it), so the next step's prompt extends this one.
-    close = "\n</think>\n\n"
-    if close in streamed:
-        reasoning, _, answer = streamed.partition(close)
-        streamed = reasoning.strip() + close + answer
-    assert len(pieces) > 3 and streamed == turn.raw
+    pieces: list[tuple[str, str]] = []
+    turn = engine.complete(
+        conversation("stream"), TOOLS, on_token=lambda *piece: pieces.append(piece), tool_choice="required"
+    )
+    # The stream is the text as generated, by channel, without the model's tags; `raw` is the turn
+    # as the template renders it back, its reasoning trimmed (the template trims it).
+    reasoning = "".join(text for text, channel in pieces if channel == "reasoning")
+    answer = "".join(text for text, channel in pieces if channel != "reasoning")
+    raw_reasoning, _, raw_answer = turn.raw.rpartition("\n</think>\n\n")
+    assert reasoning.strip() == raw_reasoning.strip() == turn.reasoning
+    assert answer == raw_answer.replace("<tool_call>", "").replace("</tool_call>", "")
+    assert len(pieces) > 3 and any(channel == "tool_call" for _, channel in pieces)
     assert turn.time_to_first_token is not None and 0 < turn.time_to_first_token <= turn.duration
 
 

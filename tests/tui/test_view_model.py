@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from qcode.agent.contracts import Usage
 
-from qcode.tui.view_model import RunStats, card_title, clock_text, split_stream, summarize_args
-
-
-def test_split_stream_keeps_reasoning_apart_and_hides_tool_xml() -> None:
-    assert split_stream("<think>\nhmm") == ("hmm", "")
-    assert split_stream("<think>a</think>\nHello <tool_call>\n<function=x>") == ("a", "Hello")
-    assert split_stream("opened by the template</think>Done.") == ("opened by the template", "Done.")
-    assert split_stream("Plain text so far") == ("", "Plain text so far")
+from qcode.tui.view_model import RunStats, card_title, clock_text, summarize_args
 
 
 def test_card_title_shows_tool_main_argument_status_and_duration() -> None:

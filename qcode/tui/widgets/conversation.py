@@ -12,9 +12,10 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
+from qcode.agent.contracts import Channel
 from qcode.agent.events import ModelTurn, ObservationMade, RunFinished, ToolCalled
 from qcode.agent.untrusted import for_terminal
-from qcode.tui.view_model import card_title, compact, split_stream
+from qcode.tui.view_model import card_title, compact
 
 __all__ = ["Conversation", "ToolCard", "TurnView", "diff_renderable"]
 
@@ -44,7 +45,8 @@ class TurnView(Vertical):
     def __init__(self, step: int) -> None:
         super().__init__(classes="turn -empty")
         self.step = step
-        self._buffer = ""
+        self._reasoning_parts: list[str] = []
+        self._text_parts: list[str] = []
         self._render_pending = False
         self._complete = False
         self._reasoning = Static(classes="reasoning")
@@ -55,10 +57,12 @@ class TurnView(Vertical):
         yield self._thinking
         yield self._text
 
-    def append(self, token: str) -> None:
-        # Re-splitting the whole buffer per token is quadratic over a long turn: render at most
-        # once per screen refresh, however many tokens arrived since the last one.
-        self._buffer += token
+    def append(self, token: str, channel: Channel = "text") -> None:
+        # Rendering per token is quadratic over a long turn: render at most once per screen
+        # refresh, however many tokens arrived since the last one. Tool-call text is the cards'.
+        if channel == "tool_call":
+            return
+        (self._reasoning_parts if channel == "reasoning" else self._text_parts).append(token)
         if not self._render_pending:
             self._render_pending = True
             self.call_after_refresh(self._show_stream)
@@ -67,7 +71,7 @@ class TurnView(Vertical):
         self._render_pending = False
         if self._complete:
             return  # the finished turn is already shown
-        reasoning, visible = split_stream(self._buffer)
+        reasoning, visible = "".join(self._reasoning_parts).strip(), "".join(self._text_parts).strip()
         self._show(for_terminal(reasoning), Text(for_terminal(visible)))
 
     def complete(self, event: ModelTurn) -> None:
@@ -166,9 +170,9 @@ class Conversation(VerticalScroll):
             self._append(self._turns[step])
         return self._turns[step]
 
-    def token(self, step: int, text: str) -> None:
+    def token(self, step: int, text: str, channel: Channel = "text") -> None:
         self._follow()
-        self.turn(step).append(text)
+        self.turn(step).append(text, channel)
 
     def model_turn(self, event: ModelTurn) -> None:
         self._follow()
