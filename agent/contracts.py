@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Channel",
+    "Effect",
     "Engine",
     "ExecResult",
     "Message",
@@ -36,6 +37,10 @@ Channel = Literal["reasoning", "text", "tool_call"]
 """Which part of a turn a streamed piece belongs to: reasoning, visible text, or a tool call's text."""
 
 TokenCallback = Callable[[str, Channel], None]
+
+Effect = Literal["read", "write", "exec", "control"]
+"""What a tool does to the world: reads only, writes workspace files, runs commands, or steers the
+run (plan, finish). Approval, recovery and the planner phase decide by it, never by tool name."""
 
 
 class Usage(BaseModel):

@@ -169,11 +169,21 @@ def _finish(args: FinishArgs, ctx: ToolContext) -> Observation:
 def default_registry() -> ToolRegistry:
     return ToolRegistry(
         [
-            Tool("read_file", "Show numbered lines of a file.", ReadFileArgs, _read_file),
+            Tool("read_file", "Show numbered lines of a file.", ReadFileArgs, _read_file, effect="read"),
             Tool(
-                "list_files", "List files under a folder (respects .gitignore).", ListFilesArgs, _list_files
+                "list_files",
+                "List files under a folder (respects .gitignore).",
+                ListFilesArgs,
+                _list_files,
+                effect="read",
             ),
-            Tool("search", "Regex search over the repository; prints file:line:text.", SearchArgs, _search),
+            Tool(
+                "search",
+                "Regex search over the repository; prints file:line:text.",
+                SearchArgs,
+                _search,
+                effect="read",
+            ),
             *symbol_tools(),
             Tool(
                 "edit_file",
@@ -181,6 +191,7 @@ def default_registry() -> ToolRegistry:
                 "without line numbers; include enough lines to be unique.",
                 EditFileArgs,
                 _edit_file,
+                effect="write",
                 in_sandbox=True,  # freezes around the change itself, then checks (see _edit_file)
             ),
             Tool(
@@ -188,6 +199,7 @@ def default_registry() -> ToolRegistry:
                 "Create or overwrite a whole file.",
                 WriteFileArgs,
                 _write_file,
+                effect="write",
                 in_sandbox=True,  # as edit_file
             ),
             Tool(
@@ -195,16 +207,24 @@ def default_registry() -> ToolRegistry:
                 "Run a bash command in the sandbox (no network). Use it to run tests.",
                 ShellArgs,
                 _shell,
+                effect="exec",
                 in_sandbox=True,  # never frozen: it runs there
             ),
-            Tool("git_diff", "Show the diff of your work so far.", GitDiffArgs, _git_diff),
+            Tool("git_diff", "Show the diff of your work so far.", GitDiffArgs, _git_diff, effect="read"),
             Tool(
                 UPDATE_PLAN,
                 "Record the plan: ordered steps with status pending, in_progress or done.",
                 UpdatePlanArgs,
                 _update_plan,
+                effect="control",
             ),
             repo_map_tool(),
-            Tool(FINISH, "End the task when the fix is done and verified.", FinishArgs, _finish),
+            Tool(
+                FINISH,
+                "End the task when the fix is done and verified.",
+                FinishArgs,
+                _finish,
+                effect="control",
+            ),
         ]
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from qcode.agent.contracts import Observation, PlanStep, Sandbox, ToolCall
+from qcode.agent.contracts import Effect, Observation, PlanStep, Sandbox, ToolCall
 from qcode.agent.exceptions import RecoverableError
 from qcode.agent.qwen_xml import render_tool_call
 from qcode.tools.checks import ChangeChecker
@@ -58,6 +58,8 @@ class Tool:
     description: str
     args: type[BaseModel]
     run: ToolFunction
+    effect: Effect = "exec"
+    """Declared by each tool; unknown tools count as running commands (the most careful choice)."""
     in_sandbox: bool = False
     """Runs in the sandbox (shell), touches no workspace file, or freezes the sandbox itself around
     its host-side file work (edits, whose lint tier must run in the live sandbox afterwards): the

@@ -48,4 +48,5 @@ def repo_map_tool() -> Tool:
         "and function signatures and line numbers. Use it to decide what to read.",
         RepoMapArgs,
         _run,
+        effect="read",
     )

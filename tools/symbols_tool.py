@@ -106,6 +106,7 @@ def symbol_tools() -> list[Tool]:
             "first. `name` is a bare name or 'Class.method'. Read-only; faster than search for definitions.",
             SymbolArgs,
             _find_symbol,
+            effect="read",
         ),
         Tool(
             REFERENCES,
@@ -113,5 +114,6 @@ def symbol_tools() -> list[Tool]:
             "with line numbers. `name` is a bare name or 'Class.method'. Read-only.",
             SymbolArgs,
             _references,
+            effect="read",
         ),
     ]

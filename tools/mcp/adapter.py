@@ -157,6 +157,7 @@ def mcp_tools(connection: McpConnection, listed: list[mcp_types.Tool], output_li
                 run=_runner(connection, remote.name, schema, output_limit),
                 parameters=schema,
                 read_only=read_only,
+                effect="read" if read_only else "exec",
                 server=connection.name,
                 # never frozen around: a `sandbox = true` server runs in the session's container (a
                 # frozen one would never answer), and no server reads the workspace through qcode
