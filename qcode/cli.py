@@ -70,6 +70,7 @@ def _settings(flags: dict[str, Any], repo: Path | None) -> Settings:
 # imported only when run: `qcode fix` does not pay for Textual or tree-sitter, `qcode --help` for
 # none of them. The help line of each is the first line of its command's docstring (a test checks).
 _COMMAND_MODULES = {
+    "acp": "Run as an Agent Client Protocol agent on stdio, for editors (Zed's agent_servers).",
     "bot": "Turn a labelled GitHub issue (or an `@qcode` comment) into a pull request.",
     "eval": "Resolve every task of TASKS in its own sandbox, grade it with its tests, and report.",
     "mcp": "MCP servers: yours (the user config) and those a repository proposes (run only once trusted).",
