@@ -24,7 +24,7 @@ from typing import Any
 
 from qcode.agent.contracts import Engine
 from qcode.agent.exceptions import UserError
-from qcode.agent.session import RunResult
+from qcode.agent.session import RunResult, Session
 from qcode.stream_json import event_record, result_record
 
 __all__ = ["EventRecord", "RunResult", "UserError", "fix", "iter_fix"]
@@ -47,6 +47,7 @@ def fix(
     verify: str | None = None,
     images: Sequence[str | Path] = (),
     on_event: Callable[[EventRecord], None] | None = None,
+    _on_session: Callable[[Session], None] | None = None,
 ) -> RunResult:
     """Fix `issue` in the git repository `repo` and commit the result on a new branch there.
 
@@ -76,6 +77,8 @@ def fix(
         with new_session(settings, folder, bus=bus, engine=vision or given) as session:
             if vision is not None:
                 vision.open_store(session.folder).attach(paths)
+            if _on_session is not None:
+                _on_session(session)
             return session.run(issue)
     finally:
         if vision is not None and given is None:
@@ -87,6 +90,7 @@ def iter_fix(issue: str, **options: Any) -> Iterator[EventRecord]:
     close the generator) to stop the run; its sandbox is removed. Errors are raised here."""
     records: queue.Queue[EventRecord | BaseException | None] = queue.Queue(QUEUE_LIMIT)
     gone = threading.Event()
+    sessions: list[Session] = []
 
     def put(item: EventRecord | BaseException | None) -> None:
         while not gone.is_set():
@@ -99,7 +103,7 @@ def iter_fix(issue: str, **options: Any) -> Iterator[EventRecord]:
 
     def work() -> None:
         try:
-            put(result_record(fix(issue, on_event=put, **options)))
+            put(result_record(fix(issue, on_event=put, _on_session=sessions.append, **options)))
             put(None)
         except BaseException as err:  # handed to the reader, raised on its thread
             if not gone.is_set():
@@ -114,6 +118,8 @@ def iter_fix(issue: str, **options: Any) -> Iterator[EventRecord]:
             yield item
     finally:
         gone.set()
+        if sessions:
+            sessions[0].cancel()  # a running command is killed now, not at its next event
         worker.join()
 
 

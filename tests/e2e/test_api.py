@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,16 @@ def test_iter_fix_streams_and_stopping_early_removes_the_sandbox(
     assert records[-1]["type"] == "result" and records[-1]["status"] == "resolved"
     assert set(records[-1]) - {"type", "v"} == RESULT_FIELDS
 
-    turns = [raw_call("shell", command="echo one"), *[raw_call("shell", command="echo more")] * 20]
+    turns = [raw_call("shell", command="echo one"), raw_call("shell", command="sleep 300")]
     stream = qcode.iter_fix(ISSUE, repo=repo, engine=f"replay:{write_replay(tmp_path / 'c.jsonl', turns)}")
     session_id = ""
     for record in stream:
         session_id = session_id or record.get("session_id", "")
-        if record["type"] == "observation":
-            break  # the reader stops: the run ends and cleans up
+        if record["type"] == "tool_call" and record["arguments"]["command"] == "sleep 300":
+            break  # the reader stops while a command runs: it is killed, the run ends, cleans up
+    started = time.monotonic()
     stream.close()
+    assert time.monotonic() - started < 60  # a correctness bound: the command would run 300 s
     assert session_id and qcode_containers(session_id) == []
     meta = json.loads((isolated_state / "sessions" / session_id / "session.json").read_text())
     assert meta["status"] == "interrupted"
