@@ -28,6 +28,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_IMAGES",
     "ImageStore",
+    "check_image_bytes",
     "check_images",
     "VisionEngine",
     "check_engine_takes_images",
@@ -71,12 +72,17 @@ def read_image(path: Path) -> tuple[bytes, str, str]:
         if not stat.S_ISREG(info.st_mode):
             raise UserError(f"image {path} is not a regular file; pass a PNG, JPEG, WebP or GIF file")
         data = file.read(MAX_IMAGE_BYTES + 1)
+    return data, *check_image_bytes(data, f"image {path}")
+
+
+def check_image_bytes(data: bytes, name: str) -> tuple[str, str]:
+    """(MIME type, extension) of an image's bytes; a one-line UserError naming `name` otherwise."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise UserError(f"image {path} is over {MAX_IMAGE_BYTES // 2**20} MB; attach a smaller screenshot")
+        raise UserError(f"{name} is over {MAX_IMAGE_BYTES // 2**20} MB; attach a smaller screenshot")
     kind = sniff(data[:16])
     if kind is None:
-        raise UserError(f"{path} is not a PNG, JPEG, WebP or GIF image (by its first bytes)")
-    return data, *kind
+        raise UserError(f"{name} is not a PNG, JPEG, WebP or GIF image (by its first bytes)")
+    return kind
 
 
 class StoredImage(BaseModel):
@@ -111,7 +117,17 @@ class ImageStore:
         """Copy `paths` in; they go with the next user message. Checks all before copying any."""
         if len(self.images) + len(paths) > MAX_IMAGES:
             raise UserError(f"at most {MAX_IMAGES} images per session; attach fewer")
-        checked = [read_image(path) for path in paths]
+        self._add([read_image(path) for path in paths])
+
+    def attach_bytes(self, images: Sequence[bytes]) -> None:
+        """The same for images that came as bytes (an editor's pasted screenshot)."""
+        if len(self.images) + len(images) > MAX_IMAGES:
+            raise UserError(f"at most {MAX_IMAGES} images per session; attach fewer")
+        self._add(
+            [(data, *check_image_bytes(data, f"pasted image {i + 1}")) for i, data in enumerate(images)]
+        )
+
+    def _add(self, checked: Sequence[tuple[bytes, str, str]]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         for data, mime, ext in checked:
             name = f"{len(self.images) + 1}.{ext}"

@@ -9,7 +9,9 @@ updates keep their order and a permission request follows the tool call it is ab
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from acp.schema import (
     InitializeResponse,
     LoadSessionResponse,
     NewSessionResponse,
+    PromptCapabilities,
     PromptResponse,
 )
 
@@ -31,6 +34,7 @@ from qcode.agent.contracts import Engine
 from qcode.agent.events import EventBus
 from qcode.agent.exceptions import UserError
 from qcode.agent.session import RunResult, Session
+from qcode.images import MAX_IMAGE_BYTES, ImageStore, VisionEngine
 from qcode.stream_json import event_record
 
 __all__ = ["QcodeAgent"]
@@ -60,7 +64,10 @@ class QcodeAgent:
         self.flags, self.approval = flags, approval
         self._conn: Any = None
         self._engine: Engine | None = None
+        self._running = threading.Lock()
         self._sessions: dict[str, _Live] = {}
+        self._images: dict[str, ImageStore] = {}
+        """Each session's images; the shared engine sends those of the session it is serving."""
 
     def on_connect(self, conn: Any) -> None:
         self._conn = conn
@@ -70,7 +77,9 @@ class QcodeAgent:
 
         return InitializeResponse(
             protocol_version=min(protocol_version, PROTOCOL_VERSION),
-            agent_capabilities=AgentCapabilities(load_session=True),
+            agent_capabilities=AgentCapabilities(
+                load_session=True, prompt_capabilities=PromptCapabilities(image=self._takes_images())
+            ),
             agent_info=Implementation(name="qcode", title="qcode", version=version("qcode")),
         )
 
@@ -99,9 +108,14 @@ class QcodeAgent:
         text = _prompt_text(prompt)
         if not text.strip():
             raise RequestError.invalid_params({"message": "the prompt has no text"})
+        store = self._images[session_id]
+        try:
+            store.attach_bytes(_prompt_images(prompt))
+        except UserError as err:
+            raise RequestError.invalid_params({"message": str(err)}) from err
         live.running = True
         try:
-            result = await asyncio.to_thread(live.session.run, text)
+            result = await asyncio.to_thread(self._run, live, store, text)
         except Exception as err:  # the run's own notice already went out as an update
             _log.error("the run failed: %s", err, exc_info=True)
             raise RequestError.internal_error({"message": str(err)[:500]}) from err
@@ -132,6 +146,20 @@ class QcodeAgent:
             self._engine = None
 
     # -- sessions ------------------------------------------------------------------------------
+
+    def _run(self, live: _Live, store: ImageStore, text: str) -> RunResult:
+        """One prompt on the worker thread; the shared engine carries this session's images."""
+        assert isinstance(self._engine, VisionEngine)
+        with self._running:  # the process's one engine serves one prompt at a time
+            self._engine.store = store
+            return live.session.run(text)
+
+    def _takes_images(self) -> bool:
+        """Images are offered to editors only where they work: the openai engine (and replays)."""
+        from qcode.config import load_settings
+
+        engine = self.flags.get("engine") or load_settings(self.flags, None).settings.engine
+        return not str(engine).startswith("vllm")
 
     def _live(self, session_id: str) -> _Live:
         live = self._sessions.get(session_id)
@@ -167,8 +195,10 @@ class QcodeAgent:
         settings = load_settings(self.flags, repo if repo.is_dir() else None).settings
         prepare_sandbox(settings, log=_log.info)
         if self._engine is None:  # one engine for every session of this process
-            self._engine = make_engine(settings.engine, settings)
-        return new_session(settings, repo, bus=bus, engine=self._engine, approver=gate, resume=resume)
+            self._engine = VisionEngine(make_engine(settings.engine, settings))
+        session = new_session(settings, repo, bus=bus, engine=self._engine, approver=gate, resume=resume)
+        self._images[session.id] = ImageStore(session.folder)
+        return session
 
     def _approval_mode(self, repo: Path) -> str:
         if self.approval is not None:
@@ -223,6 +253,21 @@ def _prompt_text(prompt: list[Any]) -> str:
         elif kind == "resource" and hasattr(block.resource, "text"):
             parts.append(f"(file: {block.resource.uri})\n{block.resource.text}")
     return "\n\n".join(parts)
+
+
+def _prompt_images(prompt: list[Any]) -> list[bytes]:
+    """The prompt's image blocks as bytes; a block too large to be a 10 MB image is refused before
+    it is decoded."""
+    images = []
+    for block in prompt:
+        if getattr(block, "type", None) == "image" and getattr(block, "data", None):
+            if len(block.data) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+                raise UserError("a pasted image is over 10 MB; attach a smaller screenshot")
+            try:
+                images.append(base64.b64decode(block.data, validate=True))
+            except ValueError:
+                raise UserError("a pasted image is not valid base64") from None
+    return images
 
 
 def _outcome(result: RunResult) -> str:
