@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acp import PROTOCOL_VERSION, RequestError, update_agent_message_text
 from acp.schema import (
@@ -28,14 +28,17 @@ from acp.schema import (
     PromptResponse,
 )
 
-from qcode.acp.permissions import Gate, make_gate
+from qcode.acp.permissions import make_gate
 from qcode.acp.updates import UpdateMapper
 from qcode.agent.contracts import Engine
 from qcode.agent.events import EventBus
 from qcode.agent.exceptions import UserError
-from qcode.agent.session import RunResult, Session
 from qcode.images import MAX_IMAGE_BYTES, ImageStore, VisionEngine
 from qcode.stream_json import event_record
+
+if TYPE_CHECKING:  # the session's modules (git, Docker) load when the first session opens
+    from qcode.acp.permissions import Gate
+    from qcode.agent.session import RunResult, Session
 
 __all__ = ["QcodeAgent"]
 

@@ -1,7 +1,8 @@
 """Approvals as ACP permission requests: allow once, allow always, reject.
 
-The policy (which calls ask, what "always" remembers) is the TUI's, reached through `make_gate`
-only: when it moves to the core, this import is the one line to change.
+The policy (which calls ask, what "always" remembers) is the TUI's, reached through `_policy`
+only: when it moves to the core, that import is the one line to change. It is imported when a
+session opens, not at start (the TUI package loads Textual), so `initialize` answers at once.
 """
 
 from __future__ import annotations
@@ -9,37 +10,47 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acp.schema import PermissionOption, ToolCallUpdate
 
 from qcode.acp.updates import tool_kind
 from qcode.agent.contracts import ToolCall
-from qcode.tui.approval import ApprovalGate, Decision
 
-__all__ = ["OPTIONS", "Gate", "ask_client", "decision_for", "make_gate"]
+if TYPE_CHECKING:
+    from qcode.tui.approval import ApprovalGate as Gate
+    from qcode.tui.approval import Decision
 
-Gate = ApprovalGate
+__all__ = ["OPTIONS", "ask_client", "decision_for", "make_gate"]
+
 _log = logging.getLogger("qcode.acp")
 OPTIONS = [
     PermissionOption(option_id="allow_once", name="Allow once", kind="allow_once"),
     PermissionOption(option_id="allow_always", name="Allow always (this session)", kind="allow_always"),
     PermissionOption(option_id="reject", name="Reject", kind="reject_once"),
 ]
-_DECISIONS = {"allow_once": Decision.ACCEPT, "allow_always": Decision.ALWAYS, "reject": Decision.REJECT}
+_DECISIONS = {"allow_once": "ACCEPT", "allow_always": "ALWAYS", "reject": "REJECT"}
+
+
+def _policy() -> Any:
+    from qcode.tui import approval
+
+    return approval
 
 
 def make_gate(mode: str, ask: Callable[[ToolCall, Future[Decision]], None]) -> Gate:
     """The session's approver in approval mode `mode` (ask, auto-edit, yolo)."""
-    return ApprovalGate(mode, ask)  # type: ignore[arg-type]
+    gate: Gate = _policy().ApprovalGate(mode, ask)
+    return gate
 
 
 def decision_for(response: Any) -> Decision:
     """The client's answer as a decision; a cancelled request or an unknown option rejects."""
+    decisions = _policy().Decision
     outcome = getattr(response, "outcome", None)
     if getattr(outcome, "outcome", None) != "selected":
-        return Decision.REJECT
-    return _DECISIONS.get(getattr(outcome, "option_id", ""), Decision.REJECT)
+        return decisions.REJECT  # type: ignore[no-any-return]
+    return decisions[_DECISIONS.get(getattr(outcome, "option_id", ""), "REJECT")]  # type: ignore[no-any-return]
 
 
 async def ask_client(
@@ -47,7 +58,7 @@ async def ask_client(
 ) -> None:
     """Ask about the tool call the client knows as `tool_call_id`; resolve `answer` with the
     client's decision (reject when the request fails)."""
-    decision = Decision.REJECT
+    decision = _policy().Decision.REJECT
     try:
         response = await conn.request_permission(
             session_id=session_id,
