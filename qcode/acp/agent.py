@@ -45,6 +45,8 @@ __all__ = ["QcodeAgent"]
 _log = logging.getLogger("qcode.acp")
 MAX_SESSIONS = 16
 """Sessions one `qcode acp` process keeps open (each holds a sandbox)."""
+MAX_PROMPT_CHARS = 200_000
+"""A prompt's text with the files the editor embedded in it."""
 
 
 @dataclass
@@ -111,9 +113,18 @@ class QcodeAgent:
         text = _prompt_text(prompt)
         if not text.strip():
             raise RequestError.invalid_params({"message": "the prompt has no text"})
+        if len(text) > MAX_PROMPT_CHARS:  # embedded files come whole: bounded like the TUI's @files
+            raise RequestError.invalid_params(
+                {"message": f"the prompt is over {MAX_PROMPT_CHARS} characters"}
+            )
         store = self._images[session_id]
         try:
-            store.attach_bytes(_prompt_images(prompt))
+            images = _prompt_images(prompt)
+            if images and not self._takes_images():
+                raise UserError(
+                    "this engine takes no images; serve the model with `vllm serve` and use openai"
+                )
+            store.attach_bytes(images)
         except UserError as err:
             raise RequestError.invalid_params({"message": str(err)}) from err
         live.running = True

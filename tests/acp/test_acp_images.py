@@ -10,7 +10,14 @@ import os
 from pathlib import Path
 
 import pytest
-from acp import RequestError, image_block, spawn_agent_process, text_block
+from acp import (
+    RequestError,
+    embedded_text_resource,
+    image_block,
+    resource_block,
+    spawn_agent_process,
+    text_block,
+)
 
 from tests.acp.test_acp_e2e import RecordingClient
 from tests.engines.fake_openai import Behaviour, fake_openai_server
@@ -40,6 +47,9 @@ def test_a_pasted_screenshot_is_sent_and_a_fake_one_refused(make_repo, tmp_path:
                 fake = image_block(base64.b64encode(b"<svg onload=alert(1)>").decode(), "image/png")
                 with pytest.raises(RequestError):
                     await conn.prompt(session_id=session_id, prompt=[text_block("look"), fake])
+                huge = resource_block(embedded_text_resource("file:///big.log", "x" * 300_000))
+                with pytest.raises(RequestError):  # an embedded file is bounded like the TUI's @files
+                    await conn.prompt(session_id=session_id, prompt=[text_block("read this"), huge])
                 shot = image_block(base64.b64encode(PNG).decode(), "image/png")
                 done = await conn.prompt(session_id=session_id, prompt=[text_block("what is wrong?"), shot])
                 assert done.stop_reason == "end_turn"
