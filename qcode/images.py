@@ -176,6 +176,8 @@ class VisionEngine:
         self.store: ImageStore | None = None
 
     def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet (a copy being made): no recursion through ourselves
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def open_store(self, session_folder: Path) -> ImageStore:

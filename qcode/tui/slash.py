@@ -79,6 +79,9 @@ def _image(app: QcodeApp, argument: str) -> None:
     if not argument:
         app.note("usage: /image PATH (a PNG, JPEG, WebP or GIF of at most 10 MB)", "warning")
         return
+    if app.state in BUSY:  # it would ride on whatever message the running loop sends next
+        app.note("a run is in progress; attach the image when it is done", "warning")
+        return
     if session is None or not isinstance(engine, VisionEngine) or engine.store is None:
         app.note("the session is not ready yet; attach the image once it is", "warning")
         return
