@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shlex
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "ImageStore",
     "check_image_bytes",
     "check_images",
+    "image_paths_in",
     "VisionEngine",
     "check_engine_takes_images",
     "read_image",
@@ -46,6 +48,26 @@ _MAGIC = [
     (b"GIF87a", "image/gif", "gif"),
     (b"GIF89a", "image/gif", "gif"),
 ]
+
+
+_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+
+
+def image_paths_in(text: str) -> list[Path]:
+    """Paths of image files named in a message (a screenshot dragged into the terminal pastes its
+    path, quoted or with escaped spaces): absolute or `~` paths with an image suffix that are
+    regular files, at most `MAX_IMAGES`. Nothing else is looked at on disk."""
+    try:
+        words = shlex.split(text, posix=True)
+    except ValueError:  # an unbalanced quote in ordinary prose
+        words = text.split()
+    found: list[Path] = []
+    for word in words:
+        if word.startswith(("/", "~/")) and word.lower().endswith(_SUFFIXES) and len(found) < MAX_IMAGES:
+            path = Path(word).expanduser()
+            if path.is_file():
+                found.append(path)
+    return found
 
 
 def sniff(head: bytes) -> tuple[str, str] | None:

@@ -12,7 +12,7 @@ import pytest
 from qcode.agent.contracts import Turn
 from qcode.agent.exceptions import UserError
 
-from qcode.images import MAX_IMAGES, ImageStore, VisionEngine
+from qcode.images import MAX_IMAGES, ImageStore, VisionEngine, image_paths_in
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(8)
 GIF = b"GIF89a" + bytes(8)
@@ -74,3 +74,16 @@ def test_the_cap_and_a_damaged_manifest(tmp_path: Path) -> None:
 def test_a_copy_of_the_wrapper_does_not_recurse() -> None:
     engine = VisionEngine(Recorder())
     assert copy.copy(engine).name == "recorder"
+
+
+def test_image_paths_in_a_message(tmp_path: Path) -> None:
+    shot = tmp_path / "my shot.PNG"
+    shot.write_bytes(PNG)
+    (tmp_path / "notes.txt").write_text("x")
+    escaped = str(shot).replace(" ", "\\ ")
+    assert image_paths_in(f"look at {escaped} now") == [shot]
+    assert image_paths_in(f"look at '{shot}'") == [shot]
+    assert image_paths_in(f"{tmp_path}/notes.txt {tmp_path}/missing.png shot.png it's broken") == []
+    many = tmp_path / "a.png"
+    many.write_bytes(PNG)
+    assert len(image_paths_in(" ".join([str(many)] * 9))) == MAX_IMAGES

@@ -25,7 +25,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
 def test_image_goes_with_the_next_message(
     buggy_repo: Path, tmp_path: Path, settings_for: Callable[..., Settings]
 ) -> None:
-    settings = settings_for([raw_call("finish", summary="seen")], "yolo", buggy_repo)
+    settings = settings_for([raw_call("finish", summary="seen")] * 2, "yolo", buggy_repo)
     shot, fake = tmp_path / "shot.png", tmp_path / "fake.png"
     shot.write_bytes(PNG)
     fake.write_text("<svg/>")
@@ -52,6 +52,21 @@ def test_image_goes_with_the_next_message(
             manifest = json.loads((folder / "images.json").read_text())
             assert manifest["images"] == [{"file": "1.png", "mime": "image/png", "user_message": 0}]
             assert not list(app.session.workspace.path.rglob("*.png"))  # never in the workspace
+
+            # A dragged-in screenshot pastes its path (quoted): it goes with that message.
+            dragged = tmp_path / "my shot.png"
+            dragged.write_bytes(PNG)
+            app.prompt.insert(f"and now '{dragged}' and /etc/passwd?")
+            await pilot.press("enter")
+            await until(
+                pilot, lambda: len(app.query(".finished")) == 2 and app.state == "idle", "the follow-up"
+            )
+            assert "attached my shot.png" in notes(app)
+            manifest = json.loads((folder / "images.json").read_text())
+            assert [(i["file"], i["user_message"]) for i in manifest["images"]] == [
+                ("1.png", 0),
+                ("2.png", 1),
+            ]
             await quit_app(pilot, app)
 
     asyncio.run(scenario())
