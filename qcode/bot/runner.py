@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from qcode.agent.contracts import PlanStep
 from qcode.agent.events import EventBus, PlanUpdated
 from qcode.agent.exceptions import GitError, UserError
+from qcode.agent.hostgit import run_git
 from qcode.agent.session import RunResult
-from qcode.agent.workspace import run_git
 from qcode.bot.dryrun import DryRunForge
 from qcode.bot.events import GitHubEvent
 from qcode.bot.github import Forge, GitHubClient, PullRequest

@@ -25,7 +25,6 @@ __all__ = [
     "McpTool",
     "cap_text",
     "is_mcp_tool",
-    "mcp_needs_approval",
     "mcp_tools",
     "result_text",
     "tool_name",
@@ -50,13 +49,6 @@ def tool_name(server: str, tool: str) -> str:
 
 def is_mcp_tool(name: str) -> bool:
     return name.startswith(PREFIX)
-
-
-def mcp_needs_approval(name: str, read_only: frozenset[str] | set[str]) -> bool:
-    """The approval policy for MCP tools (for approval gates): ask like `shell` (in every mode but
-    yolo) unless the server marks the tool read-only (readOnlyHint); `read_only` is the session's
-    `Extensions.read_only_tools`. MCP tools run on the host, outside the sandbox."""
-    return is_mcp_tool(name) and name not in read_only
 
 
 def cap_text(text: str, limit: int) -> str:

@@ -14,7 +14,9 @@ from textual.widgets import Collapsible, Static
 
 from qcode.agent.contracts import Channel
 from qcode.agent.events import ModelTurn, ObservationMade, RunFinished, ToolCalled
+from qcode.agent.policy import shows_diff
 from qcode.agent.untrusted import for_terminal
+from qcode.tools.builtin import builtin_effect
 from qcode.tui.view_model import card_title, compact
 
 __all__ = ["Conversation", "ToolCard", "TurnView", "diff_renderable"]
@@ -117,7 +119,7 @@ class ToolCard(Collapsible):
         diff = event.data.get("diff")
         problems = event.data.get("diagnostics") or []
         if (
-            event.name in ("edit_file", "write_file")
+            shows_diff(builtin_effect(event.name))
             and (event.ok or problems)
             and isinstance(diff, str)
             and diff
