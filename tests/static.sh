@@ -16,5 +16,6 @@ cp -rl qcode/. "$tree/qcode/"
 for folder in agent tools sandbox prompts evals; do cp -rl "$folder" "$tree/qcode/$folder"; done
 find "$tree" -name __pycache__ -prune -exec rm -rf {} +
 
-PYTHONPATH="$PWD/$tree" lint-imports --config pyproject.toml
-(cd "$tree" && python3 -m mypy --config-file ../../pyproject.toml -p qcode)
+# Both run inside the tree: import-linter puts the working directory first on sys.path.
+(cd "$tree" && lint-imports --config ../../pyproject.toml)
+(cd "$tree" && python3 -m mypy --config-file ../../pyproject.toml --cache-dir ../../.mypy_cache -p qcode)
