@@ -22,7 +22,7 @@ from qcode.agent.exceptions import EngineError
 from qcode.agent.qwen_xml import parse_turn, render_tool_call
 from qcode.evals.faults import Fault, FaultInjector
 from qcode.evals.tasks import Task
-from unidiff import PatchSet
+from unidiff.patch import PatchSet
 
 __all__ = ["GOLD_ENGINE_NAME", "GoldEngine", "gold_calls"]
 
@@ -160,7 +160,7 @@ class GoldEngine:
             raw = f"<think>\n{say}\n</think>\n\n{render_tool_call(name, arguments)}"
         parsed = parse_turn(raw, tools)
         if on_token is not None:
-            on_token(raw)
+            on_token(raw, "text")
         return Turn(
             text=parsed.text,
             reasoning=parsed.reasoning,

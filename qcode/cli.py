@@ -77,6 +77,14 @@ _COMMAND_MODULES = {
 }
 
 
+def _short_help(text: str, limit: int) -> str:
+    """The first sentence, cut at a word to fit `limit` (as click shows an eager command's help)."""
+    first = text.split(". ", 1)[0].rstrip(".")
+    if len(first) <= limit:
+        return first
+    return first[: max(0, limit - 3)].rsplit(" ", 1)[0] + "..."
+
+
 class _LazyCommands(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *_COMMAND_MODULES])
@@ -89,7 +97,7 @@ class _LazyCommands(click.Group):
         for name in names:
             eager = super().get_command(ctx, name)
             if name in _COMMAND_MODULES:
-                rows.append((name, click.utils.make_default_short_help(_COMMAND_MODULES[name], limit)))
+                rows.append((name, _short_help(_COMMAND_MODULES[name], limit)))
             elif eager is not None and not eager.hidden:
                 rows.append((name, eager.get_short_help_str(limit)))
         with formatter.section("Commands"):

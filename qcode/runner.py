@@ -51,7 +51,7 @@ def prepare_sandbox(settings: Settings, log: Callable[[str], None]) -> None:
         client.close()
 
 
-def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]
+def docker_sandbox_factory(settings: Settings) -> Callable[[Path, str], Sandbox]:
     config = sandbox_settings(settings)
 
     def start(workspace: Path, session_id: str) -> Sandbox:

@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qcode.agent.engines.model_choice import (
     GpuInfo,
@@ -15,6 +15,9 @@ from qcode.agent.engines.model_choice import (
     speculative_config,
 )
 from qcode.agent.exceptions import EngineError, UserError
+
+if TYPE_CHECKING:
+    from qcode.config import Settings
 
 __all__ = ["EnginePlan", "classify_start_failure", "plan_engine", "quiet_vllm_logs", "require_vllm"]
 
@@ -110,7 +113,7 @@ class EnginePlan:
     """One-line facts for the session to show at start (engine settings the user should know)."""
 
 
-def plan_engine(settings: Any, device: str) -> EnginePlan:
+def plan_engine(settings: Settings, device: str) -> EnginePlan:
     """Choose weights and engine arguments from the settings and the measured hardware."""
     on_gpu = device != "cpu"
     max_len = int(settings.max_model_len)

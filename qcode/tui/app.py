@@ -100,7 +100,7 @@ class QcodeApp(App[int]):
         self.settings, self.repo, self.clock = settings, repo, clock
         self._engine = engine
         self.bus = EventBus()
-        self.bus.subscribe(lambda event: self.post_message(self.LoopEvent(event)))
+        self.bus.subscribe(self._forward)
         self.gate = ApprovalGate(settings.approval, self._ask)
         self.session: Session | None = None
         self.session_id: str | None = None
@@ -143,10 +143,16 @@ class QcodeApp(App[int]):
         self.state = "loading"
         self._prepare()
 
+    def _forward(self, event: object) -> None:
+        """Loop events reach the UI thread only as messages."""
+        self.post_message(self.LoopEvent(event))
+
     def watch_state(self, state: str) -> None:
-        if self.is_mounted:
-            self.query_one(StatusBar).state = state
-            self.query_one(StatusBar).elapsed = clock_text(self.clock() - self._started)
+        # (`App.is_mounted` asks about a widget: as a guard it was always true.)
+        bars = self.query(StatusBar) if self.screen_stack else ()
+        for bar in bars:  # none before the first compose
+            bar.state = state
+            bar.elapsed = clock_text(self.clock() - self._started)
 
     def _tick(self) -> None:
         if self.state in ("loading", "running", "asking", "stopping", "closing"):
@@ -204,7 +210,8 @@ class QcodeApp(App[int]):
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.group in ("engine", "agent"):
             error = event.worker.error
-            self.query_one(Conversation).add_note(error_line(error), "error")
+            if error is not None:
+                self.query_one(Conversation).add_note(error_line(error), "error")
             self.state = "error" if event.worker.group == "engine" else "idle"
         elif event.state is WorkerState.SUCCESS and event.worker.group == "agent" and self.state != "closing":
             self.state = "idle"

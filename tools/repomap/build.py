@@ -133,7 +133,7 @@ class _Clock:
 
 def _collect_tags(
     root: str, files: dict[str, str], cache: TagCache, workers: int | None
-) -> tuple[dict[str, FileTags], dict[str, float]]:
+) -> tuple[dict[str, FileTags], dict[str, int]]:
     """Tags for every file: from the cache when stamp or content digest match, else parsed."""
     known = cache.stamps(root)
     fresh: dict[str, Stamp] = {}

@@ -99,7 +99,8 @@ class ToolCard(Collapsible):
         self._body = Static(classes="output")
         super().__init__(
             self._body,
-            title=Content(card_title(event.name, event.arguments, "running")),  # plain: `[/x]` is text
+            # plain Content: `[/x]` is text; Textual takes Content at run time, typed as str
+            title=Content(card_title(event.name, event.arguments, "running")),  # type: ignore[arg-type]
             collapsed=True,
             classes="card -running",
         )
@@ -108,7 +109,7 @@ class ToolCard(Collapsible):
 
     def set_status(self, status: str, duration: float | None = None) -> None:
         self.status = status
-        self.title = Content(card_title(self.call.name, self.call.arguments, status, duration))
+        self.title = Content(card_title(self.call.name, self.call.arguments, status, duration))  # type: ignore[assignment]
         # One style update, not one per class: a resumed session sets hundreds of cards at once.
         kept = [name for name in self.classes if name not in _STATUS_CLASSES]
         self.set_classes([*kept, f"-{status}"])
