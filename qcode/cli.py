@@ -11,18 +11,20 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from qcode.agent.exceptions import UserError
+from qcode.agent.exceptions import GitError, UserError
 
 if TYPE_CHECKING:  # the loop's modules (and pydantic's settings) load only for the commands that run
     from rich.console import Console
 
     from qcode.agent.events import EventBus
+    from qcode.agent.policy import ApprovalMode
     from qcode.agent.session import RunResult
     from qcode.config import Settings
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_UNRESOLVED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_UNRESOLVED, EXIT_USAGE, EXIT_GIT = 0, 1, 2, 3
+"""EXIT_GIT: host-side git failed under qcode (not bad input: the checkout was valid when it began)."""
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe."""
 _STDERR: Console | None = None
@@ -136,6 +138,14 @@ def cli() -> None:
 @click.option(
     "--yes", is_flag=True, help="Do not ask before starting on a repository with uncommitted changes."
 )
+@click.option(
+    "--approval",
+    type=click.Choice(["ask", "auto-edit", "yolo"]),
+    default="yolo",
+    show_default=True,
+    help="Ask at the terminal before file changes and unsafe commands (ask), only unsafe commands "
+    "(auto-edit), or never (yolo).",
+)
 def fix(
     issue: str,
     repo: Path,
@@ -146,13 +156,16 @@ def fix(
     patch_out: Path | None,
     as_json: bool,
     yes: bool,
+    approval: ApprovalMode,
 ) -> None:
     """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch.
 
     `/name args` runs a custom command from .qcode/commands/ or ~/.config/qcode/commands/."""
     from qcode.agent.commands import expand_command, user_commands_dir
+    from qcode.approver import TerminalApprover, require_terminal
     from qcode.runner import new_session
 
+    require_terminal(approval, issue != "-" and sys.stdin.isatty())
     task = sys.stdin.read() if issue == "-" else issue
     if not task.strip():
         _fail("the issue text is empty; pass it as an argument or on stdin with -")
@@ -172,9 +185,18 @@ def fix(
         patch_out=patch_out,
         on_dirty=_confirm_dirty if ask else None,
         allowed_tools=allowed_tools,
+        approver=None if approval == "yolo" else TerminalApprover(approval, _prompt, _say),
     ) as session:
         result = session.run(task)
     _report(result, session.repo.root, as_json)
+
+
+def _say(text: str) -> None:
+    _stderr().print(escape(text))
+
+
+def _prompt(text: str) -> str:
+    return str(click.prompt(text, default="n", show_default=False, err=True))
 
 
 def _first_run_setup(settings: Settings) -> None:
@@ -346,6 +368,8 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except UserError as err:
         _fail(str(err))
+    except GitError as err:
+        _fail(str(err), EXIT_GIT)
     except click.exceptions.Abort:  # click turns Ctrl-C (and SIGTERM, raised as it) into Abort
         _fail("interrupted; the sandbox was removed", 130)
     except click.ClickException as err:

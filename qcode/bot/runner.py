@@ -99,7 +99,7 @@ def _forge(event: GitHubEvent, options: BotOptions) -> Forge:
 def run_bot(
     event: GitHubEvent, options: BotOptions, settings: Settings, bus: EventBus, log: Log = lambda _: None
 ) -> BotOutcome:
-    """Handle one event. Raises UserError (GitHubError, GitError included) with a one-line message."""
+    """Handle one event. Raises UserError (GitHubError included) or GitError with a one-line message."""
     from qcode.runner import new_session  # Docker and the engines load only when there is work
 
     decision = decide(event, options.triggers)
