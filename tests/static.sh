@@ -17,5 +17,5 @@ for folder in agent tools sandbox prompts evals; do cp -rl "$folder" "$tree/qcod
 find "$tree" -name __pycache__ -prune -exec rm -rf {} +
 
 # Both run inside the tree: import-linter puts the working directory first on sys.path.
-(cd "$tree" && lint-imports --config ../../pyproject.toml)
+(cd "$tree" && python3 -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())" --config ../../pyproject.toml)
 (cd "$tree" && python3 -m mypy --config-file ../../pyproject.toml --cache-dir ../../.mypy_cache -p qcode)
