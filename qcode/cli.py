@@ -116,8 +116,16 @@ class _LazyCommands(click.Group):
 
 @click.group(cls=_LazyCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qcode")
-def cli() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="What goes to the session folder's qcode.log (default: QCODE_LOG, else info).",
+)
+def cli(log_level: str | None) -> None:
     """qcode: a local agentic coding assistant. Every command the model runs stays in a Docker sandbox."""
+    from qcode.agent.logs import configure, resolve_level
+
+    configure(resolve_level(log_level))
 
 
 @cli.command()
