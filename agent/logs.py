@@ -45,7 +45,7 @@ class _Pending(logging.Handler):
 class _SessionFile(logging.handlers.RotatingFileHandler):
     """The session's capped log file; its folder is made on the first record."""
 
-    def _open(self):  # type: ignore[no-untyped-def]  # the base class leaves it untyped
+    def _open(self):  # the base class leaves it untyped
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
         return super()._open()
 
