@@ -8,6 +8,7 @@ the terminal (the front doors own it).
 from __future__ import annotations
 
 import collections
+import io
 import logging
 import logging.handlers
 import os
@@ -45,7 +46,7 @@ class _Pending(logging.Handler):
 class _SessionFile(logging.handlers.RotatingFileHandler):
     """The session's capped log file; its folder is made on the first record."""
 
-    def _open(self):  # the base class leaves it untyped
+    def _open(self) -> io.TextIOWrapper:
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
         return super()._open()
 

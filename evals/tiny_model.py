@@ -140,7 +140,7 @@ def render_chat(
         enable_thinking=enable_thinking,
         preserve_thinking=preserve_thinking,
     )
-    return rendered[0]
+    return str(rendered[0])
 
 
 def _corpus(repo_root: Path, limit_files: int = 400) -> Iterator[str]:

@@ -233,7 +233,8 @@ def _read(root: Path, path: str) -> str | None:
         return None
     if len(data) > MAX_CHECK_BYTES or b"\x00" in data[:8192]:
         return None
-    return data.decode("utf-8", "surrogateescape")
+    text: str = data.decode("utf-8", "surrogateescape")
+    return text
 
 
 def _digest(text: str) -> bytes:

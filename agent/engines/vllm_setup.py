@@ -75,12 +75,16 @@ def model_config(model: str) -> dict[str, Any]:
             raise UserError(
                 f"{folder} has no config.json; --model must be a model folder or a Hugging Face name"
             )
-        return json.loads(path.read_text(encoding="utf-8"))
+        config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return config
     if model.startswith((".", "/", "~")):
         raise UserError(
             f"model folder {model} does not exist; pass --model with a model folder or a Hugging Face name"
         )
-    return json.loads(Path(_cached_or_download(model, "config.json")).read_text(encoding="utf-8"))
+    downloaded: dict[str, Any] = json.loads(
+        Path(_cached_or_download(model, "config.json")).read_text(encoding="utf-8")
+    )
+    return downloaded
 
 
 def _cached_or_download(model: str, filename: str) -> str:
@@ -88,11 +92,11 @@ def _cached_or_download(model: str, filename: str) -> str:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return hf_hub_download(model, filename, local_files_only=True)
+        return str(hf_hub_download(model, filename, local_files_only=True))
     except LocalEntryNotFoundError:
         pass
     try:
-        return hf_hub_download(model, filename, etag_timeout=5)
+        return str(hf_hub_download(model, filename, etag_timeout=5))
     except Exception as err:  # offline, DNS, proxy, 401 …: all mean "cannot fetch it from here"
         raise UserError(
             f"the weights of {model} are not in the Hugging Face cache ({hf_cache_dir()}) and could not be "

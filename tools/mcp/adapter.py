@@ -70,7 +70,7 @@ def _clean_schema(schema: Any) -> dict[str, Any]:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError:
         return dict(_PERMISSIVE)
-    return schema
+    return dict(schema)
 
 
 @dataclass(frozen=True)

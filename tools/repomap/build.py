@@ -191,7 +191,8 @@ def _read(root: str, path: str) -> bytes | None:
     symlinks while the host reads); None when it cannot be read safely."""
     try:
         with open_in_workspace(Path(root), path, "rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+            data: bytes = handle.read(MAX_FILE_BYTES + 1)
+            return data
     except (ToolError, OSError):
         return None
 
