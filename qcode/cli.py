@@ -373,7 +373,7 @@ def main() -> None:
     # SIGTERM (CI runners, `timeout`) unwinds like Ctrl-C, so sandboxes and workspaces are cleaned up.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="qcode", standalone_mode=False)  # also under `python -m qcode`
     except UserError as err:
         _fail(str(err))
     except GitError as err:

@@ -19,8 +19,8 @@ SANDBOX_IMAGE = os.environ.get("QCODE_SANDBOX_IMAGE", "qcode-sandbox:latest")
 
 DOCKER_FIXTURES = frozenset({"sandbox", "client"})
 """Fixtures that start or talk to Docker: a test using one is marked `docker`."""
-VLLM_FIXTURES = frozenset({"tiny_model_dir"})
-"""Fixtures that need vLLM's CPU build (the tiny model, its tokenizer): a test using one is `vllm`."""
+VLLM_FIXTURES = frozenset({"tiny_model_dir", "tokenizer"})
+"""Fixtures that need vLLM's CPU build (the tiny model, its tokenizer via transformers): `vllm`."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

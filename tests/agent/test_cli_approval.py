@@ -57,6 +57,7 @@ def test_yolo_never_asks_and_an_asking_mode_needs_a_terminal() -> None:
         require_terminal("ask", stdin_is_tty=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["ask", "auto-edit"])
 def test_fix_refuses_an_asking_mode_without_a_terminal(tmp_path: Path, mode: str) -> None:
     """One line, exit 2, before any settings, engine or sandbox: the folder need not even exist."""

@@ -25,6 +25,7 @@ def test_bad_sizes_fail_in_load_settings(monkeypatch: pytest.MonkeyPatch, key: s
         load_settings({}, None)
 
 
+@pytest.mark.slow
 def test_bad_size_exits_2_with_one_line_before_the_engine(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({"a.py": "x = 1\n"})
     # `vllm` would refuse this GPU-less machine (or load for minutes): the settings must fail first.
@@ -57,6 +58,7 @@ cli.main()
 """
 
 
+@pytest.mark.slow
 def test_a_git_failure_mid_run_exits_3_not_2(make_repo) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({"a.py": "x = 1\n"})
     result = subprocess.run(

@@ -80,6 +80,7 @@ def _qcode(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_takes_the_flag_and_refuses_a_bad_env_in_one_line(tmp_path: Path) -> None:
     ok = _qcode("--log-level", "debug", "config", "--repo", str(tmp_path), env={})
     assert ok.returncode == 0, ok.stderr

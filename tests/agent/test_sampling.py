@@ -53,6 +53,7 @@ def test_an_unknown_profile_is_one_line_naming_the_choices(
         load_settings({}, tmp_path)
 
 
+@pytest.mark.slow
 def test_qcode_config_shows_the_effective_sampling(tmp_path: Path) -> None:
     env = {**os.environ, "QCODE_SAMPLING_PROFILE": "swe", "QCODE_TEMPERATURE": "0.8"}
     done = subprocess.run(

@@ -26,6 +26,7 @@ def model_folder(tmp_path: Path, config: dict[str, object]) -> Path:
     return tmp_path
 
 
+@pytest.mark.vllm
 def test_the_installed_vllm_takes_align_mode() -> None:
     assert engine_takes("mamba_cache_mode")
     assert not engine_takes("no_such_engine_argument")

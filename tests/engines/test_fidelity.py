@@ -172,6 +172,7 @@ VARIANTS = [
 ]
 
 
+@pytest.mark.slow
 def test_each_prompt_extends_the_last_one_token_for_token(tokenizer: Any) -> None:
     """Past turns are rendered as generated, so the prefix cache serves every earlier token."""
     messages: list[dict[str, Any]] = long_history()[:2]
