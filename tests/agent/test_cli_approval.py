@@ -83,3 +83,14 @@ def test_fix_refuses_an_asking_mode_without_a_terminal(tmp_path: Path, mode: str
         f"qcode: --approval {mode} asks at the terminal, but stdin is not one; run it in a terminal or "
         "use --approval yolo (the default)"
     ]
+
+
+def test_the_cli_offers_exactly_the_policys_modes() -> None:
+    """The flag lists the modes literally (the CLI loads no pydantic to print --help): keep in step."""
+    from qcode.agent.policy import APPROVAL_MODES
+
+    from qcode.cli import fix
+
+    (option,) = [param for param in fix.params if param.name == "approval"]
+    assert tuple(option.type.choices) == APPROVAL_MODES  # type: ignore[attr-defined]
+    assert option.default == "yolo"  # `qcode fix` keeps its no-prompt default
