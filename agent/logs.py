@@ -25,7 +25,8 @@ BACKUPS = 2
 PENDING = 500
 """Records kept from before the session folder is known (the oldest are dropped past it)."""
 LEVELS = ("debug", "info", "warning", "error")
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
+"""The thread says which session a line is from when an eval runs several in one process."""
 
 _root = logging.getLogger("qcode")
 _root.addHandler(logging.NullHandler())  # a library user who configured nothing sees nothing

@@ -44,7 +44,7 @@ def test_records_before_the_session_reach_its_file_and_the_level_holds(tmp_path:
     path = logs.log_to_session(tmp_path / "sessions" / "s1")  # made on the first record
     logging.getLogger("qcode.sandbox.container").info("sandbox abc: started")
     text = path.read_text()
-    assert "INFO qcode.agent.engines: engine replay:x: starting" in text
+    assert "INFO qcode.agent.engines [MainThread]: engine replay:x: starting" in text
     assert "sandbox abc: started" in text and "not at info" not in text
 
 
