@@ -1,7 +1,8 @@
 """qcode's one exception tree.
 
 Recoverable errors carry the text the model should read next; terminating ones end the run
-with a one-line reason; `UserError` is bad input from the person at the keyboard (exit 2).
+with a one-line reason; `UserError` is bad input from the person at the keyboard (exit 2);
+`GitError` is host-side git failing under qcode (exit 3).
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ class SandboxUnavailable(UserError):
     """Docker is missing, unreachable, or the sandbox image is not built."""
 
 
-class GitError(UserError):
-    """A host-side git operation failed; the message names the repository and the fix."""
+class GitError(QcodeError):
+    """A host-side git operation failed; the message names the repository and git's own words.
+
+    Not a `UserError`: a git failure in the middle of a run is not bad input (the CLI exits 3, not
+    2). Checks of the user's input that use git (is this a repository?) raise UserError instead."""
 
 
 def error_line(err: BaseException) -> str:

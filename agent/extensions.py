@@ -49,7 +49,7 @@ class Extensions:
         self.hooks: Hooks | None = None
         self.read_only_tools: frozenset[str] = frozenset()
         """MCP tools whose server marks them read-only: approval gates need not ask before them
-        (see qcode.tools.mcp.adapter.mcp_needs_approval); every other MCP tool asks like `shell`."""
+        (their tools declare effect "read"); every other MCP tool asks (agent/policy.py)."""
         self.start_context = ""
         """The session_start hooks' output, for the model's first message."""
         self._mcp: Any = None

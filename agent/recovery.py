@@ -6,18 +6,17 @@ checkpoint before the repetition began and ask for a new plan; only then stop wi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from qcode.agent.checkpoints import Checkpoint, Checkpoints
-from qcode.agent.contracts import Observation, ToolCall
+from qcode.agent.contracts import Effect, Observation, ToolCall
 from qcode.agent.events import CheckpointMade, EventBus, Notice, RolledBack
 from qcode.agent.exceptions import LimitReached
+from qcode.agent.policy import changes_files
 from qcode.agent.stuck import Action, StuckDetector, StuckSignal, action_key, error_key
+from qcode.tools.builtin import builtin_effect
 
-__all__ = ["Recovery", "MUTATING_TOOLS"]
-
-MUTATING_TOOLS = frozenset({"edit_file", "write_file", "shell"})
-"""Tools that may change the workspace; a checkpoint is taken before a step that calls one."""
+__all__ = ["Recovery"]
 
 _HINTS = {
     "repeated_action": "You have made the same call several times with the same result. It will not "
@@ -30,8 +29,16 @@ _HINTS = {
 
 
 class Recovery:
-    def __init__(self, checkpoints: Checkpoints | None, bus: EventBus) -> None:
+    def __init__(
+        self,
+        checkpoints: Checkpoints | None,
+        bus: EventBus,
+        effect_of: Callable[[str], Effect] = builtin_effect,
+    ) -> None:
         self.checkpoints = checkpoints
+        self.effect_of = effect_of
+        """The session's tools' declared effects (`ToolRegistry.effect_of`): a checkpoint is taken
+        before a step that calls a tool that may change files (policy.changes_files)."""
         self.bus = bus
         self.detector = StuckDetector()
         self.level = 0
@@ -41,9 +48,10 @@ class Recovery:
         """The step where the first repetition of this stuck episode began."""
 
     def before_calls(self, step: int, calls: Sequence[ToolCall]) -> None:
-        if self.checkpoints is None or not any(call.name in MUTATING_TOOLS for call in calls):
+        changing = sorted({call.name for call in calls if changes_files(self.effect_of(call.name))})
+        if self.checkpoints is None or not changing:
             return
-        label = ", ".join(sorted({call.name for call in calls if call.name in MUTATING_TOOLS}))
+        label = ", ".join(changing)
         made = self.checkpoints.snapshot(step, label)
         if made is not None:
             self.bus.emit(CheckpointMade(step=step, number=made.number, commit=made.commit, label=made.label))

@@ -8,8 +8,8 @@ Layout of a session folder:
               read-only); its index and config are the host's own. Diffs and the final commit are
               made here with the workspace as work tree, then fetched into the user's repository.
 
-Host-side git always runs with hooks, fsmonitor, pagers and external diff tools disabled
-(invariant 2), through environment config that also reaches git's own child processes.
+Host-side git runs through qcode.agent.hostgit (hooks, fsmonitor, pagers, external diff tools
+disabled: invariant 2). `run_git` is re-exported here for callers not yet moved to hostgit.
 """
 
 from __future__ import annotations
@@ -22,50 +22,11 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO
 
-import git as gitpython
-from git.exc import GitCommandError
 from qcode.agent.bounded import run_bounded
 from qcode.agent.exceptions import GitError, UserError
+from qcode.agent.hostgit import neutral_filters, run_git, safe_env
 
 __all__ = ["RepoInfo", "Workspace", "inspect_repo", "nested_repositories", "run_git", "slugify"]
-
-_SAFE_CONFIG = {
-    "core.hooksPath": "/dev/null",
-    "core.fsmonitor": "false",
-    "core.untrackedCache": "false",
-    "core.pager": "cat",
-    "core.editor": "true",
-    "core.sshCommand": "false",
-    "diff.external": "",
-    "gc.auto": "0",
-    "maintenance.auto": "false",
-    "safe.directory": "*",
-    "protocol.allow": "never",
-    "protocol.file.allow": "always",
-    # [issue 13] keys the user's own .git/config (or a file it includes) may set, each a program git
-    # would run while publishing: alternates' ref listing, submodule fetches with their own remote's
-    # upload-pack, transports that run commands (ext::), credential helpers, signing.
-    "core.alternateRefsCommand": "true",
-    "core.alternateRefsPrefixes": "",
-    "core.askPass": "",
-    "core.gitProxy": "",
-    "credential.helper": "",
-    "fetch.recurseSubmodules": "false",
-    "submodule.recurse": "false",
-    "push.recurseSubmodules": "no",
-    "protocol.ext.allow": "never",
-    "protocol.ssh.allow": "never",
-    "protocol.git.allow": "never",
-    "protocol.http.allow": "never",
-    "protocol.https.allow": "never",
-    "commit.gpgSign": "false",
-    "tag.gpgSign": "false",
-    "gpg.program": "false",
-    "sequence.editor": "true",
-}
-"""Overrides applied to every host-side git call (GIT_CONFIG_* beats any repository config file,
-includes and includeIf included: command-line config is read last). git has no allow-list mode, so
-this list enumerates every key that names a program on the paths qcode takes; see SECURITY.md."""
 
 DIFF_LIMIT = 2_000_000
 """Bytes of `git diff` output kept for the git_diff tool (the observation cap cuts further)."""
@@ -73,62 +34,6 @@ PATCH_LIMIT = 4_000_000_000
 """Bytes of the result patch written to disk, streamed (never held in memory)."""
 
 FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "qcode", "GIT_AUTHOR_EMAIL": "qcode@localhost"}
-
-
-def _safe_env(extra: dict[str, str], config: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
-    # Beats every protocol.*.allow in any config file: only local paths are ever transports here.
-    env.update(GIT_ALLOW_PROTOCOL="file", GIT_NO_REPLACE_OBJECTS="1")
-    settings = {**_SAFE_CONFIG, **(config or {})}
-    env["GIT_CONFIG_COUNT"] = str(len(settings))
-    for index, (key, value) in enumerate(settings.items()):
-        env[f"GIT_CONFIG_KEY_{index}"] = key
-        env[f"GIT_CONFIG_VALUE_{index}"] = value
-    env.update(extra)
-    return env
-
-
-def run_git(
-    args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, filters: dict[str, str] | None = None
-) -> str:
-    """Run one host-side git command safely; failures raise GitError with git's own message.
-    `filters`: the pass-through overrides when the caller already knows them (else read now)."""
-    overrides = _neutral_filters(cwd, env) if filters is None else filters
-    return _execute(args, cwd, _safe_env({**(env or {})}, overrides))
-
-
-def _neutral_filters(cwd: Path, env: dict[str, str] | None) -> dict[str, str]:
-    """Clean/smudge filters configured for this repository would run on the host when git reads
-    the work tree; replace every configured driver with a pass-through."""
-    try:
-        names = _execute(["config", "--name-only", "--get-regexp", r"^filter\."], cwd, _safe_env(env or {}))
-    except GitError:  # exit 1: no filter configured
-        return {}
-    drivers = {name.rsplit(".", 1)[0] for name in names.split()}
-    overrides: dict[str, str] = {}
-    for driver in drivers:
-        overrides.update(
-            {
-                f"{driver}.clean": "cat",
-                f"{driver}.smudge": "cat",
-                f"{driver}.process": "",
-                f"{driver}.required": "false",
-            }
-        )
-    return overrides
-
-
-def _execute(args: Sequence[str], cwd: Path, env: dict[str, str]) -> str:
-    runner = gitpython.Git(str(cwd))
-    try:
-        out = runner.execute(
-            ["git", *args], env=env, with_extended_output=False, strip_newline_in_stdout=False
-        )
-    except GitCommandError as err:
-        detail = (err.stderr or err.stdout or str(err)).strip().replace("\n", " ")
-        raise GitError(f"git {' '.join(args[:2])} failed in {cwd}: {detail}") from None
-    return str(out)
 
 
 class RepoInfo:
@@ -224,7 +129,7 @@ class Workspace:
         """The filter overrides for git on the host-only git dir, read once: its config is written by
         qcode alone (the sandbox cannot reach it), so only the user's global config can name drivers."""
         if self._host_filters is None:
-            self._host_filters = _neutral_filters(self.path.parent, {"GIT_DIR": str(self.host_git)})
+            self._host_filters = neutral_filters(self.path.parent, {"GIT_DIR": str(self.host_git)})
         return self._host_filters
 
     def tracked_files(self) -> list[str]:
@@ -298,7 +203,7 @@ class Workspace:
     ) -> tuple[str, bool]:
         """Host git with the host-only git dir, keeping `limit` bytes of its output (or streaming
         them to `sink`); (text, cut)."""
-        env = _safe_env(
+        env = safe_env(
             {
                 "GIT_DIR": str(self.host_git),
                 "GIT_WORK_TREE": str(self.path),

@@ -86,7 +86,7 @@ def _reported(before: str, after: str, path: str) -> bool:
     return bool(introduced(old, second.problems or [], after.split("\n")) or second.emptied)
 
 
-def diagnostics_bench(corpus: Corpus) -> dict[str, float]:
+def diagnostics_bench(corpus: Corpus) -> dict[str, float | str]:
     rng = random.Random(corpus.seed)
     clean_total = clean_flagged = broken_total = broken_reported = natural_total = natural_reported = 0
     missed: list[str] = []
@@ -124,7 +124,7 @@ def diagnostics_bench(corpus: Corpus) -> dict[str, float]:
     }
 
 
-def _timing(corpus: Corpus, rounds: int = 60) -> dict[str, float]:
+def _timing(corpus: Corpus, rounds: int = 60) -> dict[str, float | str]:
     """Added time per edit in the tool's real path (safe read, digest, parse, match) on the file
     nearest 2,000 lines, beside `ast.parse` of the same text."""
     path, text = min(corpus.files.items(), key=lambda item: abs(item[1].count("\n") - 2000))
@@ -197,7 +197,7 @@ def queries(root: Path, count: int, seed: int = 7) -> list[tuple[str, str, int]]
     return picks + rng.sample(bare, min(len(bare), count - len(picks)))
 
 
-def symbol_bench(root: Path, count: int) -> dict[str, float]:
+def symbol_bench(root: Path, count: int) -> dict[str, float | str]:
     registry = default_registry()
     ctx = ToolContext(workspace=root, sandbox=None, diff=lambda _p: "")  # type: ignore[arg-type]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -47,7 +47,7 @@ def run(turns: int) -> dict[str, dict[str, float]]:
                     {"role": "system", "content": render("system")},
                     {"role": "user", "content": f"Task {turn_index}: total() is off by one; fix it."},
                 ]
-                choice = "required" if mode.startswith("required") else "auto"
+                choice: Literal["auto", "required"] = "required" if mode.startswith("required") else "auto"
                 turn = engine.complete(messages, tools, tool_choice=choice)
                 totals["tokens"] += turn.usage.completion_tokens
                 totals["decode_s"] += turn.duration - (turn.time_to_first_token or 0.0)

@@ -156,7 +156,7 @@ def _common(a: list[int], b: list[int]) -> int:
 
 def share(rows: list[dict[str, Any]], key: str = "cached") -> float:
     later = rows[1:]
-    return sum(r[key] for r in later) / max(1, sum(r["prompt"] for r in later))
+    return float(sum(r[key] for r in later) / max(1, sum(r["prompt"] for r in later)))
 
 
 def report(results: dict[str, list[dict[str, Any]]]) -> None:

@@ -25,6 +25,7 @@ import tarfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 DJANGO = "django==5.1.4"
 TOUCHED = "django/db/models/sql/compiler.py"
@@ -76,7 +77,7 @@ print(json.dumps(out))
 """
 
 
-def run_measured(argv: list[str], cwd: Path) -> tuple[dict, float, float]:
+def run_measured(argv: list[str], cwd: Path) -> tuple[dict[str, Any], float, float]:
     """(the child's JSON, wall seconds, peak RSS in MB of the child and all its descendants).
     `cwd` is a folder of ours: `python -c` puts it first on sys.path."""
     began = time.perf_counter()

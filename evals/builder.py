@@ -18,6 +18,7 @@ import random
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from qcode.evals.grading import GRADE_OUTPUT_LIMIT, parse_test_report
@@ -87,8 +88,8 @@ def build_package_tasks(
     seed: int,
     wanted: int,
     max_tries: int = 40,
-    log=print,
-) -> list[Task]:  # type: ignore[no-untyped-def]
+    log: Callable[[str], None] = print,
+) -> list[Task]:
     """Up to `wanted` tasks from one prepared package tree (left unchanged)."""
     with tempfile.TemporaryDirectory(prefix="qcode-build-") as scratch:
         work = Path(scratch) / "pkg"
@@ -174,8 +175,8 @@ def build_suite(
     per_package: int,
     cache: Path,
     settings: SandboxSettings,
-    log=print,
-) -> list[Task]:  # type: ignore[no-untyped-def]
+    log: Callable[[str], None] = print,
+) -> list[Task]:
     """Build every package's tasks, write `out` (JSONL) and the tarballs in `out`'s `repos/` folder."""
     repos = out.parent / "repos"
     repos.mkdir(parents=True, exist_ok=True)

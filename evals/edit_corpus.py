@@ -244,6 +244,10 @@ def _change(block: list[Line], rng: random.Random, avoid: set[int]) -> list[Line
 Pair = tuple[list[Line], list[Line]]
 
 
+def _replace_line(target: int, text: str, key: int, line: str) -> str:
+    return text if key == target else line
+
+
 def _map(pair: Pair, fn: Callable[[int, str], str]) -> Pair:
     """The same per-line rewrite on old and new: fn(key, text) -> text."""
     return [(k, fn(k, t)) for k, t in pair[0]], [(k, fn(k, t)) for k, t in pair[1]]
@@ -280,7 +284,7 @@ def _stale_line(pair: Pair, rng: random.Random) -> Pair | None:
     for k in rng.sample(keys, len(keys)):
         stale = _rewrite(dict(pair[0])[k], rng, intended=False)
         if stale is not None:
-            return _map(pair, lambda key, t, k=k, s=stale: s if key == k else t)
+            return _map(pair, functools.partial(_replace_line, k, stale))
     return None
 
 
@@ -348,7 +352,7 @@ def _drifted(lines: list[str], rng: random.Random, drifts: tuple[str, ...]) -> D
     if new is None:
         return None
     pair: Pair | None = (block, new)
-    if elided:
+    if elided and pair is not None:
         pair = _collapse(pair, set(range(s + a, s + b)), rng)
     for name in _ORDER:
         if name in drifts and pair is not None:

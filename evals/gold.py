@@ -23,7 +23,7 @@ from qcode.agent.exceptions import EngineError
 from qcode.agent.qwen_xml import parse_turn, render_tool_call
 from qcode.evals.faults import Fault, FaultInjector
 from qcode.evals.tasks import Task
-from unidiff import PatchSet
+from unidiff.patch import PatchSet
 
 __all__ = ["GOLD_ENGINE_NAME", "GoldEngine", "gold_calls"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 from qcode.agent.exceptions import GitError
-from qcode.agent.workspace import run_git
+from qcode.agent.hostgit import run_git
 from qcode.evals.repos import RepoMaterialError, apply_patch
 from qcode.evals.tasks import Task
 from qcode.sandbox.container import DockerSandbox, SandboxSettings

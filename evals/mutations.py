@@ -96,7 +96,7 @@ class _Finder(ast.NodeVisitor):
         self.in_function = 0
         self.found: list[Mutation] = []
 
-    def _add(self, kind: str, node: ast.AST, start: int, end: int, replacement: str) -> None:
+    def _add(self, kind: str, node: ast.expr | ast.stmt, start: int, end: int, replacement: str) -> None:
         if self.in_function:
             self.found.append(
                 Mutation(
@@ -105,17 +105,17 @@ class _Finder(ast.NodeVisitor):
                     node.lineno,
                     start,
                     end,
-                    replacement,  # type: ignore[attr-defined]
+                    replacement,
                     ".".join(self.scope),
                     self.source[start:end],
                 )
             )
 
-    def _span(self, node: ast.AST) -> tuple[int, int]:
+    def _span(self, node: ast.expr | ast.stmt) -> tuple[int, int]:
         return (
-            self.offsets.at(node.lineno, node.col_offset),  # type: ignore[attr-defined]
-            self.offsets.at(node.end_lineno, node.end_col_offset),
-        )  # type: ignore[attr-defined]
+            self.offsets.at(node.lineno, node.col_offset),
+            self.offsets.at(node.end_lineno or node.lineno, node.end_col_offset or 0),
+        )
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self.scope.append(node.name)
@@ -133,7 +133,7 @@ class _Finder(ast.NodeVisitor):
         self.in_function -= 1
         self.scope.pop()
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+    visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Assert(self, node: ast.Assert) -> None:
         """Assertions are not behaviour; leave them."""
@@ -205,7 +205,8 @@ class _Finder(ast.NodeVisitor):
             line = self.offsets.lines[statement.lineno - 1]
             if not line.lstrip().startswith("if ") or "TYPE_CHECKING" in line or "__name__" in line:
                 continue
-            tail = self.offsets.lines[statement.end_lineno - 1][statement.end_col_offset :]  # type: ignore[index]
+            end_line, end_col = statement.end_lineno or statement.lineno, statement.end_col_offset or 0
+            tail = self.offsets.lines[end_line - 1][end_col:]
             if tail.strip() and not tail.strip().startswith("#"):
                 continue
             start = self.offsets.starts[statement.lineno - 1]

@@ -130,8 +130,8 @@ def prepare_tree(sdist: Path, dest: Path) -> PackageTree:
     for cache in dest.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)
     # A fixed hash seed: parametrized ids built from sets must be the same in every run.
-    path = "PYTHONPATH=src " if (dest / "src").is_dir() else ""
-    command = f"PYTHONHASHSEED=0 {path}{DEFAULT_TEST_COMMAND}"
+    python_path = "PYTHONPATH=src " if (dest / "src").is_dir() else ""
+    command = f"PYTHONHASHSEED=0 {python_path}{DEFAULT_TEST_COMMAND}"
     return PackageTree(
         name=_norm(dist), version=version, root=dest, modules=_source_modules(dest), test_command=command
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ def _plots(out: Path, results: list[TaskResult], total: int) -> list[str]:
         "not run": total - len(results),
     }
     ran = plotted(results)
-    figures = {
+    figures: dict[str, tuple[str, str, Callable[[Any], object]]] = {
         "resolve_rate.png": (
             "Outcome per task",
             "outcome",

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from qcode.agent.exceptions import QcodeError
-from qcode.agent.workspace import run_git
+from qcode.agent.hostgit import run_git
 from qcode.evals.tasks import Task
 
 __all__ = ["RepoMaterialError", "apply_patch", "materialize"]

@@ -140,7 +140,7 @@ def render_chat(
         enable_thinking=enable_thinking,
         preserve_thinking=preserve_thinking,
     )
-    return rendered[0]
+    return str(rendered[0])
 
 
 def _corpus(repo_root: Path, limit_files: int = 400) -> Iterator[str]:
@@ -158,7 +158,7 @@ def _corpus(repo_root: Path, limit_files: int = 400) -> Iterator[str]:
             continue
 
 
-def _train_tokenizer(repo_root: Path):  # type: ignore[no-untyped-def]
+def _train_tokenizer(repo_root: Path) -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import AddedToken, PreTrainedTokenizerFast
 

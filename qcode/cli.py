@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from qcode.agent.exceptions import UserError
+from qcode.agent.exceptions import GitError, UserError
 
 if TYPE_CHECKING:  # the loop's modules (and pydantic's settings) load only for the commands that run
     from rich.console import Console
 
     from qcode.agent.events import EventBus
+    from qcode.agent.policy import ApprovalMode
     from qcode.agent.session import RunResult
     from qcode.config import Settings
     from qcode.images import VisionEngine
@@ -24,7 +25,8 @@ if TYPE_CHECKING:  # the loop's modules (and pydantic's settings) load only for 
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_UNRESOLVED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_UNRESOLVED, EXIT_USAGE, EXIT_GIT = 0, 1, 2, 3
+"""EXIT_GIT: host-side git failed under qcode (not bad input: the checkout was valid when it began)."""
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe."""
 _STDERR: Console | None = None
@@ -80,6 +82,14 @@ _COMMAND_MODULES = {
 }
 
 
+def _short_help(text: str, limit: int) -> str:
+    """The first sentence, cut at a word to fit `limit` (as click shows an eager command's help)."""
+    first = text.split(". ", 1)[0].rstrip(".")
+    if len(first) <= limit:
+        return first
+    return first[: max(0, limit - 3)].rsplit(" ", 1)[0] + "..."
+
+
 class _LazyCommands(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *_COMMAND_MODULES])
@@ -92,7 +102,7 @@ class _LazyCommands(click.Group):
         for name in names:
             eager = super().get_command(ctx, name)
             if name in _COMMAND_MODULES:
-                rows.append((name, click.utils.make_default_short_help(_COMMAND_MODULES[name], limit)))
+                rows.append((name, _short_help(_COMMAND_MODULES[name], limit)))
             elif eager is not None and not eager.hidden:
                 rows.append((name, eager.get_short_help_str(limit)))
         with formatter.section("Commands"):
@@ -109,8 +119,16 @@ class _LazyCommands(click.Group):
 
 @click.group(cls=_LazyCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qcode")
-def cli() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="What goes to the session folder's qcode.log (default: QCODE_LOG, else info).",
+)
+def cli(log_level: str | None) -> None:
     """qcode: a local agentic coding assistant. Every command the model runs stays in a Docker sandbox."""
+    from qcode.agent.logs import configure, resolve_level
+
+    configure(resolve_level(log_level))
 
 
 @cli.command()
@@ -148,6 +166,14 @@ def cli() -> None:
 @click.option(
     "--yes", is_flag=True, help="Do not ask before starting on a repository with uncommitted changes."
 )
+@click.option(
+    "--approval",
+    type=click.Choice(["ask", "auto-edit", "yolo"]),
+    default="yolo",
+    show_default=True,
+    help="Ask at the terminal before file changes and unsafe commands (ask), only unsafe commands "
+    "(auto-edit), or never (yolo).",
+)
 def fix(
     issue: str,
     repo: Path,
@@ -160,13 +186,16 @@ def fix(
     output_format: str,
     images: tuple[Path, ...],
     yes: bool,
+    approval: ApprovalMode,
 ) -> None:
     """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch.
 
     `/name args` runs a custom command from .qcode/commands/ or ~/.config/qcode/commands/."""
     from qcode.agent.commands import expand_command, user_commands_dir
+    from qcode.approver import TerminalApprover, require_terminal
     from qcode.runner import new_session
 
+    require_terminal(approval, issue != "-" and sys.stdin.isatty())
     task = sys.stdin.read() if issue == "-" else issue
     if not task.strip():
         _fail("the issue text is empty; pass it as an argument or on stdin with -")
@@ -195,6 +224,7 @@ def fix(
             patch_out=patch_out,
             on_dirty=_confirm_dirty if ask else None,
             allowed_tools=allowed_tools,
+            approver=None if approval == "yolo" else TerminalApprover(approval, _prompt, _say),
         ) as session:
             if vision is not None:
                 vision.open_store(session.folder).attach(images)
@@ -224,6 +254,14 @@ def _output_bus(output: str) -> tuple[EventBus, StreamJsonWriter | None]:
     stream = StreamJsonWriter()
     bus.subscribe(stream)
     return bus, stream
+
+
+def _say(text: str) -> None:
+    _stderr().print(escape(text))
+
+
+def _prompt(text: str) -> str:
+    return str(click.prompt(text, default="n", show_default=False, err=True))
 
 
 def _first_run_setup(settings: Settings) -> None:
@@ -379,9 +417,11 @@ def main() -> None:
     # SIGTERM (CI runners, `timeout`) unwinds like Ctrl-C, so sandboxes and workspaces are cleaned up.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="qcode", standalone_mode=False)  # also under `python -m qcode`
     except UserError as err:
         _fail(str(err))
+    except GitError as err:
+        _fail(str(err), EXIT_GIT)
     except click.exceptions.Abort:  # click turns Ctrl-C (and SIGTERM, raised as it) into Abort
         _fail("interrupted; the sandbox was removed", 130)
     except click.ClickException as err:

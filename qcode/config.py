@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from qcode.agent.exceptions import UserError
+from qcode.agent.sizes import parse_size
 
 __all__ = ["Settings", "SourcedSettings", "load_settings", "user_config_path", "REPO_SETTABLE"]
 
@@ -100,6 +101,14 @@ class Settings(BaseModel):
     e.g. {"*.py" = "ruff check --output-format=concise {file}"}. JSON in the env."""
     lint_timeout: float = Field(20.0, gt=0, le=120)
     """Seconds one lint command may run."""
+
+    @field_validator("sandbox_memory", "sandbox_disk", "checkpoint_bytes")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        """Sizes are checked here, before any engine loads, not when the sandbox starts."""
+        if value is not None:
+            parse_size(value)  # ValueError: the one-line reason load_settings reports
+        return value
 
     @field_validator("lint_commands", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from qcode.agent.engines import make_engine, preflight
 from qcode.agent.events import EventBus
 from qcode.agent.exceptions import UserError
 from qcode.agent.extensions import Extensions
+from qcode.agent.logs import log_to_session
 from qcode.agent.loop import Approver, LoopLimits
 from qcode.agent.session import Session, SessionOptions
 from qcode.agent.sessions import load_meta, repo_root
@@ -20,6 +22,9 @@ from qcode.sandbox.quota import parse_size, reap_stale_mounts
 from qcode.tools.checks import DiagnosticsConfig
 
 __all__ = ["check_sandbox", "docker_sandbox_factory", "new_session", "prepare_sandbox"]
+
+
+log = logging.getLogger(__name__)
 
 
 def sandbox_settings(settings: Settings) -> SandboxSettings:
@@ -51,7 +56,7 @@ def prepare_sandbox(settings: Settings, log: Callable[[str], None]) -> None:
         client.close()
 
 
-def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]
+def docker_sandbox_factory(settings: Settings) -> Callable[[Path, str], Sandbox]:
     config = sandbox_settings(settings)
 
     def start(workspace: Path, session_id: str) -> Sandbox:
@@ -126,7 +131,7 @@ def new_session(
         on_dirty()
     session_engine = engine or make_engine(settings.engine, settings)
     try:
-        return Session(
+        session = Session(
             options,
             session_engine,
             docker_sandbox_factory(settings),
@@ -141,6 +146,15 @@ def new_session(
         if engine is None:
             session_engine.close()
         raise
+    log_to_session(session.folder)
+    log.info(
+        "session %s: repo %s, engine %s, %s",
+        session.id,
+        repo_info.root,
+        settings.engine,
+        f"resuming {meta.id}" if meta else "new",
+    )
+    return session
 
 
 def _checkpoint_budget(settings: Settings) -> int | None:

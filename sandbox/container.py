@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import secrets
@@ -44,6 +45,7 @@ _PIDS_RESET = (
 )
 """[safety suite] What the model reads when a full process table forced a restart."""
 
+log = logging.getLogger(__name__)
 _BUILD_HINT = "build it with `qcode sandbox build --offline --tag {image}`"
 
 
@@ -209,6 +211,14 @@ class DockerSandbox:
             _chown_tree(self.workspace, self.uid, self.gid)
         self._container = self._create_container()
         self.container_id = self._container.id
+        s = self.settings
+        log.info(
+            "sandbox %s: started from %s (memory %s, cpus %s)",
+            self.container_id[:12],
+            s.image,
+            s.memory,
+            s.cpus,
+        )
         if self._disk_limit and not os.path.ismount(self.workspace):  # a mount is capped by its size
             self._size_watch = WorkspaceSizeWatch(self.workspace, self._disk_limit)
         atexit.register(self.close)
@@ -421,6 +431,7 @@ class DockerSandbox:
         self._stopper.close()
         if container is None:
             return
+        log.info("sandbox %s: removing", str(container.id)[:12])
         try:
             remove_container(container)
         except KeyboardInterrupt:

@@ -52,8 +52,8 @@ def build_from_dockerfile(client: docker.DockerClient, tag: str = DEFAULT_IMAGE,
                 f"image build failed ({err.msg}); without registry access run `qcode sandbox build --offline`"
             ) from err
     for chunk in stream:
-        if "stream" in chunk:
-            log(chunk["stream"].rstrip())
+        if isinstance(chunk, dict) and isinstance(chunk.get("stream"), str):
+            log(str(chunk["stream"]).rstrip())
     return str(image.id)
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker.types
+from qcode.agent.sizes import parse_size
 from qcode.sandbox.reaper import owner_alive, owner_label
 
 __all__ = [
@@ -44,20 +45,9 @@ __all__ = [
     "reap_stale_mounts",
 ]
 
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 OWNER_FILE = "workspace.owner"
 _FREE_SHARE = 0.9
 """The image never gets more than this share of the host filesystem's free space."""
-
-
-def parse_size(size: str | int) -> int:
-    """Bytes of a Docker-style size ('512m', '8g', '1.5G', 4096); ValueError for anything else."""
-    if isinstance(size, int):
-        return size
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*", size.lower())
-    if not found:
-        raise ValueError(f"bad size {size!r}; use a number with k, m, g or t, like '8g'")
-    return int(float(found.group(1)) * _UNITS[found.group(2)])
 
 
 @dataclass

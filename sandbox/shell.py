@@ -447,6 +447,7 @@ class PersistentShell:
         for _ in range(50):  # the daemon records the code a moment after the stream closes
             info = self._api.exec_inspect(self.exec_id)
             if not info.get("Running"):
-                return info.get("ExitCode")
+                code = info.get("ExitCode")
+                return int(code) if code is not None else None
             time.sleep(0.01)
         return None

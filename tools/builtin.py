@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 from pydantic import BaseModel, ConfigDict, Field
-from qcode.agent.contracts import Observation, PlanStep
+from qcode.agent.contracts import Effect, Observation, PlanStep
 from qcode.agent.exceptions import ToolError
 from qcode.tools import files, paths, search
 from qcode.tools.checks import with_report
@@ -11,10 +13,21 @@ from qcode.tools.registry import Tool, ToolContext, ToolRegistry
 from qcode.tools.repomap_tool import repo_map_tool
 from qcode.tools.symbols_tool import symbol_tools
 
-__all__ = ["default_registry", "FINISH", "UPDATE_PLAN"]
+__all__ = ["builtin_effect", "default_registry", "FINISH", "UPDATE_PLAN"]
 
 FINISH = "finish"
 UPDATE_PLAN = "update_plan"
+
+
+@functools.cache
+def _builtin() -> ToolRegistry:
+    return default_registry()
+
+
+def builtin_effect(name: str) -> Effect:
+    """A built-in tool's declared effect (anything else counts as running commands), for callers
+    that see only tool names: recovery's checkpoints, the TUI's cards of a resumed session."""
+    return _builtin().effect_of(name)
 
 
 class _Args(BaseModel):
@@ -209,6 +222,7 @@ def default_registry() -> ToolRegistry:
                 _shell,
                 effect="exec",
                 in_sandbox=True,  # never frozen: it runs there
+                sandboxed_command=True,
             ),
             Tool("git_diff", "Show the diff of your work so far.", GitDiffArgs, _git_diff, effect="read"),
             Tool(

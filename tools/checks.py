@@ -105,56 +105,56 @@ class ChangeChecker:
         """The problems of `path` now, before a change (a file that does not exist has none)."""
         if self.config.mode == "off":
             return Baseline(None)
-        path = _relative(root, path)
-        text = _read(root, path) if path else None
-        if path is None or text is None:  # a new file: nothing was wrong with it before
+        rel = _relative(root, path)
+        text = _read(root, rel) if rel else None
+        if rel is None or text is None:  # a new file: nothing was wrong with it before
             return Baseline(None, Counter(), Counter())
         digest = _digest(text)
-        known = self._known.get(path)
-        if known is not None and known.digest == digest and (known.lint is not None or not self._lints(path)):
+        known = self._known.get(rel)
+        if known is not None and known.digest == digest and (known.lint is not None or not self._lints(rel)):
             return known
         lines = text.split("\n")
-        syntax = problem_keys(self._syntax(text, path).problems or [], lines)
+        syntax = problem_keys(self._syntax(text, rel).problems or [], lines)
         lint = None
-        if self._lints(path) and sandbox is not None:
-            found = self._lint(sandbox, path)
+        if self._lints(rel) and sandbox is not None:
+            found = self._lint(sandbox, rel)
             lint = problem_keys(found, lines) if isinstance(found, list) else None
         baseline = Baseline(digest, syntax, lint)
-        self._remember(path, baseline)
+        self._remember(rel, baseline)
         return baseline
 
     def after(self, root: Path, sandbox: Sandbox | None, path: str, before: Baseline) -> CheckReport:
         """The problems the change to `path` introduced; remembers the new state for the next one."""
         report = CheckReport()
-        path = _relative(root, path) if self.config.mode != "off" else None
-        text = _read(root, path) if path else None
-        if path is None or text is None:
+        rel = _relative(root, path) if self.config.mode != "off" else None
+        text = _read(root, rel) if rel else None
+        if rel is None or text is None:
             return report
         lines = text.split("\n")
-        checked = self._syntax(text, path)
+        checked = self._syntax(text, rel)
         found = checked.problems
         syntax_new = introduced(before.syntax, found or [], lines) + checked.emptied
         lint_new: list[Problem] = []
         lint_keys = None
-        if self._lints(path) and sandbox is not None:
-            linted = self._lint(sandbox, path)
+        if self._lints(rel) and sandbox is not None:
+            linted = self._lint(sandbox, rel)
             if isinstance(linted, str):
                 report.notes.append(linted)
             else:
                 lint_keys = problem_keys(linted, lines)
                 lint_new = introduced(before.lint, linted, lines) if before.lint is not None else []
-        self._remember(path, Baseline(_digest(text), problem_keys(found or [], lines), lint_keys))
+        self._remember(rel, Baseline(_digest(text), problem_keys(found or [], lines), lint_keys))
         new = syntax_new + lint_new
         if syntax_new:
-            report.syntax_broken.append(path)
+            report.syntax_broken.append(rel)
         if new:
             what = "a syntax error" if syntax_new else "new lint problems"
             report.text = (
-                f"Diagnostics: this change introduced {what} in {path} (the change was applied; "
-                f"fix it with another edit):\n" + render_problems(path, new, lines)
+                f"Diagnostics: this change introduced {what} in {rel} (the change was applied; "
+                f"fix it with another edit):\n" + render_problems(rel, new, lines)
             )
             report.problems = [
-                {"path": path, "line": p.line, "message": p.message, "source": p.source} for p in new
+                {"path": rel, "line": p.line, "message": p.message, "source": p.source} for p in new
             ]
         return report
 
@@ -233,7 +233,8 @@ def _read(root: Path, path: str) -> str | None:
         return None
     if len(data) > MAX_CHECK_BYTES or b"\x00" in data[:8192]:
         return None
-    return data.decode("utf-8", "surrogateescape")
+    text: str = data.decode("utf-8", "surrogateescape")
+    return text
 
 
 def _digest(text: str) -> bytes:

@@ -116,11 +116,16 @@ def _parse(language: ts.Language, source: bytes, old_tree: ts.Tree | None, deadl
     until = time.monotonic() + deadline
     view = memoryview(source)
     try:
-        return parser.parse(
-            lambda offset, _point: view[offset : offset + 65536],
-            *([old_tree] if old_tree is not None else []),
-            progress_callback=lambda _o, _e: time.monotonic() > until,
-        )
+
+        def read(offset: int, _point: ts.Point) -> memoryview:
+            return view[offset : offset + 65536]
+
+        def give_up(_offset: int, _has_error: bool) -> bool:
+            return time.monotonic() > until
+
+        if old_tree is not None:
+            return parser.parse(read, old_tree, progress_callback=give_up)
+        return parser.parse(read, progress_callback=give_up)
     except ValueError:
         return None
 

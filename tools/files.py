@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from qcode.agent.exceptions import GitError, ToolError
-from qcode.agent.workspace import run_git
+from qcode.agent.hostgit import run_git
 from qcode.tools import paths
 from qcode.tools.edit_match import EditError, apply_edit
 from rapidfuzz import fuzz, process

@@ -17,14 +17,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from qcode.agent.contracts import Effect, Observation, PlanStep, Sandbox, ToolCall
 from qcode.agent.exceptions import RecoverableError
-from qcode.agent.qwen_xml import render_tool_call
+from qcode.agent.policy import Request
 from qcode.tools.checks import ChangeChecker
 from rapidfuzz import process
 
 __all__ = ["OBSERVATION_LIMIT", "Approver", "Tool", "ToolContext", "ToolRegistry", "cap_text"]
 
-Approver = Callable[[ToolCall], "str | None"]
-"""Asked before a validated call runs: None approves, a string rejects with that reason."""
+Approver = Callable[[Request], "str | None"]
+"""Asked before a validated call runs (with what its tool declares): None approves, a string rejects
+with that reason. What asks is `qcode.agent.policy.needs_approval`."""
 
 
 @dataclass
@@ -64,6 +65,9 @@ class Tool:
     """Runs in the sandbox (shell), touches no workspace file, or freezes the sandbox itself around
     its host-side file work (edits, whose lint tier must run in the live sandbox afterwards): the
     registry never freezes around it."""
+    sandboxed_command: bool = False
+    """Its `command` argument is a bash command run in the sandbox (shell): approval policy may let
+    read-only commands through (agent/policy.is_safe_command)."""
 
     def schema(self) -> dict[str, Any]:
         """OpenAI function-tool schema; the chat template renders it for the model."""
@@ -89,6 +93,18 @@ class ToolRegistry:
     def tools(self) -> list[Tool]:
         return list(self._tools.values())
 
+    def effect_of(self, name: str) -> Effect:
+        """The tool's declared effect; a tool this registry does not hold counts as running commands."""
+        tool = self._tools.get(name)
+        return tool.effect if tool is not None else "exec"
+
+    def request(self, call: ToolCall) -> Request:
+        """What approval policy is asked about this call."""
+        tool = self._tools.get(call.name)
+        if tool is None:
+            return Request(call, "exec")
+        return Request(call, tool.effect, tool.sandboxed_command)
+
     def schemas(self) -> list[dict[str, Any]]:
         """The tools' schemas (shared: callers read them, never change them)."""
         return list(self._schemas.values())
@@ -112,7 +128,7 @@ class ToolRegistry:
         except ValidationError as err:
             return Observation(ok=False, text=self._invalid(tool, err), data={"error": "invalid_arguments"})
         asked = time.monotonic()
-        refusal = ctx.approve(call) if ctx.approve is not None else None
+        refusal = ctx.approve(self.request(call)) if ctx.approve is not None else None
         waited.append(time.monotonic() - asked)
         if refusal is not None:
             return Observation(
@@ -141,11 +157,13 @@ class ToolRegistry:
             where = ".".join(str(part) for part in item["loc"]) or "(arguments)"
             problems.append(f"- `{where}`: {item['msg']}")
         parameters = self._schemas[tool.name]["function"]["parameters"]
-        example = {name: f"<{name}>" for name in parameters.get("required", [])}
+        # Arguments as a JSON object, in no engine's call syntax: the chat template shows the model
+        # its own format (Qwen XML for the embedded engine, native function calls for `openai`).
+        example = json.dumps({name: f"<{name}>" for name in parameters.get("required", [])})
         return (
             f"Invalid arguments for `{tool.name}`:\n"
             + "\n".join(problems)
-            + f"\nCall it like this (required parameters shown):\n{render_tool_call(tool.name, example)}"
+            + f"\nCall `{tool.name}` with arguments like (required parameters shown): {example}"
             + f"\nParameters: {json.dumps(parameters.get('properties', {}))}"
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 from qcode.agent.contracts import Observation
-from qcode.agent.exceptions import ToolError, UserError
+from qcode.agent.exceptions import GitError, ToolError, UserError
 from qcode.tools.registry import Tool, ToolContext
 
 __all__ = ["REPO_MAP", "RepoMapArgs", "repo_map_tool"]
@@ -28,7 +28,7 @@ def _run(args: RepoMapArgs, ctx: ToolContext) -> Observation:
 
     try:
         repo_map = build_repo_map(ctx.workspace, focus=args.focus or "", tokens=args.tokens)
-    except UserError as err:
+    except (UserError, GitError) as err:
         raise ToolError(str(err)) from None
     if not repo_map.text:
         text = "The repository has no source files with a supported language (or none fit the budget)."

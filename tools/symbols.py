@@ -84,7 +84,7 @@ def rank_definitions(
     exact = bool(scoped) or not symbol.scope
     chosen = scoped or found
 
-    def key(item: tuple[str, Definition]) -> tuple:
+    def key(item: tuple[str, Definition]) -> tuple[Any, ...]:
         path, d = item
         return (is_test_path(path), _DEF_KINDS.get(d.kind, 2), path.count("/"), path, d.line)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 from qcode.agent.contracts import Observation
-from qcode.agent.exceptions import ToolError, UserError
+from qcode.agent.exceptions import GitError, ToolError, UserError
 from qcode.tools import paths
 from qcode.tools.registry import Tool, ToolContext
 from qcode.tools.repomap.tags import FileTags
@@ -45,7 +45,7 @@ def _index(args: SymbolArgs, ctx: ToolContext) -> tuple[SymbolName, str, dict[st
         under = paths.workspace_relative(ctx.workspace, real)
     try:
         tags, _notes = load_tags(ctx.workspace)
-    except UserError as err:
+    except (UserError, GitError) as err:
         raise ToolError(str(err)) from None
     return symbol, under, tags
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
 
 __all__ = ["make_engine", "preflight"]
 
+log = logging.getLogger(__name__)
+
 
 def make_engine(spec: str, settings: Settings) -> Engine:
     """Build the engine named by `spec` (`vllm`, `openai` or `replay:FILE`).
@@ -22,6 +25,7 @@ def make_engine(spec: str, settings: Settings) -> Engine:
     `openai` talks to any OpenAI-compatible server at `settings.openai_base_url`.
     """
     kind, _, argument = spec.partition(":")
+    log.info("engine %s: starting", spec)
     if kind == "replay":
         from qcode.agent.engines.replay import ReplayEngine
 

@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qcode.agent.contracts import Channel, Message, TokenCallback, ToolCall, Turn, Usage
 from qcode.agent.engines.chat import for_openai
@@ -25,6 +25,9 @@ from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.sampling import resolve_sampling
 from qcode.agent.engines.stream_split import StreamSplitter
 from qcode.agent.exceptions import EngineError, UserError
+
+if TYPE_CHECKING:
+    from qcode.config import Settings
 from qcode.agent.qwen_xml import parse_turn
 
 __all__ = ["OpenAIEngine"]
@@ -43,7 +46,7 @@ _TOOL_REFUSAL_SIGNS = ("tool", "function")
 class OpenAIEngine:
     """`Engine` over an OpenAI-compatible server, probed once at start."""
 
-    def __init__(self, settings: Any, client: Any = None) -> None:
+    def __init__(self, settings: Settings, client: Any = None) -> None:
         import openai
 
         self.base_url = settings.openai_base_url
@@ -170,9 +173,9 @@ class OpenAIEngine:
                     if pieces:
                         acc.first_token = acc.first_token or time.monotonic()
                     for text, channel in pieces if on_token is not None else ():
-                        on_token(text, channel)
+                        on_token(text, channel)  # type: ignore[misc]  # not narrowed through the if
                 for text, channel in acc.answer.flush() if on_token is not None else ():
-                    on_token(text, channel)
+                    on_token(text, channel)  # type: ignore[misc]
         except openai.BadRequestError as err:
             self._adapt(err, messages)
         except openai.APIConnectionError as err:

@@ -7,9 +7,12 @@ used, `instruct` the card's values for thinking off (use it with `thinking = fal
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from qcode.config import Settings
 
 __all__ = ["PROFILES", "SAMPLING_KEYS", "Profile", "Sampling", "resolve_sampling"]
 
@@ -35,8 +38,8 @@ class Sampling(BaseModel):
         """(standard request fields, extras for the body): `top_k` and `presence_penalty` go as
         extras, which a server that refuses them has dropped once (see the openai engine)."""
         values = self.for_vllm()
-        standard = {k: values[k] for k in ("temperature", "top_p") if k in values}
-        extras = {k: values[k] for k in ("top_k", "presence_penalty") if k in values}
+        standard: dict[str, Any] = {k: values[k] for k in ("temperature", "top_p") if k in values}
+        extras: dict[str, Any] = {k: values[k] for k in ("top_k", "presence_penalty") if k in values}
         return standard, extras
 
 
@@ -48,7 +51,7 @@ PROFILES: dict[str, Sampling] = {
 }
 
 
-def resolve_sampling(settings: Any) -> tuple[Sampling, dict[str, str]]:
+def resolve_sampling(settings: Settings) -> tuple[Sampling, dict[str, str]]:
     """The profile's values with each set override on top, and where each value came from."""
     profile = str(getattr(settings, "sampling_profile", "coding"))
     base = PROFILES[profile].model_dump()

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qcode.agent.contracts import Message, TokenCallback, Turn, Usage
 from qcode.agent.engines._loop_thread import LoopThread
@@ -35,6 +35,9 @@ from qcode.agent.engines.stream_split import StreamSplitter
 from qcode.agent.engines.vllm_grammar import MAX_ARGUMENT_CAP, ToolChoice, structural_tag
 from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, plan_engine, require_vllm
 from qcode.agent.exceptions import EngineError, UserError
+
+if TYPE_CHECKING:
+    from qcode.config import Settings
 from qcode.agent.qwen_xml import parse_turn
 
 __all__ = ["EngineOptions", "VllmEngine"]
@@ -63,7 +66,7 @@ class EngineOptions:
     """Only these tools may be called (the prompt still shows all): e.g. a read-only mode."""
 
     @classmethod
-    def from_settings(cls, settings: Any) -> EngineOptions:
+    def from_settings(cls, settings: Settings) -> EngineOptions:
         choice = settings.tool_choice
         if choice not in ("auto", "required"):
             raise UserError(f"tool_choice must be auto or required, not {choice!r}")
@@ -108,7 +111,7 @@ def _names(value: Any) -> tuple[str, ...] | None:
 class VllmEngine:
     """`Engine` over an in-process vLLM AsyncLLM. Build once, share between sessions, `close()` at exit."""
 
-    def __init__(self, settings: Any, options: EngineOptions | None = None) -> None:
+    def __init__(self, settings: Settings, options: EngineOptions | None = None) -> None:
         device = require_vllm()
         self.plan: EnginePlan = plan_engine(settings, device)
         self.options = options or EngineOptions.from_settings(settings)

@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qcode.agent.engines.model_choice import (
     GpuInfo,
@@ -15,6 +15,9 @@ from qcode.agent.engines.model_choice import (
     speculative_config,
 )
 from qcode.agent.exceptions import EngineError, UserError
+
+if TYPE_CHECKING:
+    from qcode.config import Settings
 
 __all__ = ["EnginePlan", "classify_start_failure", "plan_engine", "quiet_vllm_logs", "require_vllm"]
 
@@ -72,12 +75,16 @@ def model_config(model: str) -> dict[str, Any]:
             raise UserError(
                 f"{folder} has no config.json; --model must be a model folder or a Hugging Face name"
             )
-        return json.loads(path.read_text(encoding="utf-8"))
+        config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return config
     if model.startswith((".", "/", "~")):
         raise UserError(
             f"model folder {model} does not exist; pass --model with a model folder or a Hugging Face name"
         )
-    return json.loads(Path(_cached_or_download(model, "config.json")).read_text(encoding="utf-8"))
+    downloaded: dict[str, Any] = json.loads(
+        Path(_cached_or_download(model, "config.json")).read_text(encoding="utf-8")
+    )
+    return downloaded
 
 
 def _cached_or_download(model: str, filename: str) -> str:
@@ -85,11 +92,11 @@ def _cached_or_download(model: str, filename: str) -> str:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return hf_hub_download(model, filename, local_files_only=True)
+        return str(hf_hub_download(model, filename, local_files_only=True))
     except LocalEntryNotFoundError:
         pass
     try:
-        return hf_hub_download(model, filename, etag_timeout=5)
+        return str(hf_hub_download(model, filename, etag_timeout=5))
     except Exception as err:  # offline, DNS, proxy, 401 …: all mean "cannot fetch it from here"
         raise UserError(
             f"the weights of {model} are not in the Hugging Face cache ({hf_cache_dir()}) and could not be "
@@ -110,7 +117,7 @@ class EnginePlan:
     """One-line facts for the session to show at start (engine settings the user should know)."""
 
 
-def plan_engine(settings: Any, device: str) -> EnginePlan:
+def plan_engine(settings: Settings, device: str) -> EnginePlan:
     """Choose weights and engine arguments from the settings and the measured hardware."""
     on_gpu = device != "cpu"
     max_len = int(settings.max_model_len)

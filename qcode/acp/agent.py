@@ -33,6 +33,7 @@ from qcode.acp.updates import UpdateMapper
 from qcode.agent.contracts import Engine
 from qcode.agent.events import EventBus
 from qcode.agent.exceptions import UserError
+from qcode.agent.policy import ApprovalMode
 from qcode.images import MAX_IMAGE_BYTES, ImageStore, VisionEngine
 from qcode.stream_json import event_record
 
@@ -65,7 +66,7 @@ class _Live:
 class QcodeAgent:
     """The ACP `Agent`: initialize, new/load session, prompt, cancel."""
 
-    def __init__(self, flags: dict[str, Any], approval: str | None = None) -> None:
+    def __init__(self, flags: dict[str, Any], approval: ApprovalMode | None = None) -> None:
         self.flags, self.approval = flags, approval
         self._conn: Any = None
         self._engine: Engine | None = None
@@ -189,7 +190,9 @@ class QcodeAgent:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         bus = EventBus()
-        gate = make_gate(self._approval_mode(repo), lambda call, answer: self._ask(queue, loop, call, answer))
+        gate = make_gate(
+            self._approval_mode(repo), lambda request, answer: self._ask(queue, loop, request.call, answer)
+        )
         try:
             session = await asyncio.to_thread(self._new_session, repo, bus, gate, resume)
         except UserError as err:
@@ -214,7 +217,7 @@ class QcodeAgent:
         self._images[session.id] = ImageStore(session.folder)
         return session
 
-    def _approval_mode(self, repo: Path) -> str:
+    def _approval_mode(self, repo: Path) -> ApprovalMode:
         if self.approval is not None:
             return self.approval
         from qcode.config import load_settings

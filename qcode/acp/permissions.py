@@ -1,8 +1,7 @@
 """Approvals as ACP permission requests: allow once, allow always, reject.
 
-The policy (which calls ask, what "always" remembers) is the TUI's, reached through `_policy`
-only: when it moves to the core, that import is the one line to change. It is imported when a
-session opens, not at start (the TUI package loads Textual), so `initialize` answers at once.
+What asks and what "always" remembers is `qcode.agent.policy`'s; the gate that blocks the agent's
+thread until the editor answers is the TUI's too (`qcode.approver.ApprovalGate`).
 """
 
 from __future__ import annotations
@@ -10,18 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from acp.schema import PermissionOption, ToolCallUpdate
 
 from qcode.acp.updates import tool_kind
 from qcode.agent.contracts import ToolCall
+from qcode.agent.policy import ApprovalMode, Request
+from qcode.approver import ApprovalGate as Gate
+from qcode.approver import Decision
 
-if TYPE_CHECKING:
-    from qcode.tui.approval import ApprovalGate as Gate
-    from qcode.tui.approval import Decision
-
-__all__ = ["OPTIONS", "ask_client", "decision_for", "make_gate"]
+__all__ = ["OPTIONS", "Gate", "ask_client", "decision_for", "make_gate"]
 
 _log = logging.getLogger("qcode.acp")
 OPTIONS = [
@@ -32,25 +30,17 @@ OPTIONS = [
 _DECISIONS = {"allow_once": "ACCEPT", "allow_always": "ALWAYS", "reject": "REJECT"}
 
 
-def _policy() -> Any:
-    from qcode.tui import approval
-
-    return approval
-
-
-def make_gate(mode: str, ask: Callable[[ToolCall, Future[Decision]], None]) -> Gate:
+def make_gate(mode: ApprovalMode, ask: Callable[[Request, Future[Decision]], None]) -> Gate:
     """The session's approver in approval mode `mode` (ask, auto-edit, yolo)."""
-    gate: Gate = _policy().ApprovalGate(mode, ask)
-    return gate
+    return Gate(mode, ask)
 
 
 def decision_for(response: Any) -> Decision:
     """The client's answer as a decision; a cancelled request or an unknown option rejects."""
-    decisions = _policy().Decision
     outcome = getattr(response, "outcome", None)
     if getattr(outcome, "outcome", None) != "selected":
-        return decisions.REJECT  # type: ignore[no-any-return]
-    return decisions[_DECISIONS.get(getattr(outcome, "option_id", ""), "REJECT")]  # type: ignore[no-any-return]
+        return Decision.REJECT
+    return Decision[_DECISIONS.get(getattr(outcome, "option_id", ""), "REJECT")]
 
 
 async def ask_client(
@@ -58,7 +48,7 @@ async def ask_client(
 ) -> None:
     """Ask about the tool call the client knows as `tool_call_id`; resolve `answer` with the
     client's decision (reject when the request fails)."""
-    decision = _policy().Decision.REJECT
+    decision = Decision.REJECT
     try:
         response = await conn.request_permission(
             session_id=session_id,

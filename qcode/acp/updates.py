@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from acp import (
     plan_entry,
@@ -42,7 +42,11 @@ _KINDS: dict[str, ToolKind] = {
     "shell": "execute",
     "update_plan": "think",
 }
-_PLAN_STATUS = {"pending": "pending", "in_progress": "in_progress", "done": "completed"}
+_PLAN_STATUS: dict[str, Literal["pending", "in_progress", "completed"]] = {
+    "pending": "pending",
+    "in_progress": "in_progress",
+    "done": "completed",
+}
 
 
 class UpdateMapper:

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from qcode.agent.exceptions import GitError, UserError
-from qcode.agent.workspace import run_git
+from qcode.agent.hostgit import run_git
 
 __all__ = ["auth_env", "ensure_branch_free", "origin_url", "push_branch"]
 

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from qcode.agent.contracts import PlanStep
 from qcode.agent.events import EventBus, PlanUpdated
 from qcode.agent.exceptions import GitError, UserError
+from qcode.agent.hostgit import run_git
 from qcode.agent.session import RunResult
-from qcode.agent.workspace import run_git
 from qcode.bot.dryrun import DryRunForge
 from qcode.bot.events import GitHubEvent
 from qcode.bot.github import Forge, GitHubClient, PullRequest
@@ -99,7 +99,7 @@ def _forge(event: GitHubEvent, options: BotOptions) -> Forge:
 def run_bot(
     event: GitHubEvent, options: BotOptions, settings: Settings, bus: EventBus, log: Log = lambda _: None
 ) -> BotOutcome:
-    """Handle one event. Raises UserError (GitHubError, GitError included) with a one-line message."""
+    """Handle one event. Raises UserError (GitHubError included) or GitError with a one-line message."""
     from qcode.runner import new_session  # Docker and the engines load only when there is work
 
     decision = decide(event, options.triggers)

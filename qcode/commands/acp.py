@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
+
+if TYPE_CHECKING:
+    from qcode.agent.policy import ApprovalMode
 
 __all__ = ["command"]
 
@@ -27,7 +30,7 @@ def command(
     model: str | None,
     max_steps: int | None,
     verify_command: str | None,
-    approval: str | None,
+    approval: ApprovalMode | None,
 ) -> None:
     """Run as an Agent Client Protocol agent on stdio, for editors (Zed's agent_servers)."""
     logging.basicConfig(level=logging.WARNING, format="qcode acp: %(message)s")  # stderr
@@ -40,13 +43,15 @@ def command(
     asyncio.run(_serve({k: v for k, v in flags.items() if v is not None}, approval))
 
 
-async def _serve(flags: dict[str, Any], approval: str | None) -> None:
-    from acp import run_agent
+async def _serve(flags: dict[str, Any], approval: ApprovalMode | None) -> None:
+    from acp import Agent, run_agent
 
     from qcode.acp.agent import QcodeAgent
 
     agent = QcodeAgent(flags, approval)
     try:
-        await run_agent(agent)
+        # The SDK's Agent protocol lists every optional method (fork, list, modes, config…); its
+        # router answers "method not found" for those qcode does not implement.
+        await run_agent(cast("Agent", agent))
     finally:
         await agent.close()

@@ -7,7 +7,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from qcode.agent.workspace import run_git
+from qcode.agent.hostgit import run_git
 
 __all__ = ["DEMO_TASK", "prepare_demo"]
 

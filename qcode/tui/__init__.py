@@ -1,6 +1,6 @@
 """The interactive front door: `qcode tui` (and bare `qcode` in a terminal)."""
 
 from qcode.tui.app import QcodeApp
-from qcode.tui.approval import ApprovalGate, Decision, is_safe_command, needs_approval
+from qcode.tui.approval import ApprovalGate, Decision
 
-__all__ = ["ApprovalGate", "Decision", "QcodeApp", "is_safe_command", "needs_approval"]
+__all__ = ["ApprovalGate", "Decision", "QcodeApp"]

@@ -18,7 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from qcode.agent.contracts import Engine, ToolCall
+from qcode.agent.contracts import Engine
 from qcode.agent.events import (
     EventBus,
     ModelTurn,
@@ -33,6 +33,7 @@ from qcode.agent.events import (
     TurnStarted,
 )
 from qcode.agent.exceptions import error_line
+from qcode.agent.policy import Request
 from qcode.agent.session import Session
 from qcode.config import Settings
 from qcode.tui import extras, history, sending
@@ -78,9 +79,9 @@ class QcodeApp(App[int]):
     class ApprovalNeeded(Message):
         """The approver (worker thread) waits on `future` until the person answers."""
 
-        def __init__(self, call: ToolCall, future: Future[Decision]) -> None:
+        def __init__(self, request: Request, future: Future[Decision]) -> None:
             super().__init__()
-            self.call, self.future = call, future
+            self.request, self.future = request, future
 
     class SessionReady(Message):
         def __init__(self, session: Session) -> None:
@@ -99,7 +100,7 @@ class QcodeApp(App[int]):
         self.settings, self.repo, self.clock = settings, repo, clock
         self._engine = engine
         self.bus = EventBus()
-        self.bus.subscribe(lambda event: self.post_message(self.LoopEvent(event)))
+        self.bus.subscribe(self._forward)
         self.gate = ApprovalGate(settings.approval, self._ask)
         self.session: Session | None = None
         self.session_id: str | None = None
@@ -142,10 +143,16 @@ class QcodeApp(App[int]):
         self.state = "loading"
         self._prepare()
 
+    def _forward(self, event: object) -> None:
+        """Loop events reach the UI thread only as messages."""
+        self.post_message(self.LoopEvent(event))
+
     def watch_state(self, state: str) -> None:
-        if self.is_mounted:
-            self.query_one(StatusBar).state = state
-            self.query_one(StatusBar).elapsed = clock_text(self.clock() - self._started)
+        # (`App.is_mounted` asks about a widget: as a guard it was always true.)
+        bars = self.query(StatusBar) if self.screen_stack else ()
+        for bar in bars:  # none before the first compose
+            bar.state = state
+            bar.elapsed = clock_text(self.clock() - self._started)
 
     def _tick(self) -> None:
         if self.state in ("loading", "running", "asking", "stopping", "closing"):
@@ -175,21 +182,10 @@ class QcodeApp(App[int]):
         """One task or follow-up on the session, to its end (finish, a limit, Esc)."""
         self._session_future.result().run(text)
 
-    def _gate_mcp_tools(self, session: Session) -> None:
-        """MCP tools run on the host: they ask like `shell` unless their server marks them read-only."""
-        extensions = session.extensions
-        if extensions is None or not extensions.servers:
-            self.gate.asks_like_shell = None
-            return
-        from qcode.tools.mcp.adapter import mcp_needs_approval  # the SDK: only when servers exist
-
-        self.gate.asks_like_shell = lambda name: mcp_needs_approval(name, extensions.read_only_tools)
-
     @on(SessionReady)
     def _session_ready(self, message: SessionReady) -> None:
         self.session = message.session
         self.session_id = message.session.id
-        self._gate_mcp_tools(message.session)
         if self.state == "loading":
             self.state = "idle"
         if message.session.resumed is not None:
@@ -214,7 +210,8 @@ class QcodeApp(App[int]):
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.group in ("engine", "agent"):
             error = event.worker.error
-            self.query_one(Conversation).add_note(error_line(error), "error")
+            if error is not None:
+                self.query_one(Conversation).add_note(error_line(error), "error")
             self.state = "error" if event.worker.group == "engine" else "idle"
         elif event.state is WorkerState.SUCCESS and event.worker.group == "agent" and self.state != "closing":
             self.state = "idle"
@@ -261,16 +258,16 @@ class QcodeApp(App[int]):
 
     # -- approvals ------------------------------------------------------------------------------
 
-    def _ask(self, call: ToolCall, future: Future[Decision]) -> None:
+    def _ask(self, request: Request, future: Future[Decision]) -> None:
         """Called by the gate on the worker thread; a closed app answers no."""
-        if not self.post_message(self.ApprovalNeeded(call, future)) and not future.done():
+        if not self.post_message(self.ApprovalNeeded(request, future)) and not future.done():
             future.set_result(Decision.REJECT)
 
     @on(ApprovalNeeded)
     def _approval_needed(self, message: ApprovalNeeded) -> None:
         if message.future.done():  # answered already (Esc, quit)
             return
-        card = self.query_one(Conversation).card(message.call.id)
+        card = self.query_one(Conversation).card(message.request.call.id)
         if card is not None:
             card.set_status("asking")
         self.state = "asking"
@@ -283,7 +280,7 @@ class QcodeApp(App[int]):
             if self.state == "asking":
                 self.state = "running"
 
-        self.push_screen(ApprovalScreen(message.call), callback=answer)
+        self.push_screen(ApprovalScreen(message.request), callback=answer)
 
     def _close_approval(self) -> None:
         if isinstance(self.screen, ApprovalScreen):

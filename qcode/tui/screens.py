@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, OptionList, Static
 
-from qcode.agent.contracts import ToolCall
+from qcode.agent.policy import Request
 from qcode.agent.untrusted import for_terminal
 from qcode.tui.approval import Decision
 from qcode.tui.history import SessionRow
@@ -24,16 +24,17 @@ from qcode.tui.widgets.conversation import diff_renderable
 __all__ = ["ApprovalScreen", "DiffScreen", "SessionsScreen", "call_preview"]
 
 
-def call_preview(call: ToolCall) -> RenderableType:
-    """What the person approves: the command, or the edit as -/+ lines."""
-    args = call.arguments
-    if call.name == "shell":
-        return Text(for_terminal(f"$ {args.get('command', '')}"), style="bold")
-    if call.name == "edit_file":
+def call_preview(request: Request) -> RenderableType:
+    """What the person approves: the command, or the file change as -/+ lines (by the arguments a
+    write tool takes: a replacement, or a whole file)."""
+    args = request.call.arguments
+    if request.sandboxed_command:
+        return Text(for_terminal(f"$ {request.command}"), style="bold")
+    if request.effect == "write" and "old_text" in args:
         old = "".join(f"-{line}\n" for line in str(args.get("old_text", "")).splitlines())
         new = "".join(f"+{line}\n" for line in str(args.get("new_text", "")).splitlines())
         return diff_renderable(f"--- {args.get('path', '')}\n{old}{new}")
-    if call.name == "write_file":
+    if request.effect == "write" and "content" in args:
         lines = str(args.get("content", "")).splitlines()
         body = "".join(f"+{line}\n" for line in lines[:40])
         if len(lines) > 40:
@@ -56,15 +57,16 @@ class ApprovalScreen(ModalScreen[Decision]):
         Binding("escape", "app.interrupt", "Reject and interrupt"),
     ]
 
-    def __init__(self, call: ToolCall) -> None:
+    def __init__(self, request: Request) -> None:
         super().__init__()
-        self.call = call
+        self.request = request
+        self.call = request.call
 
     def compose(self) -> ComposeResult:
         with Vertical(id="approval"):
             yield Label(Text(for_terminal(f"Allow {self.call.name}?"), style="bold"), id="approval-title")
             with VerticalScroll(id="approval-preview"):
-                yield Static(call_preview(self.call))
+                yield Static(call_preview(self.request))
             with Horizontal(id="approval-buttons"):
                 yield Button("Yes (y)", variant="success", id="accept")
                 yield Button("No (n)", variant="error", id="reject")

@@ -1,11 +1,13 @@
 from pathlib import Path
 
+import pytest
 from qcode.agent.checkpoints import Checkpoints
 from qcode.agent.workspace import Workspace, inspect_repo
 
 from tests.conftest import git
 
 
+@pytest.mark.slow
 def test_snapshot_and_restore_cover_untracked_files(tmp_path: Path, make_repo) -> None:
     repo = make_repo({"a.py": "x = 1\n", ".gitignore": "build/\n"})
     (tmp_path / "s").mkdir()

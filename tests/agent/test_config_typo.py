@@ -6,9 +6,12 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.helpers import run_qcode
 
 
+@pytest.mark.slow
 def test_a_typo_is_named_with_the_closest_setting(make_repo) -> None:
     Path(os.environ["QCODE_CONFIG"]).write_text('max_step = 5\napproval = "yolo"\n')
     repo = make_repo({"a.py": "x = 1\n"})

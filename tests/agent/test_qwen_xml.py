@@ -453,6 +453,7 @@ def schema_for(value: Any) -> dict[str, str]:
     raise AssertionError(value)
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None, database=None)
 @given(name=IDENT, arguments=st.dictionaries(IDENT, ARG_VALUE, max_size=5))
 def test_render_then_parse_round_trips(name: str, arguments: dict[str, Any]) -> None:
@@ -518,6 +519,7 @@ def assert_invariants(raw: str, parsed: ParsedTurn) -> None:
     assert parsed.text == parsed.text.strip()
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=GARBAGE)
 def test_fuzz_malformed_turns(raw: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,11 @@ def test_an_unknown_profile_is_one_line_naming_the_choices(
         load_settings({}, tmp_path)
 
 
+@pytest.mark.slow
 def test_qcode_config_shows_the_effective_sampling(tmp_path: Path) -> None:
     env = {**os.environ, "QCODE_SAMPLING_PROFILE": "swe", "QCODE_TEMPERATURE": "0.8"}
     done = subprocess.run(
-        ["qcode", "config", "--json", "--repo", str(tmp_path)],
+        [sys.executable, "-m", "qcode", "config", "--json", "--repo", str(tmp_path)],
         capture_output=True,
         text=True,
         env=env,

@@ -54,6 +54,7 @@ def test_pull_request_comments_do_not_trigger() -> None:
     assert "is a pull request" in decide(parse_event(event), DEFAULT).reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "event",
     [
@@ -70,6 +71,7 @@ def test_command_with_nothing_to_do_exits_0(run_bot, remote: Remote, github: Fak
     assert github.requests == [] and remote.branch("qcode/issue-7") is None
 
 
+@pytest.mark.slow
 def test_custom_triggers_from_flags(run_bot, remote: Remote, github: FakeGitHub) -> None:
     done = run_bot(comment_event("@qcode fix"), "--trigger", "/fix", api_url=github.url)
     assert done.returncode == 0 and "does not start with '/fix'" in done.stderr

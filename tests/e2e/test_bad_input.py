@@ -18,6 +18,7 @@ def _assert_clean_failure(done, isolated_state: Path, pattern: str) -> None:
     assert not (isolated_state / "sessions").exists() or not any((isolated_state / "sessions").iterdir())
 
 
+@pytest.mark.slow
 def test_no_docker_daemon(make_repo, tmp_path: Path, isolated_state: Path) -> None:
     repo = make_repo({"a.py": "x = 1\n"})
     replay = write_replay(tmp_path / "r.jsonl", [raw_call("finish", summary="x")])
@@ -71,6 +72,7 @@ def test_empty_and_detached_repositories(make_repo, tmp_path: Path, isolated_sta
     _assert_clean_failure(done, isolated_state, "detached HEAD")
 
 
+@pytest.mark.slow
 def test_unknown_engine(make_repo, isolated_state: Path) -> None:
     repo = make_repo({"a.py": "x = 1\n"})
     done = run_qcode("fix", "x", "--repo", str(repo), "--engine", "gpt5", env={"DOCKER_HOST": "unix:///nope"})

@@ -106,6 +106,14 @@ def test_fix_end_to_end(buggy_repo: Path, tmp_path: Path, isolated_state: Path) 
     assert "-    return sum(values) / (len(values) + 1)" in observations[5]["text"]
     assert records[-1]["type"] == "finished" and records[-1]["status"] == "resolved"
 
+    # The session's log (default level info): engine, session and sandbox, in the order they began.
+    log = (Path(result["trajectory"]).parent / "qcode.log").read_text()
+    said = [line.split(": ", 1)[1] for line in log.splitlines()]
+    assert said[0] == f"engine replay:{replay}: starting"
+    assert said[1].startswith(f"session {result['session_id']}: repo {buggy_repo}")
+    assert any(line.startswith("sandbox ") and "started from" in line for line in said)
+    assert any(line.startswith("sandbox ") and line.endswith(": removing") for line in said)
+
 
 def test_unknown_tool_and_bad_arguments_are_observations(buggy_repo: Path, tmp_path: Path) -> None:
     replay = write_replay(

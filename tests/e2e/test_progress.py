@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,18 @@ def test_ctrl_c_prints_one_clean_line_and_exits_130(make_repo, tmp_path: Path, i
     repo = make_repo({"a.txt": "a\n"})
     replay = write_replay(tmp_path / "r.jsonl", [raw_call("shell", command="touch began; sleep 30")])
     proc = subprocess.Popen(
-        ["qcode", "fix", "slow", "--repo", str(repo), "--engine", f"replay:{replay}", "--yes"],
+        [
+            sys.executable,
+            "-m",
+            "qcode",
+            "fix",
+            "slow",
+            "--repo",
+            str(repo),
+            "--engine",
+            f"replay:{replay}",
+            "--yes",
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

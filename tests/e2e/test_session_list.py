@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import docker
@@ -61,7 +62,18 @@ def test_running_without_a_live_process_is_interrupted(make_repo, isolated_state
 
 def _start_fix(repo: Path, replay: Path, **popen: object) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        ["qcode", "fix", "slow task", "--repo", str(repo), "--engine", f"replay:{replay}", "--yes"],
+        [
+            sys.executable,
+            "-m",
+            "qcode",
+            "fix",
+            "slow task",
+            "--repo",
+            str(repo),
+            "--engine",
+            f"replay:{replay}",
+            "--yes",
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         **popen,  # type: ignore[arg-type]

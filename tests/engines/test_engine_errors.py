@@ -16,7 +16,7 @@ from qcode.config import Settings, load_settings
 from tests.e2e.helpers import run_qcode
 from tests.engines.conftest import VLLM_WARNINGS
 
-pytestmark = pytest.mark.filterwarnings(*VLLM_WARNINGS)
+pytestmark = [pytest.mark.vllm, pytest.mark.filterwarnings(*VLLM_WARNINGS)]
 
 
 def test_without_vllm_suggests_the_openai_engine_or_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:

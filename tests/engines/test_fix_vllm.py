@@ -20,7 +20,7 @@ from qcode.tools.builtin import default_registry
 
 from tests.e2e.helpers import run_qcode
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.docker, pytest.mark.vllm, pytest.mark.timeout(900)]
 
 SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in default_registry().schemas()}
 ENGINE_ENV = {

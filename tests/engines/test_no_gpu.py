@@ -32,6 +32,7 @@ print(json.dumps({"code": code, "torch": "torch" in sys.modules, "vllm": "vllm" 
 """
 
 
+@pytest.mark.slow
 def test_fix_refuses_without_a_gpu_before_importing_torch(make_repo) -> None:
     repo = make_repo({"a.py": "x = 1\n"})
     done = subprocess.run(

@@ -25,7 +25,7 @@ from tests.engines.conftest import VLLM_WARNINGS
 from tests.engines.listener import StopListening, StoppingListener
 from tests.polling import wait_until
 
-pytestmark = [pytest.mark.filterwarnings(*VLLM_WARNINGS), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.vllm, pytest.mark.filterwarnings(*VLLM_WARNINGS), pytest.mark.timeout(900)]
 TOOLS = default_registry().schemas()
 
 

@@ -23,7 +23,7 @@ from qcode.tools.builtin import default_registry
 
 from tests.engines.conftest import VLLM_WARNINGS
 
-pytestmark = pytest.mark.filterwarnings(*VLLM_WARNINGS)
+pytestmark = [pytest.mark.vllm, pytest.mark.filterwarnings(*VLLM_WARNINGS)]
 
 TOOLS = default_registry().schemas()
 CODE = 'def f(a, b):\n    if a < b and b > 0:\n        return {"k": [1, 2]}\n    return None\n'

@@ -25,7 +25,7 @@ from qcode.config import Settings
 from tests.engines.conftest import VLLM_WARNINGS
 from tests.engines.listener import StopListening, StoppingListener
 
-pytestmark = [pytest.mark.filterwarnings(*VLLM_WARNINGS), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.vllm, pytest.mark.filterwarnings(*VLLM_WARNINGS), pytest.mark.timeout(900)]
 
 TOOLS = default_registry().schemas()
 SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}

@@ -42,6 +42,7 @@ def test_a_transient_docker_error_is_retried(tmp_path: Path, monkeypatch: pytest
     assert len(attempts) == 2 and result.status == "resolved" and result.retried
 
 
+@pytest.mark.slow
 def test_the_report_is_short_plots_leave_errors_out_and_axes_are_labelled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,10 +6,13 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.helpers import run_qcode
 from tests.mcp.conftest import SERVER
 
 
+@pytest.mark.slow
 def test_add_list_test_remove_keep_the_users_comments(tmp_path: Path, isolated_state: Path) -> None:
     config = isolated_state.parent / "user-config.toml"
     config.write_text("# my settings, commented\nmax_steps = 9\n")
@@ -36,6 +39,7 @@ def test_add_list_test_remove_keep_the_users_comments(tmp_path: Path, isolated_s
     assert "web" not in config.read_text() and "# my settings, commented" in config.read_text()
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     cases = [
         (("mcp", "add", "bad name", "--", "x"), "letters, digits"),

@@ -36,6 +36,7 @@ def notices() -> Notices:
     return Notices()
 
 
+@pytest.mark.slow
 def test_stdio_server_tools_join_the_registry_and_answer(tmp_path: Path, notices: Notices) -> None:
     manager = McpManager({"wiki": (ServerSpec.model_validate(stdio_entry()), True)}, notices)
     try:
@@ -58,6 +59,7 @@ def test_stdio_server_tools_join_the_registry_and_answer(tmp_path: Path, notices
         manager.close()
 
 
+@pytest.mark.slow
 def test_http_server_tool_is_called(http_server: str, tmp_path: Path, notices: Notices) -> None:
     manager = McpManager({"remote": (ServerSpec(url=http_server), True)}, notices)
     try:
@@ -69,6 +71,7 @@ def test_http_server_tool_is_called(http_server: str, tmp_path: Path, notices: N
         manager.close()
 
 
+@pytest.mark.slow
 def test_a_killed_server_is_an_observation_then_restarts(tmp_path: Path, notices: Notices) -> None:
     manager = McpManager({"wiki": (ServerSpec.model_validate(stdio_entry()), True)}, notices)
     try:
@@ -85,6 +88,7 @@ def test_a_killed_server_is_an_observation_then_restarts(tmp_path: Path, notices
         manager.close()
 
 
+@pytest.mark.slow
 def test_servers_that_cannot_start_or_hang_are_notices(tmp_path: Path, notices: Notices) -> None:
     servers = {
         "missing": (ServerSpec(command=str(tmp_path / "no-such-server")), True),
@@ -105,6 +109,7 @@ def test_servers_that_cannot_start_or_hang_are_notices(tmp_path: Path, notices: 
     assert "QCODE_TEST_UNSET_VAR" in texts
 
 
+@pytest.mark.slow
 def test_user_secrets_expand_but_never_reach_the_model_and_a_proposal_stays_literal(
     tmp_path: Path, notices: Notices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,6 +137,7 @@ def test_user_secrets_expand_but_never_reach_the_model_and_a_proposal_stays_lite
     assert "?[31mkey is ***" in leak and "s3cret-value" not in leak and "\x1b" not in leak
 
 
+@pytest.mark.slow
 def test_long_results_are_capped(tmp_path: Path, notices: Notices) -> None:
     manager = McpManager(
         {"wiki": (ServerSpec.model_validate(stdio_entry()), True)}, notices, output_limit=2000
@@ -149,6 +155,7 @@ def test_names_are_cleaned_for_the_model_and_terminal() -> None:
     assert len(tool_name("s" * 100, "t" * 100)) <= 64
 
 
+@pytest.mark.slow
 def test_a_changed_tool_list_is_a_notice_and_the_session_keeps_its_tools(
     tmp_path: Path, notices: Notices
 ) -> None:
@@ -173,6 +180,7 @@ def test_a_changed_tool_list_is_a_notice_and_the_session_keeps_its_tools(
         manager.close()
 
 
+@pytest.mark.slow
 def test_host_servers_start_in_the_repository(tmp_path: Path, notices: Notices) -> None:
     (tmp_path / "srv.py").write_text(Path(SERVER).read_text())
     spec = ServerSpec(command=sys.executable, args=["srv.py", "stdio"])  # relative, as .mcp.json often is
@@ -183,6 +191,7 @@ def test_host_servers_start_in_the_repository(tmp_path: Path, notices: Notices) 
         manager.close()
 
 
+@pytest.mark.slow
 def test_a_call_past_its_timeout_is_an_observation_and_a_notice_then_restarts(
     tmp_path: Path, notices: Notices
 ) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from qcode.agent.contracts import ToolCall
 from qcode.agent.exceptions import UserError
 from qcode.agent.extensions import Extensions
 from qcode.tools.mcp.config import MAX_CONFIG_BYTES, ServerSpec, load_repo_proposals, load_user_servers
@@ -107,8 +108,25 @@ def test_settings_skip_mcp_tables_but_refuse_repo_hooks(
 
 
 def test_mcp_tools_ask_unless_read_only() -> None:
-    from qcode.tools.mcp.adapter import mcp_needs_approval
+    """MCP tools run on the host: they declare `exec` (always asks, whatever their arguments)
+    unless their server marks them read-only."""
+    from mcp import types as mcp_types
+    from qcode.agent.policy import needs_approval
+    from qcode.tools.mcp.adapter import mcp_tools
+    from qcode.tools.registry import ToolRegistry
 
-    assert mcp_needs_approval("mcp__wiki__add", frozenset({"mcp__wiki__lookup"}))
-    assert not mcp_needs_approval("mcp__wiki__lookup", frozenset({"mcp__wiki__lookup"}))
-    assert not mcp_needs_approval("read_file", frozenset())  # built-ins keep their own policy
+    class _Connection:
+        name = "wiki"
+
+    listed = [
+        mcp_types.Tool(name="add", input_schema={"type": "object"}),
+        mcp_types.Tool(
+            name="lookup",
+            input_schema={"type": "object"},
+            annotations=mcp_types.ToolAnnotations(read_only_hint=True),
+        ),
+    ]
+    registry = ToolRegistry(mcp_tools(_Connection(), listed, 1000))  # type: ignore[arg-type]
+    add, lookup = (ToolCall(id="c", name=name, arguments={"command": "ls"}) for name in registry.names)
+    assert needs_approval(registry.request(add), "auto-edit")
+    assert not needs_approval(registry.request(lookup), "ask")

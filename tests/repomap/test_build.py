@@ -37,6 +37,7 @@ def test_map_lists_the_focus_file_first_with_signatures(repo: Path, tmp_path: Pa
     assert result.notes == []
 
 
+@pytest.mark.slow
 def test_second_build_reuses_the_cache_and_an_edit_reparses_one_file(repo: Path, tmp_path: Path) -> None:
     cache = tmp_path / "c"
     assert build_repo_map(repo, cache_dir=cache).stats["parsed"] == 4
@@ -123,6 +124,7 @@ def test_an_unwritable_cache_folder_still_gives_a_map(repo: Path, tmp_path: Path
     assert any("tag cache unusable" in note for note in result.notes)
 
 
+@pytest.mark.slow
 def test_many_files_parse_in_workers_like_in_one(
     make_repo: Callable[[dict[str, str]], Path], tmp_path: Path
 ) -> None:
@@ -134,6 +136,7 @@ def test_many_files_parse_in_workers_like_in_one(
     assert parallel.files[0] == "pkg/m7.py"
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_costs_only_the_file_that_killed_it(tmp_path: Path) -> None:
     # A language the worker cannot know raises KeyError inside it: the process exits non-zero,
     # like a segfaulting grammar would. Its batch is split until that one file is isolated.

@@ -31,6 +31,7 @@ def _qcode(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_qcode_map_prints_the_map_and_json(
     make_repo: Callable[[dict[str, str]], Path], tmp_path: Path
 ) -> None:
@@ -45,6 +46,7 @@ def test_qcode_map_prints_the_map_and_json(
     assert (tmp_path / "xdg" / "qcode" / "repomap" / "tags.sqlite").exists()
 
 
+@pytest.mark.slow
 def test_qcode_map_on_a_missing_folder_says_so_in_one_line(tmp_path: Path) -> None:
     result = _qcode("--repo", str(tmp_path / "nope"), cache=tmp_path / "xdg")
     assert result.returncode == 2

@@ -104,7 +104,7 @@ def run_fix(
         "QCODE_CONFIG": str(folder / "user-config.toml"),
         **(env or {}),
     }
-    command = ["qcode"]
+    command = [sys.executable, "-m", "qcode"]
     if peak_rss_to is not None:
         command = [sys.executable, "-m", "tests.safety.rss", str(peak_rss_to)]
         run_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # the repo root: `tests` imports
@@ -151,6 +151,8 @@ def start_fix(
     }
     return subprocess.Popen(
         [
+            sys.executable,
+            "-m",
             "qcode",
             "fix",
             "fix the bug",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_checkpoints_of_a_rewritten_big_file_stay_in_budget(tmp_path: Path) -> N
         "QCODE_CONFIG": str(folder / "user-config.toml"),
     }
     undo = subprocess.run(
-        ["qcode", "undo", "--repo", str(repo), "--steps", "20", "--json"],
+        [sys.executable, "-m", "qcode", "undo", "--repo", str(repo), "--steps", "20", "--json"],
         capture_output=True,
         text=True,
         env=env,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,17 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[FixRun, Path, Pa
     # And a later host-side command on the same repository and session: `qcode undo`.
     env = {**os.environ, "QCODE_STATE_DIR": str(base / "run" / "state")}
     undo = subprocess.run(
-        ["qcode", "undo", "--session", run.result["session_id"], "--repo", str(repo), "--json"],
+        [
+            sys.executable,
+            "-m",
+            "qcode",
+            "undo",
+            "--session",
+            run.result["session_id"],
+            "--repo",
+            str(repo),
+            "--json",
+        ],
         capture_output=True,
         text=True,
         env=env,

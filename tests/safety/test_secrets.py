@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,19 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[dict]
             "QCODE_OPENAI_BASE_URL": url,
         }
         done = subprocess.run(
-            ["qcode", "fix", "add() subtracts", "--repo", str(repo), "--engine", "openai", "--json", "--yes"],
+            [
+                sys.executable,
+                "-m",
+                "qcode",
+                "fix",
+                "add() subtracts",
+                "--repo",
+                str(repo),
+                "--engine",
+                "openai",
+                "--json",
+                "--yes",
+            ],
             capture_output=True,
             text=True,
             env=env,

@@ -9,6 +9,7 @@ import pytest
 from tests.e2e.helpers import raw_call, run_qcode, write_replay
 
 
+@pytest.mark.slow
 def test_a_stale_docker_host_is_named_and_the_rest_is_skipped(tmp_path: Path) -> None:
     done = run_qcode("sandbox", "doctor", env={"DOCKER_HOST": f"unix://{tmp_path}/gone.sock"})
     assert done.returncode == 2
@@ -30,6 +31,7 @@ def test_a_healthy_setup_passes_every_check() -> None:
     assert [line.split(" ")[0] for line in done.stdout.strip().splitlines()] == ["ok"] * 4
 
 
+@pytest.mark.slow
 def test_fix_says_to_unset_docker_host_in_one_line(make_repo, tmp_path: Path) -> None:
     repo = make_repo({"a.py": "x = 1\n"})
     replay = write_replay(tmp_path / "r.jsonl", [raw_call("finish", summary="x")])

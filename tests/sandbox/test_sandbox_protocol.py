@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import subprocess
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from qcode.sandbox.shell import (
@@ -58,6 +59,7 @@ def test_encoded_command_reports_exit_status_and_gets_eof_on_stdin() -> None:
     assert out == f"read=1\n\n{MARK} 0\n\n{MARK} 7\n"
 
 
+@pytest.mark.slow
 @given(st.lists(st.binary(max_size=50), max_size=8), st.lists(st.integers(0, 10_000)))
 def test_frame_decoder_reassembles_any_split(payloads: list[bytes], cuts: list[int]) -> None:
     stream = b"".join(frame(p, stream=1 + i % 2) for i, p in enumerate(payloads))
@@ -66,6 +68,7 @@ def test_frame_decoder_reassembles_any_split(payloads: list[bytes], cuts: list[i
     assert got == b"".join(payloads)
 
 
+@pytest.mark.slow
 @given(st.binary(max_size=200), st.integers(-255, 255), st.lists(st.integers(0, 10_000)))
 def test_marker_scanner_finds_marker_across_any_split(body: bytes, code: int, cuts: list[int]) -> None:
     stream = body + f"\n{MARK} {code}\n".encode() + b"after"
@@ -104,6 +107,7 @@ def test_head_tail_buffer_keeps_small_output_whole() -> None:
     assert not buf.truncated
 
 
+@pytest.mark.slow
 @given(st.lists(st.text(max_size=300), max_size=30), st.integers(2, 200))
 def test_head_tail_buffer_matches_reference(parts: list[str], limit: int) -> None:
     buf = HeadTailBuffer(limit)

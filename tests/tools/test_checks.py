@@ -139,6 +139,7 @@ def test_a_block_that_was_empty_before_is_not_blamed(ws: Path) -> None:
     assert far.ok and "Diagnostics" not in far.text
 
 
+@pytest.mark.slow
 def test_what_a_hostile_file_can_cost_is_bounded(ws: Path) -> None:
     ctx = _ctx(ws)
     huge = "x = 1\n" * 200_000 + "y = (\n"  # over 1 MB: not parsed at all

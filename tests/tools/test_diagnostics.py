@@ -98,6 +98,7 @@ def test_render_shows_line_numbers_context_and_counts_the_rest() -> None:
     assert "[2 more problems in m.py]" in text and "m.py:15" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["m.py", "m.ts"])
 def test_incremental_reparse_agrees_with_a_fresh_parse(path: str) -> None:
     rng = random.Random(path)
@@ -113,6 +114,7 @@ def test_incremental_reparse_agrees_with_a_fresh_parse(path: str) -> None:
         assert found == syntax_problems(text, path)
 
 
+@pytest.mark.slow
 def test_a_large_file_goes_through_the_deadline_path_with_the_same_answer() -> None:
     text = "def f(x):\n    return g(x, 1)\n" * (CALLBACK_FROM // 20)
     broken = text + "y = (\n"

@@ -17,6 +17,7 @@ def corpus() -> Corpus:
     return generate(SEED, 5 * len(CATEGORIES))
 
 
+@pytest.mark.slow
 def test_qcode_applies_drifted_edits_and_refuses_absent_ones(corpus: Corpus) -> None:
     outcomes: Counter[str] = Counter()
     failures = []
@@ -45,6 +46,7 @@ def test_every_category_is_present_and_drift_really_breaks_exact_matching(corpus
         assert expected != content
 
 
+@pytest.mark.slow
 def test_generator_is_deterministic_and_a_short_corpus_is_a_prefix(corpus: Corpus) -> None:
     again = generate(SEED, 5 * len(CATEGORIES))
     assert again.cases == corpus.cases and again.versions == corpus.versions

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
@@ -87,6 +88,7 @@ def test_shift_enter_and_ctrl_j_start_a_line_enter_sends() -> None:
     run(scenario)
 
 
+@pytest.mark.slow
 def test_up_and_down_recall_messages_at_the_first_and_last_line() -> None:
     async def scenario(pilot: Pilot[Any], app: _Editor, prompt: PromptInput) -> None:
         for message in ("first", "second\nline two"):
@@ -119,6 +121,7 @@ def test_question_mark_in_an_empty_prompt_asks_for_help_elsewhere_it_is_text() -
     run(scenario)
 
 
+@pytest.mark.slow
 def test_tab_completes_slash_commands_and_files() -> None:
     async def scenario(pilot: Pilot[Any], app: _Editor, prompt: PromptInput) -> None:
         prompt.files = ["src/stats.py", "src/util.py", "README.md"]

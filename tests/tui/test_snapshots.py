@@ -22,6 +22,7 @@ from qcode.agent.events import (
     ToolCalled,
     TurnStarted,
 )
+from qcode.tools.builtin import default_registry
 from textual.pilot import Pilot
 
 from qcode.config import Settings
@@ -147,7 +148,11 @@ def test_approval_prompt(snap_compare, settings_for, buggy_repo: Path, size: tup
     async def ask(pilot: Pilot[Any]) -> None:
         await _replay_session(pilot)
         await pilot.app.push_screen(
-            ApprovalScreen(ToolCall(id="c9", name="shell", arguments={"command": "rm -rf build && make"}))
+            ApprovalScreen(
+                default_registry().request(
+                    ToolCall(id="c9", name="shell", arguments={"command": "rm -rf build && make"})
+                )
+            )
         )
         await pilot.pause()
 

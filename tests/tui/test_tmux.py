@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ pytestmark = [
     pytest.mark.docker,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install tmux)"),
 ]
+
+
+QCODE = f"{shlex.quote(sys.executable)} -m qcode"
+"""This interpreter's qcode, whatever `qcode` is first on PATH."""
 
 
 class Terminal:
@@ -101,7 +106,7 @@ def test_qcode_tui_in_tmux(terminal: Terminal, make_repo, tmp_path: Path, isolat
     replay = write_replay(tmp_path / "turns.jsonl", fix_turns())
     status_file = tmp_path / "exit-status"
     env = _terminal_env()
-    inner = f"qcode tui --repo {repo} --engine replay:{replay} --approval yolo; echo $? > {status_file}"
+    inner = f"{QCODE} tui --repo {repo} --engine replay:{replay} --approval yolo; echo $? > {status_file}"
     command = f"sh -c {shlex.quote(inner)}"
     terminal.start(command, env)
     terminal.wait_for(lambda s: "Describe a task" in s, "the app to start")
@@ -164,7 +169,7 @@ def test_a_pasted_traceback_arrives_whole_in_a_real_terminal(
     repo = make_repo({"stats.py": "def mean(v):\n    return 0\n"})
     replay = write_replay(tmp_path / "turns.jsonl", [raw_call("finish", summary="read it")])
     status_file = tmp_path / "exit-status"
-    inner = f"qcode tui --repo {repo} --engine replay:{replay} --approval yolo; echo $? > {status_file}"
+    inner = f"{QCODE} tui --repo {repo} --engine replay:{replay} --approval yolo; echo $? > {status_file}"
     terminal.start(f"sh -c {shlex.quote(inner)}", _terminal_env())
     terminal.wait_for(lambda s: " idle " in s, "the session to be ready")
     try:

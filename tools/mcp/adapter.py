@@ -25,7 +25,6 @@ __all__ = [
     "McpTool",
     "cap_text",
     "is_mcp_tool",
-    "mcp_needs_approval",
     "mcp_tools",
     "result_text",
     "tool_name",
@@ -52,13 +51,6 @@ def is_mcp_tool(name: str) -> bool:
     return name.startswith(PREFIX)
 
 
-def mcp_needs_approval(name: str, read_only: frozenset[str] | set[str]) -> bool:
-    """The approval policy for MCP tools (for approval gates): ask like `shell` (in every mode but
-    yolo) unless the server marks the tool read-only (readOnlyHint); `read_only` is the session's
-    `Extensions.read_only_tools`. MCP tools run on the host, outside the sandbox."""
-    return is_mcp_tool(name) and name not in read_only
-
-
 def cap_text(text: str, limit: int) -> str:
     """Head and tail of a long text, with how much was cut in between."""
     if len(text) <= limit:
@@ -78,7 +70,7 @@ def _clean_schema(schema: Any) -> dict[str, Any]:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError:
         return dict(_PERMISSIVE)
-    return schema
+    return dict(schema)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 import mcp_types
 from mcp import Client, StdioServerParameters
@@ -42,7 +42,7 @@ class StderrTail:
 
     def __init__(self, limit: int = STDERR_TAIL) -> None:
         read_fd, write_fd = os.pipe()
-        self.writer: IO[str] = os.fdopen(write_fd, "w")
+        self.writer: TextIO = os.fdopen(write_fd, "w")
         self._chunks: collections.deque[bytes] = collections.deque()
         self._size, self._limit = 0, limit
         self._lock = threading.Lock()

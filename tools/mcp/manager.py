@@ -59,7 +59,7 @@ class McpManager:
                 cwd=Path.home() if own else self.cwd,
             )
             self.connections[name] = connection
-            connection.on_failure = lambda text, c=connection: self._failed(c, text)  # type: ignore[misc]
+            connection.on_failure = lambda text, c=connection: self._failed(c, text)
             try:
                 listed = connection.start()
             except McpUnavailable as err:

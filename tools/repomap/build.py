@@ -133,7 +133,7 @@ class _Clock:
 
 def _collect_tags(
     root: str, files: dict[str, str], cache: TagCache, workers: int | None
-) -> tuple[dict[str, FileTags], dict[str, float]]:
+) -> tuple[dict[str, FileTags], dict[str, int]]:
     """Tags for every file: from the cache when stamp or content digest match, else parsed."""
     known = cache.stamps(root)
     fresh: dict[str, Stamp] = {}
@@ -191,7 +191,8 @@ def _read(root: str, path: str) -> bytes | None:
     symlinks while the host reads); None when it cannot be read safely."""
     try:
         with open_in_workspace(Path(root), path, "rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+            data: bytes = handle.read(MAX_FILE_BYTES + 1)
+            return data
     except (ToolError, OSError):
         return None
 

@@ -21,6 +21,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from qcode.tools.repomap.tags import TAGS_VERSION, FileTags
 
@@ -154,7 +155,7 @@ class TagCache:
         except sqlite3.DatabaseError as err:
             self._recover(err)
 
-    def _query(self, sql: str, args: tuple) -> list[tuple]:
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self._db is None:
             return []
         try:

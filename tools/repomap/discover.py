@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from qcode.agent.exceptions import GitError
-from qcode.agent.workspace import run_git
+from qcode.agent.hostgit import run_git
 from qcode.tools.paths import rg_files
 from qcode.tools.repomap.languages import language_for
 

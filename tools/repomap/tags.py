@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import tree_sitter as ts
 from qcode.tools.repomap.languages import Grammar, load
@@ -46,12 +46,12 @@ class FileTags:
     note: str = ""
     """Why the file was skipped or only partly parsed; '' when all went well."""
 
-    def to_record(self) -> tuple:
+    def to_record(self) -> tuple[Any, ...]:
         """A plain tuple for the cache (marshal-able)."""
         return (TAGS_VERSION, [tuple(d) for d in self.defs], self.refs, self.note)
 
     @classmethod
-    def from_record(cls, record: tuple) -> FileTags:
+    def from_record(cls, record: tuple[Any, ...]) -> FileTags:
         version, defs, refs, note = record
         if version != TAGS_VERSION:
             raise ValueError(f"tags version {version}, expected {TAGS_VERSION}")

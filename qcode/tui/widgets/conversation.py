@@ -14,7 +14,9 @@ from textual.widgets import Collapsible, Static
 
 from qcode.agent.contracts import Channel
 from qcode.agent.events import ModelTurn, ObservationMade, RunFinished, ToolCalled
+from qcode.agent.policy import shows_diff
 from qcode.agent.untrusted import for_terminal
+from qcode.tools.builtin import builtin_effect
 from qcode.tui.view_model import card_title, compact
 
 __all__ = ["Conversation", "ToolCard", "TurnView", "diff_renderable"]
@@ -97,7 +99,8 @@ class ToolCard(Collapsible):
         self._body = Static(classes="output")
         super().__init__(
             self._body,
-            title=Content(card_title(event.name, event.arguments, "running")),  # plain: `[/x]` is text
+            # plain Content: `[/x]` is text; Textual takes Content at run time, typed as str
+            title=Content(card_title(event.name, event.arguments, "running")),  # type: ignore[arg-type]
             collapsed=True,
             classes="card -running",
         )
@@ -106,7 +109,7 @@ class ToolCard(Collapsible):
 
     def set_status(self, status: str, duration: float | None = None) -> None:
         self.status = status
-        self.title = Content(card_title(self.call.name, self.call.arguments, status, duration))
+        self.title = Content(card_title(self.call.name, self.call.arguments, status, duration))  # type: ignore[assignment]
         # One style update, not one per class: a resumed session sets hundreds of cards at once.
         kept = [name for name in self.classes if name not in _STATUS_CLASSES]
         self.set_classes([*kept, f"-{status}"])
@@ -117,7 +120,7 @@ class ToolCard(Collapsible):
         diff = event.data.get("diff")
         problems = event.data.get("diagnostics") or []
         if (
-            event.name in ("edit_file", "write_file")
+            shows_diff(builtin_effect(event.name))
             and (event.ok or problems)
             and isinstance(diff, str)
             and diff
