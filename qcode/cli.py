@@ -69,6 +69,7 @@ def _settings(flags: dict[str, Any], repo: Path | None) -> Settings:
 # none of them. The help line of each is the first line of its command's docstring (a test checks).
 _COMMAND_MODULES = {
     "bot": "Turn a labelled GitHub issue (or an `@qcode` comment) into a pull request.",
+    "engine": "The warm engine: one model load shared by every session (start, stop, status, logs).",
     "eval": "Resolve every task of TASKS in its own sandbox, grade it with its tests, and report.",
     "mcp": "MCP servers: yours (the user config) and those a repository proposes (run only once trusted).",
     "map": "Print the files most relevant to --focus with their key signatures, ranked.",
@@ -128,6 +129,7 @@ def cli() -> None:
 @click.option(
     "--yes", is_flag=True, help="Do not ask before starting on a repository with uncommitted changes."
 )
+@click.option("--no-daemon", is_flag=True, help="Load the model in this process, not in the warm engine.")
 def fix(
     issue: str,
     repo: Path,
@@ -138,6 +140,7 @@ def fix(
     patch_out: Path | None,
     as_json: bool,
     yes: bool,
+    no_daemon: bool,
 ) -> None:
     """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch.
 
@@ -153,7 +156,14 @@ def fix(
         task, allowed_tools = expanded.prompt, expanded.allowed_tools
         _stderr().print(f"[dim]command /{expanded.command.name} ({expanded.command.source})[/]")
     settings = _settings(
-        {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
+        {
+            "engine": engine,
+            "model": model,
+            "max_steps": max_steps,
+            "verify_command": verify_command,
+            "engine_daemon": False if no_daemon else None,
+        },
+        repo,
     )
     ask = not yes and sys.stdin.isatty() and not as_json
     _first_run_setup(settings)
@@ -164,6 +174,7 @@ def fix(
         patch_out=patch_out,
         on_dirty=_confirm_dirty if ask else None,
         allowed_tools=allowed_tools,
+        warm_engine=True,
     ) as session:
         result = session.run(task)
     _report(result, session.repo.root, as_json)

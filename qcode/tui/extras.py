@@ -38,7 +38,7 @@ def model_label(settings: Settings, engine: Engine | None) -> str:
 def build_engine(settings: Settings) -> Engine:
     from qcode.agent.engines import make_engine
 
-    return make_engine(settings.engine, settings)
+    return make_engine(settings.engine, settings, warm=True)
 
 
 def open_session(
