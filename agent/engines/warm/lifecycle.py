@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from qcode.agent.engines.vllm_setup import model_config
 from qcode.agent.engines.warm.logs import tail
 from qcode.agent.engines.warm.paths import EnginePaths, engine_paths
 from qcode.agent.engines.warm.wire import LineReader, engine_key, send
@@ -82,6 +83,7 @@ def ensure_engine(settings: Any) -> tuple[dict[str, Any], bool]:
         with _locked(paths):  # two front doors starting at once: the second waits, then attaches
             status = probe(paths)
             if status is None:
+                model_config(settings.model)  # missing weights: the one-line fix now, not after a spawn
                 status, started = _start(settings, paths), True
     check_key(status, engine_key(settings))
     return status, started

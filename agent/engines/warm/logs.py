@@ -30,15 +30,16 @@ def capture_output(path: Path, limit: int = LOG_MAX) -> None:
 
 def _copy(read_end: int, path: Path, limit: int) -> None:
     out = _open(path)
-    written = 0
+    written = out.tell()
     while chunk := os.read(read_end, 1 << 16):
-        if written + len(chunk) > limit:
-            out.close()
-            _rotate(path)
-            out = _open(path)
-            written = 0
-        out.write(chunk[:limit])
-        written += min(len(chunk), limit)
+        while chunk:
+            if written >= limit:
+                out.close()
+                _rotate(path)
+                out, written = _open(path), 0
+            piece, chunk = chunk[: limit - written], chunk[limit - written :]
+            out.write(piece)
+            written += len(piece)
     out.close()
 
 
