@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import struct
 import sys
@@ -155,8 +156,10 @@ class EngineServer:
             except OSError:
                 raise _Aborted from None
 
-        self.stats.begin()
+        self.stats.begin()  # before the check: a stop drains the requests it counts
         try:
+            if self.stopping.is_set():
+                raise _Stopped
             turn = self.engine.complete(messages, tools, on_token=on_token, options=options)
         except _Aborted:
             self.stats.end(aborted=True)
@@ -168,7 +171,9 @@ class EngineServer:
             self.stats.end()
             return {"error": {"kind": "context", **vars(err)} | {"message": str(err)}}
         except QcodeError as err:
-            self.stats.end()
+            self.stats.end(aborted=self.stopping.is_set())
+            if self.stopping.is_set():  # the engine closed under it
+                return _error("stopped", "the warm engine was stopped (`qcode engine stop`)")
             return _error("engine", str(err))
         except Exception as err:  # noqa: BLE001 (one bad request must not end the engine)
             traceback.print_exc()
@@ -230,6 +235,9 @@ def main() -> None:
         sys.exit(2)
     server = EngineServer(engine, engine_key(settings), float(settings.engine_keep_alive) * 60, paths)
     server.bind()
+    # SIGTERM and SIGINT stop it as `qcode engine stop` does: vLLM's workers are shut down too.
+    signal.signal(signal.SIGTERM, lambda *_: server.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: server.stopping.set())
     print(f"qcode warm engine {os.getpid()}: ready on {paths.socket}", flush=True)
     server.serve()
     print(f"qcode warm engine {os.getpid()}: stopped", flush=True)
