@@ -57,7 +57,8 @@ class WarmEngine:
         self.pid = int(status["pid"])
         self.name = f"vllm:{settings.model}"
         self.notices = [_greeting(status, started)]
-        self._ask({"op": "attach", "client": self.client_id})
+        with suppress(OSError, _EngineGone):  # only counts sessions; the first turn restarts a lost engine
+            self._ask({"op": "attach", "client": self.client_id})
 
     def complete(
         self,
@@ -111,7 +112,8 @@ class WarmEngine:
         notice = f"the warm engine was lost ({why}); restarted it (pid {self.pid}) and retrying the turn"
         if self.on_notice is not None:
             self.on_notice(notice)
-        self._ask({"op": "attach", "client": self.client_id})
+        with suppress(OSError, _EngineGone):
+            self._ask({"op": "attach", "client": self.client_id})
 
     def _request(self, request: dict[str, Any], on_token: TokenCallback | None) -> Turn:
         sock = connect(self.paths, timeout=SILENCE_LIMIT)

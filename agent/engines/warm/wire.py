@@ -17,7 +17,7 @@ from qcode.agent.exceptions import EngineError
 
 __all__ = ["LINE_MAX", "LineReader", "engine_key", "send"]
 
-LINE_MAX = 64 * 1024 * 1024
+LINE_MAX = 16 * 1024 * 1024
 """Bytes of one line: a request carries the whole history (a 262k-token context is a few MB)."""
 
 KEY_FIELDS = ("model", "max_model_len", "gpu_memory_utilization", "tensor_parallel_size", "mtp_tokens")
