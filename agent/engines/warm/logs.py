@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from pathlib import Path
@@ -43,9 +44,9 @@ def _copy(read_end: int, path: Path, limit: int) -> None:
     out.close()
 
 
-def _open(path: Path):  # type: ignore[no-untyped-def]
+def _open(path: Path) -> io.FileIO:
     """Append, private to the user (prompts can appear in vLLM's warnings)."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600), "ab", 0)
+    return io.FileIO(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600), "ab")
 
 
 def tail(path: Path, lines: int = 200, max_bytes: int = 256 * 1024) -> str:

@@ -76,11 +76,12 @@ class EngineServer:
     def serve(self) -> None:
         assert self._listener is not None
         while not self.stopping.is_set():
+            if self.stats.expired():  # checked every round: status probes alone keep none alive
+                self.stopping.set()
+                break
             try:
                 conn, _ = self._listener.accept()
             except TimeoutError:
-                if self.stats.expired():
-                    self.stopping.set()
                 continue
             self._admit(conn)
         self._shutdown()
