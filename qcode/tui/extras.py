@@ -40,8 +40,9 @@ def model_label(settings: Settings, engine: Engine | None) -> str:
 def build_engine(settings: Settings, note: Callable[[str], None] = lambda _: None) -> Engine:
     """The session's engine; `note` hears "attaching to the warm engine" or "loading the model",
     then how long a load took."""
-    from qcode.agent.engines import make_engine
+    from qcode.agent.engines import make_engine, preflight
 
+    preflight(settings.engine)  # no GPU: only the refusal, never a "loading" line before it
     vllm, warm = settings.engine == "vllm", None
     if vllm and settings.engine_daemon is not False:
         from qcode.agent.engines.warm import engine_paths
