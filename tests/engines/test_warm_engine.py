@@ -228,6 +228,9 @@ def test_first_use_starts_the_second_attaches_then_keep_alive_ends_it(
     gone = lambda: not Path(f"/proc/{engine['pid']}").exists() or _zombie(engine["pid"])  # noqa: E731
     wait_until(gone, 120, "the engine process to exit")
     assert json.loads(run_qcode("engine", "status", "--json").stdout) == {"engines": []}
+    logs = run_qcode("engine", "logs", "-n", "50")
+    assert logs.returncode == 0 and f"{engine['pid']}: ready on" in logs.stdout
+    assert f"{engine['pid']}: stopped" in logs.stdout
 
 
 def _zombie(pid: int) -> bool:
