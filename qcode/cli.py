@@ -74,6 +74,7 @@ def _settings(flags: dict[str, Any], repo: Path | None) -> Settings:
 _COMMAND_MODULES = {
     "acp": "Run as an Agent Client Protocol agent on stdio, for editors (Zed's agent_servers).",
     "bot": "Turn a labelled GitHub issue (or an `@qcode` comment) into a pull request.",
+    "engine": "The warm engine: one model load shared by every session (start, stop, status, logs).",
     "eval": "Resolve every task of TASKS in its own sandbox, grade it with its tests, and report.",
     "mcp": "MCP servers: yours (the user config) and those a repository proposes (run only once trusted).",
     "map": "Print the files most relevant to --focus with their key signatures, ranked.",
@@ -174,6 +175,7 @@ def cli(log_level: str | None) -> None:
     help="Ask at the terminal before file changes and unsafe commands (ask), only unsafe commands "
     "(auto-edit), or never (yolo).",
 )
+@click.option("--no-daemon", is_flag=True, help="Load the model in this process, not in the warm engine.")
 def fix(
     issue: str,
     repo: Path,
@@ -187,6 +189,7 @@ def fix(
     images: tuple[Path, ...],
     yes: bool,
     approval: ApprovalMode,
+    no_daemon: bool,
 ) -> None:
     """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch.
 
@@ -204,7 +207,14 @@ def fix(
         task, allowed_tools = expanded.prompt, expanded.allowed_tools
         _stderr().print(f"[dim]command /{expanded.command.name} ({expanded.command.source})[/]")
     settings = _settings(
-        {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
+        {
+            "engine": engine,
+            "model": model,
+            "max_steps": max_steps,
+            "verify_command": verify_command,
+            "engine_daemon": False if no_daemon else None,
+        },
+        repo,
     )
     output = "json" if as_json else output_format
     ask = not yes and sys.stdin.isatty() and output == "text"
@@ -225,6 +235,7 @@ def fix(
             on_dirty=_confirm_dirty if ask else None,
             allowed_tools=allowed_tools,
             approver=None if approval == "yolo" else TerminalApprover(approval, _prompt, _say),
+            warm_engine=True,
         ) as session:
             if vision is not None:
                 vision.open_store(session.folder).attach(images)
@@ -241,7 +252,7 @@ def _vision_engine(settings: Settings) -> VisionEngine:
     from qcode.agent.engines import make_engine
     from qcode.images import VisionEngine
 
-    return VisionEngine(make_engine(settings.engine, settings))
+    return VisionEngine(make_engine(settings.engine, settings, warm=True))
 
 
 def _output_bus(output: str) -> tuple[EventBus, StreamJsonWriter | None]:

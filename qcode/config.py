@@ -93,6 +93,11 @@ class Settings(BaseModel):
     """MTP speculative tokens per step on a GPU (0 turns it off)."""
     seed: int | None = None
     """Sampling seed of the embedded engine."""
+    engine_daemon: bool | None = None
+    """vllm engine: use the warm engine process (`qcode engine`), started on first use and shared by
+    every session. Unset: on for `qcode fix` and `qcode tui`, off for `qcode bot` and `qcode eval`."""
+    engine_keep_alive: float = Field(15.0, gt=0, le=10_080)
+    """Minutes the warm engine stays loaded after its last request."""
     diagnostics: Literal["syntax", "lint", "off"] = "syntax"
     """Checks after every change: `syntax` (tree-sitter, on the host), `lint` (also the lint commands,
     in the sandbox) or `off`."""

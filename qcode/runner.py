@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qcode.agent.contracts import Engine, Sandbox
 from qcode.agent.engines import make_engine, preflight
-from qcode.agent.events import EventBus
+from qcode.agent.events import EventBus, Notice
 from qcode.agent.exceptions import UserError
 from qcode.agent.extensions import Extensions
 from qcode.agent.logs import log_to_session
@@ -78,12 +78,14 @@ def new_session(
     on_dirty: Callable[[], None] | None = None,
     repo_proposals: bool = True,
     allowed_tools: list[str] | None = None,
+    warm_engine: bool = False,
 ) -> Session:
     """A ready Session (or a past one, `resume`d by id); raises UserError (exit 2) for bad input
     before touching anything. `on_dirty` runs when the checkout has uncommitted changes, before the
     engine loads (a prompt answered "no" then costs nothing). MCP servers and hooks come from the
     user's config; `repo_proposals=False` (the bot) ignores servers the repository proposes;
-    `allowed_tools` narrows the tools (a custom command's front matter)."""
+    `allowed_tools` narrows the tools (a custom command's front matter); `warm_engine`: this front
+    door uses the warm engine process unless the settings say otherwise."""
     if engine is None:
         preflight(settings.engine)  # no GPU for the default engine: refuse before anything else
     check_sandbox(settings)
@@ -129,7 +131,7 @@ def new_session(
     )
     if repo_info.dirty and on_dirty is not None:
         on_dirty()
-    session_engine = engine or make_engine(settings.engine, settings)
+    session_engine = engine or make_engine(settings.engine, settings, warm=warm_engine)
     try:
         session = Session(
             options,
@@ -154,6 +156,11 @@ def new_session(
         settings.engine,
         f"resuming {meta.id}" if meta else "new",
     )
+    # the warm engine says when it restarted a lost engine (set on the engine itself, not on a
+    # wrapper such as the image-attaching one, whose attribute reads pass through but writes do not)
+    inner = getattr(session_engine, "inner", session_engine)
+    if hasattr(inner, "on_notice"):
+        inner.on_notice = lambda text: session.bus.emit(Notice(level="warning", text=text))
     return session
 
 

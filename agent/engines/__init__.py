@@ -18,11 +18,12 @@ __all__ = ["make_engine", "preflight"]
 log = logging.getLogger(__name__)
 
 
-def make_engine(spec: str, settings: Settings) -> Engine:
+def make_engine(spec: str, settings: Settings, *, warm: bool = False) -> Engine:
     """Build the engine named by `spec` (`vllm`, `openai` or `replay:FILE`).
 
-    `vllm` runs the model in-process (`settings.model` is a Hugging Face name or a local folder);
-    `openai` talks to any OpenAI-compatible server at `settings.openai_base_url`.
+    `vllm` runs the model in-process (`settings.model` is a Hugging Face name or a local folder),
+    or in the warm engine process when `settings.engine_daemon` says so (unset: `warm`, the front
+    door's default); `openai` talks to any OpenAI-compatible server at `settings.openai_base_url`.
     """
     kind, _, argument = spec.partition(":")
     log.info("engine %s: starting", spec)
@@ -34,6 +35,10 @@ def make_engine(spec: str, settings: Settings) -> Engine:
         return ReplayEngine(Path(argument).expanduser())
     if kind == "vllm" and not argument:
         require_accelerator()  # no GPU: say so before vLLM and torch take seconds to load
+        if settings.engine_daemon if settings.engine_daemon is not None else warm:
+            from qcode.agent.engines.warm import WarmEngine
+
+            return WarmEngine(settings)
         from qcode.agent.engines.vllm_engine import VllmEngine
 
         return VllmEngine(settings)

@@ -22,7 +22,7 @@ import queue
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from qcode.agent.contracts import Message, TokenCallback, Turn, Usage
@@ -89,6 +89,28 @@ class EngineOptions:
             allowed_tools=_names(settings.allowed_tools),
         )
 
+    def to_wire(self) -> dict[str, Any]:
+        """Plain JSON for the warm engine's socket (`from_wire` reads it back, validated)."""
+        return {**asdict(self), "sampling": self.sampling.model_dump()}
+
+    @classmethod
+    def from_wire(cls, data: Any) -> EngineOptions:
+        """Options a client sent, type-checked and bounded like the settings they came from."""
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            options = TypeAdapter(cls).validate_python(data)
+        except ValidationError as err:
+            raise UserError(f"bad engine options: {err.errors()[0]['msg']}") from None
+        cap = options.max_argument_chars
+        if (
+            options.thinking_budget < 0
+            or options.max_turn_tokens < 1
+            or (cap is not None and not 1 <= cap <= MAX_ARGUMENT_CAP)
+        ):
+            raise UserError("bad engine options: a budget or cap is out of range")
+        return options
+
 
 @dataclass
 class _Stream:
@@ -154,15 +176,21 @@ class VllmEngine:
 
     # ------------------------------------------------------------------ the Engine protocol
 
-    def render(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> list[int]:
+    def render(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        options: EngineOptions | None = None,
+    ) -> list[int]:
         """The prompt's token ids (`prompt.render_prompt`: the model's own chat template, past
         turns as generated, control-token strings in any text tokenized as text)."""
+        opts = options or self.options
         return render_prompt(
             self.tokenizer,
             messages,
             tools,
-            thinking=self.options.thinking,
-            preserve_thinking=self.options.preserve_thinking,
+            thinking=opts.thinking,
+            preserve_thinking=opts.preserve_thinking,
             controls=self._controls,
         )
 
@@ -173,16 +201,21 @@ class VllmEngine:
         *,
         on_token: TokenCallback | None = None,
         tool_choice: ToolChoice | None = None,
+        options: EngineOptions | None = None,
     ) -> Turn:
+        """One turn. `options` are this request's (a warm engine serves sessions with different
+        settings); None uses the engine's own, read from its settings."""
         if self._closed:
             raise EngineError("the vllm engine is closed")
         started = time.monotonic()
-        prompt = self.render(messages, tools)
+        opts = options or self.options
+        if tool_choice is not None:
+            opts = replace(opts, tool_choice=tool_choice)
+        prompt = self.render(messages, tools, opts)
         if len(prompt) + ANSWER_RESERVE > self.max_model_len:
             raise ContextLengthExceeded(len(prompt), self.max_model_len, ANSWER_RESERVE)
         stream = _Stream()
-        choice = tool_choice or self.options.tool_choice
-        future = self._runner.submit(self._turn(prompt, tools, choice, stream))
+        future = self._runner.submit(self._turn(prompt, tools, opts, stream))
         future.add_done_callback(lambda _: stream.out.put(("done", None)))
         try:
             while (item := stream.out.get())[0] == "token":
@@ -224,13 +257,13 @@ class VllmEngine:
     # ------------------------------------------------------------------ generation (loop thread)
 
     async def _turn(
-        self, prompt: list[int], tools: Sequence[dict[str, Any]], tool_choice: ToolChoice, stream: _Stream
+        self, prompt: list[int], tools: Sequence[dict[str, Any]], opts: EngineOptions, stream: _Stream
     ) -> tuple[str, Usage, str | None]:
         usage = Usage(prompt_tokens=len(prompt))
         raw, ids = "", list(prompt)
-        reasoned = self.options.thinking and self.options.thinking_budget > 0
-        if self.options.thinking:
-            reasoning, reasoning_ids, cached = await self._reason(ids, stream)
+        reasoned = opts.thinking and opts.thinking_budget > 0
+        if opts.thinking:
+            reasoning, reasoning_ids, cached = await self._reason(ids, opts, stream)
             usage.cached_tokens = cached  # the turn's prompt is the reasoning request's prompt
             usage.completion_tokens += len(reasoning_ids)
             # The answer continues from the reasoning as the chat template will render it back
@@ -240,26 +273,28 @@ class VllmEngine:
             if reasoning != reasoning.strip():
                 reasoning_ids = self._encode_text(reasoning.strip())
             ids += reasoning_ids + list(self.tokenizer.encode(close, add_special_tokens=False))
-        budget = min(self.options.max_turn_tokens, self.max_model_len - len(ids))
+        budget = min(opts.max_turn_tokens, self.max_model_len - len(ids))
         if budget <= 0:
             return raw, usage, "length"
-        params = self._params(budget, tools, tool_choice)
+        params = self._params(budget, tools, opts)
         answer, answer_ids, cached, finish = await self._generate(ids, params, stream)
         if not reasoned:
             usage.cached_tokens = cached
         usage.completion_tokens += len(answer_ids)
         return raw + answer, usage, finish
 
-    async def _reason(self, prompt: list[int], stream: _Stream) -> tuple[str, list[int], int]:
+    async def _reason(
+        self, prompt: list[int], opts: EngineOptions, stream: _Stream
+    ) -> tuple[str, list[int], int]:
         """Free reasoning up to the budget; returns its text (without `</think>`) and token ids."""
         from vllm import SamplingParams
 
-        if self.options.thinking_budget <= 0:
+        if opts.thinking_budget <= 0:
             return "", [], 0
         close_id = self._think_close
         stop_ids: list[int] = [close_id] if isinstance(close_id, int) and close_id >= 0 else []
         params = SamplingParams(
-            **self._sampling(self.options.thinking_budget), stop=[THINK_CLOSE], stop_token_ids=stop_ids
+            **self._sampling(opts.thinking_budget, opts), stop=[THINK_CLOSE], stop_token_ids=stop_ids
         )
         text, ids, cached, _ = await self._generate(prompt, params, stream, reasoning=True)
         eos = {self._think_close, self.tokenizer.eos_token_id}
@@ -270,30 +305,30 @@ class VllmEngine:
             ids = list(self.tokenizer.encode(text, add_special_tokens=False))
         return text, ids, cached
 
-    def _params(self, max_tokens: int, tools: Sequence[dict[str, Any]], tool_choice: ToolChoice) -> Any:
+    def _params(self, max_tokens: int, tools: Sequence[dict[str, Any]], opts: EngineOptions) -> Any:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
         constraint = None
-        if self.options.allowed_tools is not None:
-            allowed = set(self.options.allowed_tools)
+        if opts.allowed_tools is not None:
+            allowed = set(opts.allowed_tools)
             tools = [t for t in tools if t.get("function", t).get("name") in allowed]
             if not tools:
                 raise EngineError(f"allowed_tools ({', '.join(sorted(allowed))}) names none of the tools")
-        if self.options.constrained and tools:
-            spec = structural_tag(tools, tool_choice, self.options.max_argument_chars)
+        if opts.constrained and tools:
+            spec = structural_tag(tools, opts.tool_choice, opts.max_argument_chars)
             constraint = StructuredOutputsParams(structural_tag=spec)
-        return SamplingParams(**self._sampling(max_tokens), structured_outputs=constraint)
+        return SamplingParams(**self._sampling(max_tokens, opts), structured_outputs=constraint)
 
-    def _sampling(self, max_tokens: int) -> dict[str, Any]:
+    def _sampling(self, max_tokens: int, opts: EngineOptions) -> dict[str, Any]:
         from vllm.sampling_params import RequestOutputKind
 
         # Per-request seeds break vLLM's CPU worker when a prompt is prefilled in chunks ("CPU
         # Generator does not use offset"); on CPU the seed goes to the engine (see plan_engine).
-        seed = self.options.seed if self.plan.device != "cpu" else None
+        seed = opts.seed if self.plan.device != "cpu" else None
         return {
             **self._defaults,
-            **self.options.sampling.for_vllm(),
+            **opts.sampling.for_vllm(),
             "max_tokens": max_tokens,
             "seed": seed,
             "output_kind": RequestOutputKind.DELTA,

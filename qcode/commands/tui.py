@@ -28,6 +28,7 @@ __all__ = ["command"]
     help="ask: edits and shell commands outside a safe list ask first; auto-edit: only those "
     "shell commands ask; yolo: nothing asks (everything still runs in the sandbox).",
 )
+@click.option("--no-daemon", is_flag=True, help="Load the model in this process, not in the warm engine.")
 def command(
     repo: Path,
     engine: str | None,
@@ -35,6 +36,7 @@ def command(
     max_steps: int | None,
     verify_command: str | None,
     approval: str | None,
+    no_daemon: bool,
 ) -> None:
     """Open the interactive app: type a task, watch the plan and every tool call, follow up."""
     from qcode.agent.engines import preflight
@@ -49,6 +51,7 @@ def command(
             "max_steps": max_steps,
             "verify_command": verify_command,
             "approval": approval,
+            "engine_daemon": False if no_daemon else None,
         },
         repo,
     ).settings

@@ -167,7 +167,9 @@ class QcodeApp(App[int]):
         try:
             if (resume is not None or fresh) and self.session is not None:
                 self.session.close()
-            engine = self._engine = self._engine or extras.build_engine(self.settings)
+            engine = self._engine = self._engine or extras.build_engine(
+                self.settings, lambda text: self.call_from_thread(self.note, text)
+            )
             session = extras.open_session(
                 self.settings, self.repo, self.bus, engine, self.gate, resume=resume
             )

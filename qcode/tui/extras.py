@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from qcode.agent.contracts import Engine
@@ -35,11 +37,28 @@ def model_label(settings: Settings, engine: Engine | None) -> str:
     return settings.model.rstrip("/").rsplit("/", 1)[-1]
 
 
-def build_engine(settings: Settings) -> Engine:
-    from qcode.agent.engines import make_engine
+def build_engine(settings: Settings, note: Callable[[str], None] = lambda _: None) -> Engine:
+    """The session's engine; `note` hears "attaching to the warm engine" or "loading the model",
+    then how long a load took."""
+    from qcode.agent.engines import make_engine, preflight
     from qcode.images import VisionEngine
 
-    return VisionEngine(make_engine(settings.engine, settings))  # `/image` attaches through it
+    preflight(settings.engine)  # no GPU: only the refusal, never a "loading" line before it
+    vllm, warm = settings.engine == "vllm", None
+    if vllm and settings.engine_daemon is not False:
+        from qcode.agent.engines.warm import engine_paths
+        from qcode.agent.engines.warm.lifecycle import probe
+
+        warm = probe(engine_paths(settings.state_dir))
+    if warm is not None:
+        note(f"attaching to the warm engine (pid {warm.get('pid')})")
+    elif vllm:
+        note("loading the model…")
+    began = time.monotonic()
+    engine = make_engine(settings.engine, settings, warm=True)
+    if vllm and warm is None:
+        note(f"loading the model ({time.monotonic() - began:.0f} s): done")
+    return VisionEngine(engine)  # `/image` attaches through it
 
 
 def open_session(

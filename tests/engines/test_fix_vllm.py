@@ -35,6 +35,7 @@ ENGINE_ENV = {
     # always takes its six steps.
     "QCODE_ALLOWED_TOOLS": "read_file,list_files,search,edit_file,write_file,shell,git_diff,update_plan",
     "QCODE_SEED": "3",
+    "QCODE_ENGINE_DAEMON": "false",  # this test is about the in-process engine (warm: test_warm_engine)
 }
 
 
