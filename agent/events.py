@@ -6,15 +6,29 @@ Every event is also a trajectory record: `type` and `ts` come first in its JSON.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from qcode.agent.contracts import Channel, PlanStep, ToolCall, Usage
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from qcode.agent.contracts import (
+    Channel,
+    Message,
+    PlanStep,
+    ToolCall,
+    Turn,
+    Usage,
+    assistant_message,
+    tool_message,
+)
 
 __all__ = [
+    "EVENT",
     "Event",
     "EventBus",
+    "Phase",
+    "PhaseChanged",
+    "Source",
     "SessionStarted",
     "TurnStarted",
     "TokenStreamed",
@@ -31,11 +45,28 @@ __all__ = [
 ]
 
 
+Source = Literal["agent", "user", "qcode", "environment"]
+"""Who an event comes from: the model, the person, qcode itself, or the world a tool touched."""
+
+Phase = Literal["planner", "executor"]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     type: str
     ts: float = Field(default_factory=time.time)
+    id: str = Field(default_factory=_new_id)
+    """Unique in its session; records written before ids existed get a fresh one when read."""
+    source: Source = "qcode"
+
+    def message(self) -> Message | None:
+        """The chat message this event is, or None when the model never sees it."""
+        return None
 
 
 class SessionStarted(_Event):
@@ -52,12 +83,14 @@ class SessionStarted(_Event):
 
 class TurnStarted(_Event):
     type: Literal["turn_started"] = "turn_started"
+    source: Source = "agent"
     step: int
-    phase: Literal["planner", "executor"]
+    phase: Phase
 
 
 class TokenStreamed(_Event):
     type: Literal["token"] = "token"
+    source: Source = "agent"
     step: int
     text: str
     channel: Channel = "text"
@@ -67,8 +100,9 @@ class ModelTurn(_Event):
     """One engine call's result, including the raw text when the engine has it."""
 
     type: Literal["turn"] = "turn"
+    source: Source = "agent"
     step: int
-    phase: Literal["planner", "executor"]
+    phase: Phase
     text: str
     reasoning: str
     raw: str | None
@@ -77,9 +111,14 @@ class ModelTurn(_Event):
     duration: float
     time_to_first_token: float | None = None
 
+    def message(self) -> Message:
+        turn = Turn(text=self.text, reasoning=self.reasoning, tool_calls=self.tool_calls, raw=self.raw)
+        return assistant_message(turn)
+
 
 class ToolCalled(_Event):
     type: Literal["tool_call"] = "tool_call"
+    source: Source = "agent"
     step: int
     call_id: str
     name: str
@@ -90,6 +129,7 @@ class ObservationMade(_Event):
     """A tool's result: the text the model saw and whether the call succeeded."""
 
     type: Literal["observation"] = "observation"
+    source: Source = "environment"
     step: int
     call_id: str
     name: str
@@ -97,6 +137,9 @@ class ObservationMade(_Event):
     text: str
     data: dict[str, Any] = Field(default_factory=dict)
     duration: float = 0.0
+
+    def message(self) -> Message:
+        return tool_message(self.call_id, self.name, self.text)
 
 
 class PlanUpdated(_Event):
@@ -114,10 +157,23 @@ class Notice(_Event):
 
 
 class UserMessage(_Event):
-    """A user-role message appended to the model's history (task, follow-up, qcode notices)."""
+    """A user-role message appended to the model's history: the person's task or follow-up
+    (source `user`), or qcode's own notices and phase instructions (source `qcode`)."""
 
     type: Literal["user_message"] = "user_message"
+    source: Source = "user"
     text: str
+
+    def message(self) -> Message:
+        return {"role": "user", "content": self.text}
+
+
+class PhaseChanged(_Event):
+    """The loop moved between planning (read-only tools) and executing the plan."""
+
+    type: Literal["phase"] = "phase"
+    phase: Phase
+    reason: str
 
 
 class CheckpointMade(_Event):
@@ -144,6 +200,9 @@ class Compacted(_Event):
     after_tokens: int
     dropped: list[dict[str, Any]]
     """Per shortened message: its index, tool name and the characters dropped."""
+    replaced: dict[str, Message | None] = Field(default_factory=dict)
+    """Per event id whose message changed: the message the model sees from now on (None: removed).
+    A resumed session derives the same compacted history from it (empty in older trajectories)."""
 
 
 class RunFinished(_Event):
@@ -170,12 +229,16 @@ Event = Annotated[
     | PlanUpdated
     | Notice
     | UserMessage
+    | PhaseChanged
     | CheckpointMade
     | RolledBack
     | Compacted
     | RunFinished,
     Field(discriminator="type"),
 ]
+
+EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+"""Parses one trajectory record into its typed event."""
 
 Subscriber = Callable[[Any], None]
 

@@ -25,8 +25,8 @@ from qcode.agent.extensions import Extensions
 from qcode.agent.loop import AgentLoop, Approver, LoopLimits, LoopOutcome
 from qcode.agent.overview import repo_overview
 from qcode.agent.recovery import Recovery
-from qcode.agent.sessions import SessionMeta, history_from_trajectory, save_meta
-from qcode.agent.trajectory import TrajectoryWriter
+from qcode.agent.sessions import SessionMeta, save_meta
+from qcode.agent.trajectory import TrajectoryWriter, load_events
 from qcode.agent.untrusted import for_commit
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
 from qcode.prompts import defuse, render
@@ -188,6 +188,8 @@ class Session:
         if self._loop is not None:
             return self._loop
         self.folder.mkdir(parents=True, exist_ok=True)
+        # A resumed session's past events, read before this process appends its own.
+        past = load_events(self.trajectory_path) if self.resumed and self.trajectory_path.is_file() else []
         self._writer = TrajectoryWriter(self.trajectory_path)
         if self.branch is None:
             self.branch = unique_branch(self.repo.root, f"qcode/{slugify(task)}")
@@ -259,10 +261,8 @@ class Session:
             cancelled=self.cancelled,
         )
         if self.resumed is not None:
-            history, ctx.plan = history_from_trajectory(self.trajectory_path)
-            self._loop.messages = [{"role": "system", "content": render("system")}, *history]
-            # Continue the session's step clock, so new checkpoints sort after the old ones.
-            self._loop.total_steps = max((c.step for c in self.checkpoints.all()), default=0)
+            # Continue the session's step clock too, so new checkpoints sort after the old ones.
+            self._loop.restore(past, clock=max((c.step for c in self.checkpoints.all()), default=0))
         return self._loop
 
     def _prepare_workspace(self) -> None:
@@ -313,7 +313,7 @@ class Session:
         try:
             loop = self._open(task)
             self._mark("running", owner_label())
-            first = not loop.messages
+            first = loop.first_run
             try:
                 outcome = loop.run(self._task_prompt(task) if first else task)
                 result = self._conclude(outcome, "resolved", "finished")
