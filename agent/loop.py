@@ -50,6 +50,8 @@ class LoopLimits(BaseModel):
     """The engine's context length (engines that know theirs override it)."""
     compact_at: float = 0.8
     """Compact the history when a prompt would exceed this share of the context."""
+    phases: bool = True
+    """Planner–executor phases (agent/phases.py); off, every tool runs from the first call."""
 
 
 class LoopOutcome(BaseModel):
@@ -123,13 +125,20 @@ class AgentLoop:
         self.say(user_message, source="user")
         self.steps, self.usage, self._summary = 0, Usage(), None
         self._started = time.monotonic()
-        phase = start_phase(self.ctx.plan)
-        if phase != self.phase:
-            reason = "no plan yet" if not self.ctx.plan else "the plan has a failed step"
-            self._record(PhaseChanged(phase=phase, reason=reason if phase == "planner" else "plan to work"))
+        if self.limits.phases:
+            self._enter(start_phase(self.ctx.plan))
         while self._summary is None:
-            self.step(self.phase or phase)
+            self.step(self.phase or "executor")
         return LoopOutcome(finished=True, summary=self._summary, steps=self.steps, usage=self.usage)
+
+    def _enter(self, phase: Phase) -> None:
+        if phase == self.phase:
+            return
+        if phase == "executor":
+            reason = "a plan to work"
+        else:
+            reason = "no plan yet" if not self.ctx.plan else "the plan has a failed step"
+        self._record(PhaseChanged(phase=phase, reason=reason))
 
     @property
     def first_run(self) -> bool:

@@ -103,6 +103,7 @@ def new_session(
             max_tokens=settings.max_tokens,
             max_wall_seconds=settings.max_wall_seconds,
             context_tokens=settings.max_model_len,
+            phases=settings.plan_first,
         ),
         command_timeout=settings.command_timeout,
         verify_command=settings.verify_command,

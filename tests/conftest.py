@@ -55,4 +55,7 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("QCODE_STATE_DIR", str(state))
     monkeypatch.setenv("QCODE_CONFIG", str(tmp_path / "user-config.toml"))
     monkeypatch.setenv("QCODE_SANDBOX_IMAGE", SANDBOX_IMAGE)
+    # Replay files written before the planner phase change files from their first call; the
+    # tests of the phases (tests/agent/test_phases.py and those that set it) turn it back on.
+    monkeypatch.setenv("QCODE_PLAN_FIRST", "false")
     return state

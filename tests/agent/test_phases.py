@@ -129,3 +129,12 @@ def test_planner_tools_are_the_read_only_ones() -> None:
     names = planner_tools(default_registry())
     assert {"read_file", "list_files", "search", "git_diff", "repo_map", "update_plan"} <= set(names)
     assert not {"edit_file", "write_file", "shell", "finish"} & set(names)
+
+
+def test_with_phases_off_every_tool_runs_from_the_first_call(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("one\n")
+    ctx = ToolContext(workspace=tmp_path, sandbox=NoSandbox(), diff=lambda path: "")
+    engine = ScriptedEngine([EDIT, call("finish", summary="done")])
+    loop = AgentLoop(engine, default_registry(), ctx, EventBus(), LoopLimits(phases=False))
+    assert loop.run("change it").finished and (tmp_path / "a.txt").read_text() == "two\n"
+    assert loop.phase is None

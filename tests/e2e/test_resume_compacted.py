@@ -47,6 +47,7 @@ def test_a_compacted_killed_session_resumes_with_the_compacted_history(
     )
     with fake_openai_server(behaviour) as url:
         monkeypatch.setenv("QCODE_ENGINE", "openai")
+        monkeypatch.setenv("QCODE_PLAN_FIRST", "true")
         monkeypatch.setenv("QCODE_OPENAI_BASE_URL", url)
         proc = subprocess.Popen(
             ["qcode", "fix", "read every file", "--repo", str(repo), "--json"],
