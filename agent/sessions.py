@@ -12,13 +12,14 @@ from qcode.agent.events import PlanUpdated
 from qcode.agent.exceptions import GitError, UserError
 from qcode.agent.trajectory import load_events
 from qcode.agent.workspace import run_git
-from qcode.sandbox.reaper import owner_alive
+from qcode.sandbox.reaper import owner_alive, owner_label
 
 __all__ = [
     "SessionMeta",
     "history_from_trajectory",
     "list_sessions",
     "load_meta",
+    "new_meta",
     "repo_root",
     "save_meta",
     "with_live_status",
@@ -46,6 +47,21 @@ class SessionMeta(BaseModel):
     """The session's latest commit on its branch."""
     created: float
     updated: float
+
+
+def new_meta(session_id: str, repo: str, base_commit: str, branch: str, task: str) -> SessionMeta:
+    """A new session's record, owned by this process."""
+    now = time.time()
+    return SessionMeta(
+        id=session_id,
+        repo=repo,
+        base_commit=base_commit,
+        branch=branch,
+        task=task,
+        created=now,
+        updated=now,
+        owner=owner_label(),
+    )
 
 
 def save_meta(folder: Path, meta: SessionMeta) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from qcode.agent.contracts import Engine, Sandbox
+from qcode.agent.contracts import Engine
 from qcode.agent.engines import make_engine, preflight
 from qcode.agent.events import EventBus
 from qcode.agent.exceptions import UserError
@@ -15,7 +15,8 @@ from qcode.agent.session import Session, SessionOptions
 from qcode.agent.sessions import load_meta, repo_root
 from qcode.agent.workspace import inspect_repo
 from qcode.config import Settings, user_config_path
-from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
+from qcode.sandbox.container import SandboxSettings, docker_client, require_image
+from qcode.sandbox.provider import DockerProvider
 from qcode.sandbox.quota import parse_size, reap_stale_mounts
 from qcode.tools.checks import DiagnosticsConfig
 
@@ -51,13 +52,9 @@ def prepare_sandbox(settings: Settings, log: Callable[[str], None]) -> None:
         client.close()
 
 
-def docker_sandbox_factory(settings: Settings):  # type: ignore[no-untyped-def]
-    config = sandbox_settings(settings)
-
-    def start(workspace: Path, session_id: str) -> Sandbox:
-        return DockerSandbox(workspace, config, session_id).start()
-
-    return start
+def docker_sandbox_factory(settings: Settings) -> DockerProvider:
+    """The sessions' sandbox provider: Docker, configured from `settings`."""
+    return DockerProvider(sandbox_settings(settings))
 
 
 def new_session(
