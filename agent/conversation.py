@@ -25,24 +25,35 @@ SYSTEM_ID = "system"
 Entry = tuple[str, Message]
 """(event id, the message the model sees for it)."""
 
-_Conversational = UserMessage | ModelTurn | ObservationMade | Compacted
+
+@dataclass(frozen=True)
+class _Item:
+    """What the log keeps of a conversational event: its id and message, and for pairing answers
+    with calls, the turn's calls or the answer's call id (not the event: its `data` may be big)."""
+
+    id: str
+    message: Message
+    calls: tuple[tuple[str, str], ...] | None = None
+    """(call id, tool name) per call of a model turn; None for anything else."""
+    answers: str | None = None
+    """The call id a tool result answers."""
 
 
 @dataclass
 class _OpenTurn:
     """A model turn whose answers are still being collected."""
 
-    turn: ModelTurn
+    turn: _Item
     answers: dict[str, Entry] = field(default_factory=dict)
     strays: list[Entry] = field(default_factory=list)
     """Answers to ids the turn did not call (kept last, in order)."""
 
     def close(self) -> list[Entry]:
         entries = []
-        for call in self.turn.tool_calls:
-            answer = self.answers.get(call.id)
+        for call_id, name in self.turn.calls or ():
+            answer = self.answers.get(call_id)
             if answer is None:  # never answered: the run was stopped before this call ran
-                answer = (f"{self.turn.id}:{call.id}", tool_message(call.id, call.name, NOT_RUN))
+                answer = (f"{self.turn.id}:{call_id}", tool_message(call_id, name, NOT_RUN))
             entries.append(answer)
         return entries + self.strays
 
@@ -52,7 +63,7 @@ class EventLog:
 
     def __init__(self, system: str) -> None:
         self.system = system
-        self._events: list[_Conversational] = []
+        self._items: list[_Item] = []
         self._replaced: dict[str, Message | None] = {}
         self._entries: list[Entry] | None = None
 
@@ -60,9 +71,15 @@ class EventLog:
         """Take any event; those that are (or change) chat messages become part of the history."""
         if isinstance(event, Compacted):
             self._replaced.update(event.replaced)
-        elif not isinstance(event, UserMessage | ModelTurn | ObservationMade):
+        elif isinstance(event, ModelTurn):
+            calls = tuple((call.id, call.name) for call in event.tool_calls)
+            self._items.append(_Item(event.id, event.message(), calls=calls))
+        elif isinstance(event, ObservationMade):
+            self._items.append(_Item(event.id, event.message(), answers=event.call_id))
+        elif isinstance(event, UserMessage):
+            self._items.append(_Item(event.id, event.message()))
+        else:
             return
-        self._events.append(event)
         self._entries = None
 
     def extend(self, events: Iterable[object]) -> None:
@@ -72,7 +89,7 @@ class EventLog:
     @property
     def empty(self) -> bool:
         """True before the first user message or turn: the next run is the session's first."""
-        return not any(isinstance(e, UserMessage | ModelTurn) for e in self._events)
+        return not self._items
 
     def entries(self) -> list[Entry]:
         """The history as (id, message) pairs, compaction applied; cached until the next append."""
@@ -87,24 +104,22 @@ class EventLog:
     def _fold(self) -> list[Entry]:
         entries: list[Entry] = [(SYSTEM_ID, {"role": "system", "content": self.system})]
         open_turn: _OpenTurn | None = None
-        for event in self._events:
-            if isinstance(event, ObservationMade):
-                entry = (event.id, event.message())
+        for item in self._items:
+            if item.answers is not None:
+                entry = (item.id, item.message)
                 if open_turn is None:
                     entries.append(entry)
-                elif any(c.id == event.call_id for c in open_turn.turn.tool_calls):
-                    open_turn.answers.setdefault(event.call_id, entry)
+                elif any(call_id == item.answers for call_id, _ in open_turn.turn.calls or ()):
+                    open_turn.answers.setdefault(item.answers, entry)
                 else:
                     open_turn.strays.append(entry)
                 continue
             if open_turn is not None:  # anything else ends the turn's answers
                 entries.extend(open_turn.close())
                 open_turn = None
-            if isinstance(event, ModelTurn):
-                entries.append((event.id, event.message()))
-                open_turn = _OpenTurn(event)
-            elif isinstance(event, UserMessage):
-                entries.append((event.id, event.message()))
+            entries.append((item.id, item.message))
+            if item.calls is not None:
+                open_turn = _OpenTurn(item)
         if open_turn is not None:
             entries.extend(open_turn.close())
         return entries
