@@ -59,13 +59,18 @@ class _OpenTurn:
 
 
 class EventLog:
-    """The events that make up the model's conversation, and the messages derived from them."""
+    """The events that make up the model's conversation, and the messages derived from them.
+
+    Folded as they arrive: a step costs the new events plus one pass to apply compaction, never a
+    replay of the whole log."""
 
     def __init__(self, system: str) -> None:
         self.system = system
-        self._items: list[_Item] = []
+        self._closed: list[Entry] = [(SYSTEM_ID, {"role": "system", "content": system})]
+        self._open: _OpenTurn | None = None
         self._replaced: dict[str, Message | None] = {}
         self._entries: list[Entry] | None = None
+        self._empty = True
 
     def append(self, event: object) -> None:
         """Take any event; those that are (or change) chat messages become part of the history."""
@@ -73,11 +78,11 @@ class EventLog:
             self._replaced.update(event.replaced)
         elif isinstance(event, ModelTurn):
             calls = tuple((call.id, call.name) for call in event.tool_calls)
-            self._items.append(_Item(event.id, event.message(), calls=calls))
+            self._add(_Item(event.id, event.message(), calls=calls))
         elif isinstance(event, ObservationMade):
-            self._items.append(_Item(event.id, event.message(), answers=event.call_id))
+            self._add(_Item(event.id, event.message(), answers=event.call_id))
         elif isinstance(event, UserMessage):
-            self._items.append(_Item(event.id, event.message()))
+            self._add(_Item(event.id, event.message()))
         else:
             return
         self._entries = None
@@ -89,37 +94,33 @@ class EventLog:
     @property
     def empty(self) -> bool:
         """True before the first user message or turn: the next run is the session's first."""
-        return not self._items
+        return self._empty
 
     def entries(self) -> list[Entry]:
         """The history as (id, message) pairs, compaction applied; cached until the next append."""
         if self._entries is None:
-            derived = [(ident, self._replaced.get(ident, message)) for ident, message in self._fold()]
+            raw = self._closed + (self._open.close() if self._open is not None else [])
+            derived = [(ident, self._replaced.get(ident, message)) for ident, message in raw]
             self._entries = [(ident, message) for ident, message in derived if message is not None]
         return self._entries
 
     def messages(self) -> list[Message]:
         return [message for _, message in self.entries()]
 
-    def _fold(self) -> list[Entry]:
-        entries: list[Entry] = [(SYSTEM_ID, {"role": "system", "content": self.system})]
-        open_turn: _OpenTurn | None = None
-        for item in self._items:
-            if item.answers is not None:
-                entry = (item.id, item.message)
-                if open_turn is None:
-                    entries.append(entry)
-                elif any(call_id == item.answers for call_id, _ in open_turn.turn.calls or ()):
-                    open_turn.answers.setdefault(item.answers, entry)
-                else:
-                    open_turn.strays.append(entry)
-                continue
-            if open_turn is not None:  # anything else ends the turn's answers
-                entries.extend(open_turn.close())
-                open_turn = None
-            entries.append((item.id, item.message))
-            if item.calls is not None:
-                open_turn = _OpenTurn(item)
-        if open_turn is not None:
-            entries.extend(open_turn.close())
-        return entries
+    def _add(self, item: _Item) -> None:
+        self._empty = False
+        entry = (item.id, item.message)
+        if item.answers is not None:  # a tool result: it joins its turn's answers
+            if self._open is None:
+                self._closed.append(entry)
+            elif any(call_id == item.answers for call_id, _ in self._open.turn.calls or ()):
+                self._open.answers.setdefault(item.answers, entry)
+            else:
+                self._open.strays.append(entry)
+            return
+        if self._open is not None:  # anything else ends the open turn's answers
+            self._closed.extend(self._open.close())
+            self._open = None
+        self._closed.append(entry)
+        if item.calls is not None:
+            self._open = _OpenTurn(item)
