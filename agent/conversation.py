@@ -75,7 +75,7 @@ class EventLog:
     def append(self, event: object) -> None:
         """Take any event; those that are (or change) chat messages become part of the history."""
         if isinstance(event, Compacted):
-            self._replaced.update(event.replaced)
+            self._compact(event.replaced)
         elif isinstance(event, ModelTurn):
             calls = tuple((call.id, call.name) for call in event.tool_calls)
             self._add(_Item(event.id, event.message(), calls=calls))
@@ -106,6 +106,21 @@ class EventLog:
 
     def messages(self) -> list[Message]:
         return [message for _, message in self.entries()]
+
+    def _compact(self, replaced: dict[str, Message | None]) -> None:
+        """Apply a compaction to the folded history at once: what it removed is freed. Entries of
+        the open turn (not yet folded) are looked up in `_replaced` when derived."""
+        pending = dict(replaced)
+        closed: list[Entry] = []
+        for ident, message in self._closed:
+            if ident in pending:
+                new = pending.pop(ident)
+                if new is not None:
+                    closed.append((ident, new))
+            else:
+                closed.append((ident, message))
+        self._closed = closed
+        self._replaced.update(pending)
 
     def _add(self, item: _Item) -> None:
         self._empty = False
