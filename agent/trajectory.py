@@ -19,6 +19,8 @@ class TrajectoryWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        if _ends_mid_line(path):  # a process killed mid-write: the next record starts a new line
+            self._file.write("\n")
 
     def __call__(self, event: BaseModel) -> None:
         if self._file is None or isinstance(event, TokenStreamed):
@@ -36,6 +38,14 @@ class TrajectoryWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ends_mid_line(path: Path) -> bool:
+    with path.open("rb") as raw:
+        if raw.seek(0, 2) == 0:
+            return False
+        raw.seek(-1, 2)
+        return raw.read(1) != b"\n"
 
 
 def read_trajectory(path: Path) -> list[dict[str, Any]]:

@@ -141,9 +141,11 @@ def test_old_trajectories_without_ids_still_resume(tmp_path: Path) -> None:
     ]
     path = tmp_path / "trajectory.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"type": "user_mess')
+    with TrajectoryWriter(path) as writer:  # the resumed process appends after the cut line
+        writer(UserMessage(text="go on"))
     loop = _loop(tmp_path, ScriptedEngine([]))
     loop.restore(load_events(path))
-    assert [m["role"] for m in loop.messages] == ["system", "user", "assistant", "tool"]
+    assert [m["role"] for m in loop.messages] == ["system", "user", "assistant", "tool", "user"]
     assert loop.messages[2]["raw"] == "r" and loop.ctx.plan[0].step == "a"
     assert not loop.first_run and loop.total_steps == 1
 

@@ -23,9 +23,12 @@ EDIT = call("edit_file", path="a.txt", old_text="one", new_text="two")
 
 def _run(tmp_path: Path, turns: list[str]) -> tuple[AgentLoop, list[object]]:
     (tmp_path / "a.txt").write_text("one\n")
-    ctx = ToolContext(workspace=tmp_path, sandbox=NoSandbox(), diff=lambda path: "")
+    asked: list[str] = []  # a refused call is never put to the person for approval
+    ctx = ToolContext(
+        workspace=tmp_path, sandbox=NoSandbox(), diff=lambda path: "", approve=lambda c: asked.append(c.name)
+    )
     loop = AgentLoop(ScriptedEngine(turns), default_registry(), ctx, EventBus(), LoopLimits())
-    events: list[object] = []
+    events: list[object] = [asked]
     seen: list[str] = []
 
     def record(event: object) -> None:
@@ -70,6 +73,7 @@ def test_the_planner_may_not_change_files_and_its_plan_frees_the_executor(tmp_pa
     assert phases == ["planner"] * 4 + ["executor"] * 2
     assert [e.phase for e in events if isinstance(e, PhaseChanged)] == ["planner", "executor"]
     assert loop.outcome().finished
+    assert events[0] == ["read_file", "update_plan", "edit_file", "finish"]  # asked: only what ran
 
 
 def test_a_failed_step_returns_to_the_planner(tmp_path: Path) -> None:
