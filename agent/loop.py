@@ -76,7 +76,7 @@ class AgentLoop:
         self.engine, self.registry, self.ctx, self.bus, self.limits = engine, registry, ctx, bus, limits
         self.recovery = recovery or Recovery(None, bus)
         self.cancelled = cancelled or threading.Event()
-        self.log = EventLog(render("system"))
+        self.log = EventLog(render("system", phases=limits.phases))
         """The conversation: every message the model sees is derived from these events."""
         self.phase: Phase | None = None
         """The current phase; None before the first run."""
