@@ -126,10 +126,19 @@ class AgentLoop:
         self.steps, self.usage, self._summary = 0, Usage(), None
         self._started = time.monotonic()
         if self.limits.phases:
-            self._enter(start_phase(self.ctx.plan))
+            self._enter(start_phase(self.ctx.plan, self.phase))
         while self._summary is None:
             self.step(self.phase or "executor")
         return LoopOutcome(finished=True, summary=self._summary, steps=self.steps, usage=self.usage)
+
+    def replan(self, reason: str) -> str:
+        """Send the loop back to the planner phase (a rollback the person asked for); returns the
+        instructions to give the model with the news ('' when the phases are off)."""
+        if not self.limits.phases:
+            return ""
+        if self.phase != "planner":
+            self._record(PhaseChanged(phase="planner", reason=reason))
+        return render("replan", reason=reason)
 
     def _enter(self, phase: Phase) -> None:
         if phase == self.phase:
@@ -261,8 +270,7 @@ class AgentLoop:
         observation = raw.model_copy(update={"text": text})
         notice = self.recovery.after_call(self.total_steps, call, observation)
         if notice is not None and phase == "executor":  # stuck, or rolled back: plan again
-            self._record(PhaseChanged(phase="planner", reason="stuck"))
-            notice = f"{notice}\n\n{render('replan', reason='the work got stuck')}"
+            notice = f"{notice}\n\n{self.replan('the work got stuck')}"
         return notice
 
     def _check_limits(self) -> None:

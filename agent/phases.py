@@ -38,9 +38,12 @@ def planner_refusal(call: ToolCall, registry: ToolRegistry) -> Observation | Non
     return Observation(ok=False, text=text, data={"error": "planner_phase"})
 
 
-def start_phase(plan: Sequence[PlanStep]) -> Phase:
-    """A run plans first when there is no plan to work, or the last one has a failed step."""
-    return "planner" if not plan or any(step.status == "failed" for step in plan) else "executor"
+def start_phase(plan: Sequence[PlanStep], current: Phase | None = None) -> Phase:
+    """A run plans first when there is no plan to work, the last one has a failed step, or the
+    loop was sent back to planning (stuck, rolled back, undone) and has not planned since."""
+    if current == "planner" or not plan or any(step.status == "failed" for step in plan):
+        return "planner"
+    return "executor"
 
 
 def after_plan(phase: Phase, plan: Sequence[PlanStep]) -> tuple[Phase, str] | None:

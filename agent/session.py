@@ -227,9 +227,10 @@ class Session:
                 number=target.number if target else 0, step=target.step if target else 0, diffstat=stat
             )
         )
+        replan = self._loop.replan(f"the user undid the last {steps} change(s)")
         self._loop.say(
             f"qcode notice: the user undid the last {steps} change(s); the workspace is back at "
-            f"{where}. Re-read files before editing them."
+            f"{where}. Re-read files before editing them." + (f"\n\n{replan}" if replan else "")
         )
         return undo_note(where, stat)
 

@@ -113,7 +113,7 @@ def test_a_stuck_episode_returns_to_the_planner(tmp_path: Path) -> None:
     )
     changes = [e for e in events if isinstance(e, PhaseChanged)]
     assert [c.phase for c in changes] == ["planner", "executor", "planner", "executor"]
-    assert changes[2].reason == "stuck"
+    assert changes[2].reason == "the work got stuck"
     answers = _observations(events)
     assert answers[4].data.get("error") == "planner_phase"  # the edit right after the hint
     assert (tmp_path / "a.txt").read_text() == "two\n"
@@ -142,3 +142,20 @@ def test_with_phases_off_every_tool_runs_from_the_first_call(tmp_path: Path) -> 
     loop = AgentLoop(engine, default_registry(), ctx, EventBus(), LoopLimits(phases=False))
     assert loop.run("change it").finished and (tmp_path / "a.txt").read_text() == "two\n"
     assert loop.phase is None
+
+
+def test_a_rollback_the_person_asked_for_plans_again_before_the_next_change(tmp_path: Path) -> None:
+    loop, events = _run(tmp_path, [_plan(("edit", "in_progress")), EDIT, call("finish", summary="done")])
+    note = loop.replan("the user undid the last 1 change(s)")  # what Session.undo does
+    assert "back to the planner phase: the user undid" in note and loop.phase == "planner"
+    loop.engine.turns = [  # type: ignore[attr-defined]
+        call("edit_file", path="a.txt", old_text="two", new_text="three"),
+        _plan(("edit again", "in_progress")),
+        call("edit_file", path="a.txt", old_text="two", new_text="three"),
+        call("finish", summary="three"),
+    ]
+    refused: list[ObservationMade] = []
+    loop.bus.subscribe(lambda e: refused.append(e) if isinstance(e, ObservationMade) and not e.ok else None)
+    loop.run("again")
+    assert [e.data.get("error") for e in refused] == ["planner_phase"]
+    assert (tmp_path / "a.txt").read_text() == "three\n"
