@@ -25,6 +25,7 @@ from qcode.agent.contracts import (
 __all__ = [
     "EVENT",
     "Event",
+    "EventBase",
     "EventBus",
     "Phase",
     "PhaseChanged",
@@ -55,7 +56,9 @@ def _new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-class _Event(BaseModel):
+class EventBase(BaseModel):
+    """What every event has: its record type, time, id and source, and its chat message if any."""
+
     model_config = ConfigDict(frozen=True)
 
     type: str
@@ -69,7 +72,7 @@ class _Event(BaseModel):
         return None
 
 
-class SessionStarted(_Event):
+class SessionStarted(EventBase):
     type: Literal["session_started"] = "session_started"
     session_id: str
     repo: str
@@ -81,14 +84,14 @@ class SessionStarted(_Event):
     engine: str
 
 
-class TurnStarted(_Event):
+class TurnStarted(EventBase):
     type: Literal["turn_started"] = "turn_started"
     source: Source = "agent"
     step: int
     phase: Phase
 
 
-class TokenStreamed(_Event):
+class TokenStreamed(EventBase):
     type: Literal["token"] = "token"
     source: Source = "agent"
     step: int
@@ -96,7 +99,7 @@ class TokenStreamed(_Event):
     channel: Channel = "text"
 
 
-class ModelTurn(_Event):
+class ModelTurn(EventBase):
     """One engine call's result, including the raw text when the engine has it."""
 
     type: Literal["turn"] = "turn"
@@ -116,7 +119,7 @@ class ModelTurn(_Event):
         return assistant_message(turn)
 
 
-class ToolCalled(_Event):
+class ToolCalled(EventBase):
     type: Literal["tool_call"] = "tool_call"
     source: Source = "agent"
     step: int
@@ -125,7 +128,7 @@ class ToolCalled(_Event):
     arguments: dict[str, Any]
 
 
-class ObservationMade(_Event):
+class ObservationMade(EventBase):
     """A tool's result: the text the model saw and whether the call succeeded."""
 
     type: Literal["observation"] = "observation"
@@ -142,13 +145,13 @@ class ObservationMade(_Event):
         return tool_message(self.call_id, self.name, self.text)
 
 
-class PlanUpdated(_Event):
+class PlanUpdated(EventBase):
     type: Literal["plan_updated"] = "plan_updated"
     step: int
     plan: list[PlanStep]
 
 
-class Notice(_Event):
+class Notice(EventBase):
     """Something a person should see that is not a tool result (verification, a repair, a warning)."""
 
     type: Literal["notice"] = "notice"
@@ -156,7 +159,7 @@ class Notice(_Event):
     text: str
 
 
-class UserMessage(_Event):
+class UserMessage(EventBase):
     """A user-role message appended to the model's history: the person's task or follow-up
     (source `user`), or qcode's own notices and phase instructions (source `qcode`)."""
 
@@ -168,7 +171,7 @@ class UserMessage(_Event):
         return {"role": "user", "content": self.text}
 
 
-class PhaseChanged(_Event):
+class PhaseChanged(EventBase):
     """The loop moved between planning (read-only tools) and executing the plan."""
 
     type: Literal["phase"] = "phase"
@@ -176,7 +179,7 @@ class PhaseChanged(_Event):
     reason: str
 
 
-class CheckpointMade(_Event):
+class CheckpointMade(EventBase):
     type: Literal["checkpoint"] = "checkpoint"
     step: int
     number: int
@@ -184,14 +187,14 @@ class CheckpointMade(_Event):
     label: str
 
 
-class RolledBack(_Event):
+class RolledBack(EventBase):
     type: Literal["rolled_back"] = "rolled_back"
     number: int
     step: int
     diffstat: str
 
 
-class Compacted(_Event):
+class Compacted(EventBase):
     """Older observations were shortened to fit the context; what was dropped is recorded here."""
 
     type: Literal["compacted"] = "compacted"
@@ -205,7 +208,7 @@ class Compacted(_Event):
     A resumed session derives the same compacted history from it (empty in older trajectories)."""
 
 
-class RunFinished(_Event):
+class RunFinished(EventBase):
     type: Literal["finished"] = "finished"
     status: Literal["resolved", "unresolved", "error"]
     reason: str
@@ -252,6 +255,6 @@ class EventBus:
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
 
-    def emit(self, event: _Event) -> None:
+    def emit(self, event: EventBase) -> None:
         for subscriber in self._subscribers:
             subscriber(event)

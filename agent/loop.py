@@ -17,6 +17,7 @@ from qcode.agent.contracts import Channel, Engine, Message, ToolCall, Turn, Usag
 from qcode.agent.conversation import EventLog
 from qcode.agent.events import (
     Compacted,
+    EventBase,
     EventBus,
     ModelTurn,
     ObservationMade,
@@ -28,7 +29,6 @@ from qcode.agent.events import (
     ToolCalled,
     TurnStarted,
     UserMessage,
-    _Event,
 )
 from qcode.agent.exceptions import ContextOverflow, Interrupted, LimitReached
 from qcode.agent.phases import after_plan, planner_refusal, start_phase
@@ -103,7 +103,7 @@ class AgentLoop:
             self._apply(event)
         self.total_steps = max(self.total_steps, clock)
 
-    def _record(self, event: _Event) -> None:
+    def _record(self, event: EventBase) -> None:
         """The one way the loop's state changes: apply the event, then tell the subscribers."""
         self._apply(event)
         self.bus.emit(event)
