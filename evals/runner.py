@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import closing
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +32,7 @@ from qcode.evals.tasks import Task
 
 from qcode.config import Settings
 from qcode.runner import new_session, sandbox_settings
+from qcode.stream_json import EventFile
 
 __all__ = ["TRANSIENT_DOCKER", "EvalOptions", "TaskResult", "is_transient", "load_results", "run_eval"]
 
@@ -176,7 +178,9 @@ def run_task(task: Task, settings: Settings, options: EvalOptions, shared: Engin
     bus = EventBus()
     bus.subscribe(metrics)
     task_settings = settings.model_copy(update={"state_dir": task_dir / "state"})
-    with tempfile.TemporaryDirectory(prefix="qcode-eval-") as scratch:
+    events = EventFile(task_dir / "events.jsonl")  # the stream-json lines, for tools that read them
+    bus.subscribe(events)
+    with tempfile.TemporaryDirectory(prefix="qcode-eval-") as scratch, closing(events):
         base = Path(scratch) / "repo"
         materialize(task, base)
         patch_out = task_dir / "model.patch"
@@ -185,6 +189,7 @@ def run_task(task: Task, settings: Settings, options: EvalOptions, shared: Engin
             task_settings, base, bus=bus, engine=engine, patch_out=patch_out, branch="qcode/eval"
         ) as session:
             run = session.run(task.problem_statement)
+        events.result(run)
         wall = time.monotonic() - started
         patch = patch_out.read_text(encoding="utf-8") if run.patch and patch_out.is_file() else ""
         grade = (

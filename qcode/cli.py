@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # the loop's modules (and pydantic's settings) load only for 
     from qcode.agent.events import EventBus
     from qcode.agent.session import RunResult
     from qcode.config import Settings
+    from qcode.images import VisionEngine
+    from qcode.stream_json import StreamJsonWriter
 
 __all__ = ["main"]
 
@@ -68,6 +70,7 @@ def _settings(flags: dict[str, Any], repo: Path | None) -> Settings:
 # imported only when run: `qcode fix` does not pay for Textual or tree-sitter, `qcode --help` for
 # none of them. The help line of each is the first line of its command's docstring (a test checks).
 _COMMAND_MODULES = {
+    "acp": "Run as an Agent Client Protocol agent on stdio, for editors (Zed's agent_servers).",
     "bot": "Turn a labelled GitHub issue (or an `@qcode` comment) into a pull request.",
     "eval": "Resolve every task of TASKS in its own sandbox, grade it with its tests, and report.",
     "mcp": "MCP servers: yours (the user config) and those a repository proposes (run only once trusted).",
@@ -124,7 +127,24 @@ def cli() -> None:
 @click.option("--max-steps", type=int, help="Model calls, the planner's included.")
 @click.option("--verify", "verify_command", help="Command run in the sandbox after finish, e.g. 'pytest -q'.")
 @click.option("--patch-out", type=click.Path(path_type=Path), help="Also write the patch here.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object on stdout (= --output-format json)."
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["text", "json", "stream-json"]),
+    default="text",
+    show_default=True,
+    help="stdout: nothing (text), one JSON object (json), or one JSON event per line as it happens "
+    "(stream-json, ending with the json object as a `result` line).",
+)
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Attach a screenshot (PNG, JPEG, WebP or GIF; repeatable, at most 5 of 10 MB). openai engine.",
+)
 @click.option(
     "--yes", is_flag=True, help="Do not ask before starting on a repository with uncommitted changes."
 )
@@ -137,6 +157,8 @@ def fix(
     verify_command: str | None,
     patch_out: Path | None,
     as_json: bool,
+    output_format: str,
+    images: tuple[Path, ...],
     yes: bool,
 ) -> None:
     """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch.
@@ -155,18 +177,53 @@ def fix(
     settings = _settings(
         {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
     )
-    ask = not yes and sys.stdin.isatty() and not as_json
+    output = "json" if as_json else output_format
+    ask = not yes and sys.stdin.isatty() and output == "text"
+    if images:
+        from qcode.images import check_images
+
+        check_images(settings, images)  # every file, and the engine, before any work starts
     _first_run_setup(settings)
-    with new_session(
-        settings,
-        repo,
-        bus=_progress_bus(),
-        patch_out=patch_out,
-        on_dirty=_confirm_dirty if ask else None,
-        allowed_tools=allowed_tools,
-    ) as session:
-        result = session.run(task)
-    _report(result, session.repo.root, as_json)
+    bus, stream = _output_bus(output)
+    vision = _vision_engine(settings) if images else None
+    try:
+        with new_session(
+            settings,
+            repo,
+            bus=bus,
+            engine=vision,
+            patch_out=patch_out,
+            on_dirty=_confirm_dirty if ask else None,
+            allowed_tools=allowed_tools,
+        ) as session:
+            if vision is not None:
+                vision.open_store(session.folder).attach(images)
+            result = session.run(task)
+    finally:
+        if vision is not None:
+            vision.close()
+    if stream is not None:
+        stream.result(result)
+    _report(result, session.repo.root, output == "json")
+
+
+def _vision_engine(settings: Settings) -> VisionEngine:
+    from qcode.agent.engines import make_engine
+    from qcode.images import VisionEngine
+
+    return VisionEngine(make_engine(settings.engine, settings))
+
+
+def _output_bus(output: str) -> tuple[EventBus, StreamJsonWriter | None]:
+    """The progress bus, with stream-json's writer on stdout when asked for."""
+    bus = _progress_bus()
+    if output != "stream-json":
+        return bus, None
+    from qcode.stream_json import StreamJsonWriter
+
+    stream = StreamJsonWriter()
+    bus.subscribe(stream)
+    return bus, stream
 
 
 def _first_run_setup(settings: Settings) -> None:
@@ -203,22 +260,9 @@ def _progress_bus() -> EventBus:
 
 def _report(result: RunResult, repo: Path, as_json: bool) -> None:
     if as_json:
-        payload = result.model_dump(
-            include={
-                "status",
-                "reason",
-                "branch",
-                "commit",
-                "patch",
-                "steps",
-                "usage",
-                "trajectory",
-                "session_id",
-                "summary",
-                "verify",
-            }
-        )
-        click.echo(json.dumps(payload, indent=None))
+        from qcode.stream_json import result_payload
+
+        click.echo(json.dumps(result_payload(result), indent=None))
     if result.branch:
         _stderr().print(f"\nbranch [cyan]{result.branch}[/] · commit {result.commit} · patch {result.patch}")
         _stderr().print(f"review: git -C {repo} diff HEAD...{result.branch}")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import SecretStr
@@ -18,6 +20,7 @@ from qcode.bot.triggers import TriggerConfig
 from qcode.cli import stderr
 from qcode.config import load_settings
 from qcode.progress import ProgressPrinter
+from qcode.stream_json import OUTPUT_FORMATS, SCHEMA_VERSION, StreamJsonWriter
 
 __all__ = ["command"]
 
@@ -130,6 +133,14 @@ def _write_outputs(outcome: BotOutcome) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object on stdout.")
 @click.option(
+    "--output-format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="text",
+    show_default=True,
+    help="stdout: nothing, the outcome as one JSON object (json), or one JSON event per line as it "
+    "happens, ending with that object as a `result` line (stream-json).",
+)
+@click.option(
     "--api-backoff", type=float, default=1.0, hidden=True, help="Seconds before the first API retry."
 )
 def command(
@@ -152,6 +163,7 @@ def command(
     dry_run: bool,
     out: Path | None,
     as_json: bool,
+    output_format: str,
     api_backoff: float,
 ) -> None:
     """Turn a labelled GitHub issue (or an `@qcode` comment) into a pull request."""
@@ -180,9 +192,20 @@ def command(
     settings = load_settings(flags, checkout if checkout.is_dir() else None).settings
     bus = EventBus()
     bus.subscribe(ProgressPrinter(stderr))
+    stream = StreamJsonWriter() if output_format == "stream-json" else None
+    if stream is not None:
+        bus.subscribe(stream)
     outcome = run_bot(event, options, settings, bus, log=lambda line: stderr.print(f"[dim]{escape(line)}[/]"))
     _write_outputs(outcome)
-    _report(outcome, as_json, out if dry_run else None)
+    if stream is not None:
+        stream.write({"type": "result", "v": SCHEMA_VERSION, **_payload(outcome)})
+    _report(outcome, as_json or output_format == "json", out if dry_run else None)
+
+
+def _payload(outcome: BotOutcome) -> dict[str, Any]:
+    """The outcome as `--json` prints it."""
+    payload: dict[str, Any] = outcome.model_dump(mode="json", exclude={"result": {"verify"}})
+    return payload
 
 
 def default_dry_run_out() -> Path:
@@ -192,7 +215,7 @@ def default_dry_run_out() -> Path:
 
 def _report(outcome: BotOutcome, as_json: bool, dry_run_out: Path | None) -> None:
     if as_json:
-        click.echo(outcome.model_dump_json(exclude={"result": {"verify"}}))
+        click.echo(json.dumps(_payload(outcome)))
     if outcome.action == "skipped":
         stderr.print(f"nothing to do: {escape(outcome.reason)}")
         sys.exit(0)

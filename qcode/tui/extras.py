@@ -37,8 +37,9 @@ def model_label(settings: Settings, engine: Engine | None) -> str:
 
 def build_engine(settings: Settings) -> Engine:
     from qcode.agent.engines import make_engine
+    from qcode.images import VisionEngine
 
-    return make_engine(settings.engine, settings)
+    return VisionEngine(make_engine(settings.engine, settings))  # `/image` attaches through it
 
 
 def open_session(
@@ -49,9 +50,13 @@ def open_session(
     gate: ApprovalGate,
     resume: str | None = None,
 ) -> Session:
+    from qcode.images import VisionEngine
     from qcode.runner import new_session
 
-    return new_session(settings, repo, bus=bus, engine=engine, approver=gate, resume=resume)
+    session = new_session(settings, repo, bus=bus, engine=engine, approver=gate, resume=resume)
+    if isinstance(engine, VisionEngine):
+        engine.open_store(session.folder)  # a resumed session's images come back with it
+    return session
 
 
 def undo(session: Session, steps: int = 1) -> str:

@@ -30,6 +30,7 @@ def send(app: QcodeApp, prompt: PromptInput, text: str) -> None:
     if not ready_to_send(app):
         return
     attached = _attach(app, text)
+    _attach_images(app, text)
     prompt.clear_sent(text)
     app.conversation.add_user(text + "".join(f"\n  + @{name}" for name in attached.files))
     for line in attached.notes:
@@ -50,6 +51,24 @@ def _attach(app: QcodeApp, text: str) -> Attached:
             return attach_files(text, session.workspace.path)
     except docker.errors.DockerException:  # could not freeze it: the O_NOFOLLOW reader still holds
         return attach_files(text, session.workspace.path)
+
+
+def _attach_images(app: QcodeApp, text: str) -> None:
+    """Image files the message names by path (a dragged-in screenshot) go with it, as `/image`."""
+    from qcode.agent.exceptions import UserError
+    from qcode.images import VisionEngine, check_engine_takes_images, image_paths_in
+
+    engine = app._engine
+    paths = image_paths_in(text) if "/" in text else []
+    if not paths or not isinstance(engine, VisionEngine) or engine.store is None:
+        return
+    try:
+        check_engine_takes_images(app.settings)
+        engine.store.attach(paths)
+    except UserError as err:
+        app.note(str(err), "warning")
+        return
+    app.note("attached " + ", ".join(path.name for path in paths))
 
 
 def _elsewhere(app: QcodeApp) -> bool:

@@ -71,6 +71,30 @@ def _mcp(app: QcodeApp, _: str) -> None:
     app.note(for_terminal("\n".join(lines)))  # a repository's proposal is untrusted text
 
 
+def _image(app: QcodeApp, argument: str) -> None:
+    """Attach a screenshot to the next message (kept in the session folder, never the workspace)."""
+    from qcode.images import VisionEngine, check_engine_takes_images
+
+    engine, session = app._engine, app.session
+    if not argument:
+        app.note("usage: /image PATH (a PNG, JPEG, WebP or GIF of at most 10 MB)", "warning")
+        return
+    if app.state in BUSY:  # it would ride on whatever message the running loop sends next
+        app.note("a run is in progress; attach the image when it is done", "warning")
+        return
+    if session is None or not isinstance(engine, VisionEngine) or engine.store is None:
+        app.note("the session is not ready yet; attach the image once it is", "warning")
+        return
+    path = Path(argument.strip().strip("'\"")).expanduser()
+    try:
+        check_engine_takes_images(app.settings)
+        engine.store.attach([path])
+    except UserError as err:
+        app.note(str(err), "warning")
+        return
+    app.note(f"attached {for_terminal(path.name)}: it goes with your next message")
+
+
 COMMANDS: dict[str, SlashCommand] = {
     command.name: command
     for command in (
@@ -82,6 +106,7 @@ COMMANDS: dict[str, SlashCommand] = {
         SlashCommand("resume", "resume a past session of this repository (Ctrl+O)", _resume),
         SlashCommand("cost", "tokens, cache hits and time so far", _cost),
         SlashCommand("mcp", "the MCP servers of your config and this repository's proposals", _mcp),
+        SlashCommand("image", "attach a screenshot to your next message: /image PATH", _image),
     )
 }
 

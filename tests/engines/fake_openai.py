@@ -8,6 +8,7 @@ fragments, and a final usage chunk). `behaviour` scripts what the next answers a
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -92,6 +93,36 @@ def request_words(body: dict[str, Any]) -> int:
     return sum(len(str(m.get("content", "")).split()) for m in body["messages"])
 
 
+_IMAGE_URL = re.compile(r"^(https?://\S+|data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/]+=*)$")
+
+
+def content_problem(messages: list[dict[str, Any]]) -> str | None:
+    """What is wrong with the messages' content, by OpenAI's documented shape: a string, or (user
+    messages) a list of parts `{"type": "text", "text": str}` and `{"type": "image_url",
+    "image_url": {"url": an http(s) URL or a base64 data URL of an image, "detail"?}}`."""
+    for index, message in enumerate(messages):
+        content = message.get("content")
+        if isinstance(content, str) or content is None:
+            continue
+        if not isinstance(content, list) or message.get("role") != "user":
+            return f"messages[{index}].content: parts are only for user messages"
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str) and set(part) == {"type", "text"}:
+                continue
+            image = part.get("image_url") if kind == "image_url" else None
+            if (
+                isinstance(image, dict)
+                and set(part) == {"type", "image_url"}
+                and set(image) <= {"url", "detail"}
+                and _IMAGE_URL.match(str(image.get("url", "")))
+                and image.get("detail", "auto") in ("auto", "low", "high")
+            ):
+                continue
+            return f"messages[{index}].content: invalid part {str(part)[:80]}"
+    return None
+
+
 def _pieces(text: str, size: int = 7) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
@@ -132,6 +163,8 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                     f"This model's maximum context length is {limit} tokens. "
                     f"However, your request has {words} input tokens."
                 )
+            if problem := content_problem(body["messages"]):
+                return self._error(problem)
             if behaviour.refuse and behaviour.refuse in body:
                 return self._error(f"Unrecognized request argument supplied: {behaviour.refuse}")
             if behaviour.refuse_extras and "chat_template_kwargs" in body:

@@ -73,6 +73,11 @@ def test_gold_resolves_all_and_a_wrong_patch_is_unresolved(tmp_path: Path) -> No
         assert task["usage"]["prompt_tokens"] > task["usage"]["cached_tokens"] > 0
         assert task["usage"]["completion_tokens"] > 0 and task["wall_seconds"] > 0
         assert Path(task["trajectory"]).is_file()
+        lines = (out / "tasks" / task["instance_id"] / "events.jsonl").read_text().splitlines()
+        events = [json.loads(line) for line in lines]  # the stream-json lines, per task
+        assert events[0]["type"] == "session_started" and events[-1]["type"] == "result"
+        assert events[-1]["status"] == task["run_status"] and events[-1]["steps"] == task["steps"]
+        assert {"tool_call", "observation"} <= {event["type"] for event in events}
     assert "HARNESS CHECK" in report["label"] and "HARNESS CHECK" in (out / "report.md").read_text()
     for plot in ("resolve_rate.png", "steps.png", "tokens.png"):
         assert (out / plot).read_bytes()[:4] == b"\x89PNG"

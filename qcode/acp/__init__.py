@@ -1,0 +1,1 @@
+"""`qcode acp`: qcode as an Agent Client Protocol agent over stdio (editors such as Zed)."""
