@@ -222,11 +222,8 @@ class Session:
             raise UserError("nothing to undo yet: no task has run in this session")
         target, stat = self.checkpoints.rewind(steps, self._loop.total_steps + 1)
         where = describe(target)
-        self.bus.emit(
-            RolledBack(
-                number=target.number if target else 0, step=target.step if target else 0, diffstat=stat
-            )
-        )
+        number, step = (target.number, target.step) if target else (0, 0)
+        self.bus.emit(RolledBack(number=number, step=step, diffstat=stat))
         replan = self._loop.replan(f"the user undid the last {steps} change(s)")
         self._loop.say(
             f"qcode notice: the user undid the last {steps} change(s); the workspace is back at "
@@ -243,9 +240,7 @@ class Session:
         self.cancelled.clear()
         if self.extensions is not None:
             self.extensions.new_run()
-        clear = getattr(self._sandbox, "clear_interrupt", None)
-        if clear is not None:
-            clear()
+        getattr(self._sandbox, "clear_interrupt", lambda: None)()  # a stop asked for the last run
         try:
             loop = self._open(task)
             self._mark("running", owner_label())
