@@ -16,6 +16,11 @@ IDENTITY = {
     "GIT_COMMITTER_EMAIL": "test@example.com",
 }
 SANDBOX_IMAGE = os.environ.get("QCODE_SANDBOX_IMAGE", "qcode-sandbox:latest")
+# Replay files written before the planner phase change files from their first call. They run with
+# the phases off, set here for the whole test process (module-scoped fixtures and every `qcode`
+# subprocess inherit it); the tests of the phases turn them back on (QCODE_PLAN_FIRST=true, or
+# LoopLimits(phases=True), the loop's default).
+os.environ.setdefault("QCODE_PLAN_FIRST", "false")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -55,7 +60,4 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("QCODE_STATE_DIR", str(state))
     monkeypatch.setenv("QCODE_CONFIG", str(tmp_path / "user-config.toml"))
     monkeypatch.setenv("QCODE_SANDBOX_IMAGE", SANDBOX_IMAGE)
-    # Replay files written before the planner phase change files from their first call; the
-    # tests of the phases (tests/agent/test_phases.py and those that set it) turn it back on.
-    monkeypatch.setenv("QCODE_PLAN_FIRST", "false")
     return state
