@@ -13,7 +13,10 @@ from typing import Any
 
 from qcode.agent.contracts import Message
 
-__all__ = ["compact", "message_chars"]
+__all__ = ["Changes", "apply_changes", "compact", "compaction_changes", "message_chars"]
+
+Changes = dict[int, Message | None]
+"""Per message index: its replacement, or None when it is removed."""
 
 STUB = (
     "[compacted by qcode: {chars} characters of `{tool}` output dropped to fit the context; "
@@ -35,6 +38,23 @@ def compact(
     `drop_old_turns` the old turns are removed instead, leaving one note in their place.
     Returns the new history and, per shortened message, what was dropped.
     """
+    changes, dropped = compaction_changes(messages, keep_recent, min_chars, drop_old_turns)
+    return apply_changes(messages, changes), dropped
+
+
+def apply_changes(messages: Sequence[Message], changes: Changes) -> list[Message]:
+    result = []
+    for index, message in enumerate(messages):
+        changed = changes.get(index, message)
+        if changed is not None:
+            result.append(changed)
+    return result
+
+
+def compaction_changes(
+    messages: Sequence[Message], keep_recent: int = 6, min_chars: int = 300, drop_old_turns: bool = False
+) -> tuple[Changes, list[dict[str, Any]]]:
+    """What `compact` changes, per message index (the loop records it against the events' ids)."""
     tool_indexes = [i for i, m in enumerate(messages) if m.get("role") == "tool"]
     # Everything before the assistant turn that made the oldest recent tool result is old.
     boundary = tool_indexes[-keep_recent] if len(tool_indexes) > keep_recent else 0
@@ -42,22 +62,20 @@ def compact(
         boundary -= 1
     if drop_old_turns:
         return _drop_turns(messages, boundary)
-    result: list[Message] = []
+    changes: Changes = {}
     dropped: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
+    for index, message in enumerate(messages[:boundary]):
         role, content = message.get("role"), str(message.get("content") or "")
-        if index < boundary and role == "tool" and len(content) > min_chars:
+        if role == "tool" and len(content) > min_chars:
             tool = str(message.get("name", "tool"))
-            result.append({**message, "content": STUB.format(chars=len(content), tool=tool)})
+            changes[index] = {**message, "content": STUB.format(chars=len(content), tool=tool)}
             dropped.append({"index": index, "tool": tool, "chars": len(content)})
-        elif index < boundary and role == "assistant" and message.get("tool_calls"):
+        elif role == "assistant" and message.get("tool_calls"):
             shortened, chars = _shorten_arguments(message)
-            result.append(shortened)
             if chars:
+                changes[index] = shortened
                 dropped.append({"index": index, "tool": "arguments", "chars": chars})
-        else:
-            result.append(message)
-    return result, dropped
+    return changes, dropped
 
 
 def _shorten_arguments(message: Message) -> tuple[Message, int]:
@@ -76,11 +94,11 @@ def _shorten_arguments(message: Message) -> tuple[Message, int]:
     return {**kept, "tool_calls": calls}, chars
 
 
-def _drop_turns(messages: Sequence[Message], boundary: int) -> tuple[list[Message], list[dict[str, Any]]]:
+def _drop_turns(messages: Sequence[Message], boundary: int) -> tuple[Changes, list[dict[str, Any]]]:
     """Replace every whole turn between the task (messages 0-1) and `boundary` with one note."""
-    head, old, recent = list(messages[:2]), list(messages[2:boundary]), list(messages[boundary:])
+    old = list(messages[2:boundary])
     if not old:
-        return list(messages), []
+        return {}, []
     chars = message_chars(old)
     turns = sum(1 for m in old if m.get("role") == "assistant")
     note = {
@@ -88,4 +106,6 @@ def _drop_turns(messages: Sequence[Message], boundary: int) -> tuple[list[Messag
         "content": f"[qcode removed {turns} earlier turns ({chars} characters) to fit the "
         "context; the plan and changed files follow in the next note]",
     }
-    return [*head, note, *recent], [{"index": 2, "tool": "turns", "chars": chars, "turns": turns}]
+    changes: Changes = {index: None for index in range(3, boundary)}
+    changes[2] = note  # the note takes the first removed message's place
+    return changes, [{"index": 2, "tool": "turns", "chars": chars, "turns": turns}]

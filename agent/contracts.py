@@ -99,7 +99,8 @@ class Observation(BaseModel):
 
 class PlanStep(BaseModel):
     step: str
-    status: Literal["pending", "in_progress", "done"] = "pending"
+    status: Literal["pending", "in_progress", "done", "failed"] = "pending"
+    """`failed`: the step cannot be done as planned; the loop returns to the planner phase."""
 
 
 class ExecResult(BaseModel):

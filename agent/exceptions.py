@@ -7,6 +7,8 @@ with a one-line reason; `UserError` is bad input from the person at the keyboard
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "QcodeError",
     "UserError",
@@ -43,7 +45,7 @@ class ToolError(RecoverableError):
 class TerminatingError(QcodeError):
     """Ends the run with `status` and a one-line reason."""
 
-    status = "error"
+    status: Literal["resolved", "unresolved", "error"] = "error"
 
 
 class LimitReached(TerminatingError):

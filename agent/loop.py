@@ -9,43 +9,35 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Literal
+from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
-from qcode.agent.compaction import compact, message_chars
-from qcode.agent.contracts import (
-    NOT_RUN,
-    Channel,
-    Engine,
-    Message,
-    ToolCall,
-    Turn,
-    Usage,
-    assistant_message,
-    in_call_order,
-    printable,
-    tool_message,
-)
+from qcode.agent.compaction import apply_changes, compaction_changes, message_chars
+from qcode.agent.contracts import Channel, Engine, Message, ToolCall, Turn, Usage, printable
+from qcode.agent.conversation import EventLog
 from qcode.agent.events import (
     Compacted,
+    EventBase,
     EventBus,
     ModelTurn,
     ObservationMade,
+    Phase,
+    PhaseChanged,
     PlanUpdated,
+    Source,
     TokenStreamed,
     ToolCalled,
     TurnStarted,
     UserMessage,
 )
 from qcode.agent.exceptions import ContextOverflow, Interrupted, LimitReached
+from qcode.agent.phases import after_plan, planner_refusal, start_phase
 from qcode.agent.recovery import Recovery
 from qcode.prompts import render
 from qcode.tools.builtin import FINISH, UPDATE_PLAN
 from qcode.tools.registry import Approver, ToolContext, ToolRegistry
 
-__all__ = ["AgentLoop", "Approver", "LoopLimits", "LoopOutcome"]
-
-Phase = Literal["planner", "executor"]
+__all__ = ["AgentLoop", "Approver", "LoopLimits", "LoopOutcome", "Phase"]
 
 
 class LoopLimits(BaseModel):
@@ -58,6 +50,8 @@ class LoopLimits(BaseModel):
     """The engine's context length (engines that know theirs override it)."""
     compact_at: float = 0.8
     """Compact the history when a prompt would exceed this share of the context."""
+    phases: bool = True
+    """Planner–executor phases (agent/phases.py); off, every tool runs from the first call."""
 
 
 class LoopOutcome(BaseModel):
@@ -82,7 +76,10 @@ class AgentLoop:
         self.engine, self.registry, self.ctx, self.bus, self.limits = engine, registry, ctx, bus, limits
         self.recovery = recovery or Recovery(None, bus)
         self.cancelled = cancelled or threading.Event()
-        self.messages: list[Message] = []
+        self.log = EventLog(render("system", phases=limits.phases))
+        """The conversation: every message the model sees is derived from these events."""
+        self.phase: Phase | None = None
+        """The current phase; None before the first run."""
         self.steps = 0
         """Model calls in the current run (limits count per run)."""
         self.total_steps = 0
@@ -93,20 +90,69 @@ class AgentLoop:
         self._tokens_per_char = 0.25
         """Calibrated from the engine's real prompt counts; 4 characters a token until then."""
 
+    @property
+    def messages(self) -> list[Message]:
+        """The chat messages the engine is sent, derived from the event log."""
+        return self.log.messages()
+
+    def restore(self, events: Iterable[object], clock: int = 0) -> None:
+        """Continue a past session: its recorded events go through the same `_apply` as live
+        ones (they are not emitted again: they are in the trajectory already). `clock` is the
+        least step count to continue from (the session's checkpoints were taken on it)."""
+        for event in events:
+            self._apply(event)
+        self.total_steps = max(self.total_steps, clock)
+
+    def _record(self, event: EventBase) -> None:
+        """The one way the loop's state changes: apply the event, then tell the subscribers."""
+        self._apply(event)
+        self.bus.emit(event)
+
+    def _apply(self, event: object) -> None:
+        self.log.append(event)
+        if isinstance(event, TurnStarted):
+            self.total_steps += 1
+        elif isinstance(event, PlanUpdated):
+            self.ctx.plan = list(event.plan)
+        elif isinstance(event, PhaseChanged):
+            self.phase = event.phase
+
     def run(self, user_message: str) -> LoopOutcome:
         """Plan, then execute until `finish`; a later call continues the same history.
 
         Limits count per run. Raises TerminatingError subclasses for limits, interrupts and fatal errors.
         """
-        if not self.messages:
-            self.messages.append({"role": "system", "content": render("system")})
-        self.say(user_message)
+        self.say(user_message, source="user")
         self.steps, self.usage, self._summary = 0, Usage(), None
         self._started = time.monotonic()
-        self.step("planner")
+        if self.limits.phases:
+            self._enter(start_phase(self.ctx.plan, self.phase))
         while self._summary is None:
-            self.step("executor")
+            self.step(self.phase or "executor")
         return LoopOutcome(finished=True, summary=self._summary, steps=self.steps, usage=self.usage)
+
+    def replan(self, reason: str) -> str:
+        """Send the loop back to the planner phase (a rollback the person asked for); returns the
+        instructions to give the model with the news ('' when the phases are off)."""
+        if not self.limits.phases:
+            return ""
+        if self.phase != "planner":
+            self._record(PhaseChanged(phase="planner", reason=reason))
+        return render("replan", reason=reason)
+
+    def _enter(self, phase: Phase) -> None:
+        if phase == self.phase:
+            return
+        if phase == "executor":
+            reason = "a plan to work"
+        else:
+            reason = "no plan yet" if not self.ctx.plan else "the plan has a failed step"
+        self._record(PhaseChanged(phase=phase, reason=reason))
+
+    @property
+    def first_run(self) -> bool:
+        """True until the session's first message: that run gets the full task prompt."""
+        return self.log.empty
 
     def outcome(self) -> LoopOutcome:
         """The state so far, for runs that ended early."""
@@ -117,15 +163,14 @@ class AgentLoop:
             usage=self.usage,
         )
 
-    def say(self, text: str) -> None:
-        """Append a user-role message (task, follow-up, qcode notice) and record it."""
+    def say(self, text: str, source: Source = "qcode") -> None:
+        """Append a user-role message (the person's task or follow-up, or a qcode notice)."""
         text = printable(text)  # the overview and repo map hold file names, which may not be UTF-8
-        self.messages.append({"role": "user", "content": text})
-        self.bus.emit(UserMessage(text=text))
+        self._record(UserMessage(text=text, source=source))
 
     def step(self, phase: Phase) -> None:
+        """One model call and its tool calls, under `phase`'s rules."""
         turn = _refuse_truncated_calls(self.query(phase))
-        self.messages.append(assistant_message(turn))
         if not turn.tool_calls:
             self.say(render("nudge"))
             return
@@ -133,23 +178,18 @@ class AgentLoop:
         notices: list[str] = []
         stop: LimitReached | None = None
         # Every call of the turn gets an answer, even when the run must end, so the history stays
-        # well-formed for a follow-up. `finish` runs last, after the other calls of the same turn;
-        # the answers are then put back in call order, since Qwen pairs them with calls by position.
-        first_answer = len(self.messages)
-        try:
-            for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
-                if self.cancelled.is_set() or stop is not None:
-                    self._answer(call, NOT_RUN)
-                    continue
-                try:
-                    notice = self.execute(call)
-                except LimitReached as err:
-                    stop = err
-                    continue
-                if notice:
-                    notices.append(notice)
-        finally:
-            self.messages[first_answer:] = in_call_order(self.messages[first_answer:], turn.tool_calls)
+        # well-formed for a follow-up: a call that never runs is answered `NOT_RUN` by the log.
+        # `finish` runs last, after the other calls of the same turn.
+        for call in sorted(turn.tool_calls, key=lambda c: c.name == FINISH):
+            if self.cancelled.is_set() or stop is not None:
+                continue
+            try:
+                notice = self.execute(call)
+            except LimitReached as err:
+                stop = err
+                continue
+            if notice:
+                notices.append(notice)
         if stop is not None:
             raise stop
         if notices and self._summary is None:
@@ -159,9 +199,8 @@ class AgentLoop:
         self._check_limits()
         prompt_chars = self._fit_context()
         self.steps += 1
-        self.total_steps += 1
         step = self.steps
-        self.bus.emit(TurnStarted(step=step, phase=phase))
+        self._record(TurnStarted(step=step, phase=phase))
         try:
             turn = self._complete(step)
         except ContextOverflow:
@@ -171,7 +210,7 @@ class AgentLoop:
         self.usage = self.usage + turn.usage
         if turn.usage.prompt_tokens:
             self._tokens_per_char = turn.usage.prompt_tokens / max(1, prompt_chars)
-        self.bus.emit(
+        self._record(
             ModelTurn(
                 step=step,
                 phase=phase,
@@ -197,32 +236,42 @@ class AgentLoop:
         return self.engine.complete(self.messages, self.registry.schemas(), on_token=on_token)
 
     def execute(self, call: ToolCall) -> str | None:
-        """Run one call and append its observation; returns a recovery notice for the model, if any."""
-        self.bus.emit(ToolCalled(step=self.steps, call_id=call.id, name=call.name, arguments=call.arguments))
-        raw = self.registry.dispatch(call, self.ctx)  # file names in it may not be UTF-8
+        """Run one call and record its observation; returns a recovery notice for the model, if any.
+        In the planner phase a call that is not read-only is answered without running. The phase
+        is the loop's current one: a plan recorded by a turn's first call frees the calls after it."""
+        phase = self.phase
+        self._record(ToolCalled(step=self.steps, call_id=call.id, name=call.name, arguments=call.arguments))
+        refused = planner_refusal(call, self.registry) if phase == "planner" else None
+        raw = refused or self.registry.dispatch(call, self.ctx)  # file names in it may not be UTF-8
         text = as_the_model_sees_it(call.name, printable(raw.text))
-        observation = raw.model_copy(update={"text": text, "data": printable(raw.data)})
-        self.bus.emit(
+        change = None
+        if phase is not None and call.name == UPDATE_PLAN and raw.ok:
+            change = after_plan(phase, self.ctx.plan)
+        if change is not None:  # the phase's instructions ride on the answer that changed it
+            text = f"{text}\n\n{change[1]}"
+        self._record(
             ObservationMade(
                 step=self.steps,
                 call_id=call.id,
                 name=call.name,
-                ok=observation.ok,
-                text=observation.text,
-                data=observation.data,
-                duration=float(observation.data.get("duration", 0.0)),
+                ok=raw.ok,
+                text=text,
+                data=printable(raw.data),
+                duration=float(raw.data.get("duration", 0.0)),
             )
         )
-        self._answer(call, observation.text)
-        if call.name == UPDATE_PLAN and observation.ok:
-            self.bus.emit(PlanUpdated(step=self.steps, plan=self.ctx.plan))
-        if call.name == FINISH and observation.ok:
-            self._summary = str(observation.data.get("finish", ""))
+        if call.name == UPDATE_PLAN and raw.ok:
+            self._record(PlanUpdated(step=self.steps, plan=self.ctx.plan))
+        if change is not None:
+            self._record(PhaseChanged(phase=change[0], reason=_first_line(change[1])))
+        if call.name == FINISH and raw.ok:
+            self._summary = str(raw.data.get("finish", ""))
             return None
-        return self.recovery.after_call(self.total_steps, call, observation)
-
-    def _answer(self, call: ToolCall, text: str) -> None:
-        self.messages.append(tool_message(call.id, call.name, text))
+        observation = raw.model_copy(update={"text": text})
+        notice = self.recovery.after_call(self.total_steps, call, observation)
+        if notice is not None and phase == "executor":  # stuck, or rolled back: plan again
+            notice = f"{notice}\n\n{self.replan('the work got stuck')}"
+        return notice
 
     def _check_limits(self) -> None:
         self._check_interrupted()
@@ -256,27 +305,31 @@ class AgentLoop:
 
     def _compact(self) -> None:
         """Shorten old observations, keeping fewer recent ones until the history is back under half
-        the context; when nothing is left to shorten the run cannot continue."""
+        the context; when nothing is left to shorten the run cannot continue. The `Compacted`
+        event records each replaced message by its event's id: a resume derives the same history."""
         before = self._estimated_tokens()
+        entries = self.log.entries()
+        messages = [message for _, message in entries]
         target = self.limits.context_tokens / 2
         for drop_old_turns, keep_recent in ((False, 6), (False, 3), (False, 1), (True, 6), (True, 2)):
-            compacted, dropped = compact(
-                self.messages, keep_recent=keep_recent, drop_old_turns=drop_old_turns
+            changes, dropped = compaction_changes(
+                messages, keep_recent=keep_recent, drop_old_turns=drop_old_turns
             )
-            if message_chars(compacted) * self._tokens_per_char <= target:
+            if message_chars(apply_changes(messages, changes)) * self._tokens_per_char <= target:
                 break
         if not dropped:
             raise LimitReached(
                 f"the conversation no longer fits the model's context ({before} tokens), even compacted"
             )
-        self.messages = compacted
-        plan = "\n".join(f"- [{s.status}] {s.step}" for s in self.ctx.plan) or "(no plan yet)"
-        self.say(render("compacted", plan=plan, files=_changed_files(self.ctx.diff(None))))
-        self.bus.emit(
+        replaced = {entries[index][0]: message for index, message in changes.items()}
+        after = int(message_chars(apply_changes(messages, changes)) * self._tokens_per_char)
+        self._record(
             Compacted(
-                step=self.steps, before_tokens=before, after_tokens=self._estimated_tokens(), dropped=dropped
+                step=self.steps, before_tokens=before, after_tokens=after, dropped=dropped, replaced=replaced
             )
         )
+        plan = "\n".join(f"- [{s.status}] {s.step}" for s in self.ctx.plan) or "(no plan yet)"
+        self.say(render("compacted", plan=plan, files=_changed_files(self.ctx.diff(None))))
 
 
 def as_the_model_sees_it(tool: str, text: str) -> str:
@@ -285,6 +338,10 @@ def as_the_model_sees_it(tool: str, text: str) -> str:
     line, so its first line keeps its indentation."""
     text = text.rstrip()
     return f"[{tool}]\n{text}" if text[:1].isspace() else text
+
+
+def _first_line(text: str) -> str:
+    return text.split(". ", 1)[0].split("\n", 1)[0][:200]
 
 
 def _changed_files(diff: str) -> str:

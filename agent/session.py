@@ -11,75 +11,32 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from contextlib import ExitStack, nullcontext, suppress
-from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import BaseModel, Field
 from qcode.agent.checkpoints import CLOSED_LABEL, Checkpoints, describe
-from qcode.agent.contracts import Engine, Sandbox, Usage
+from qcode.agent.contracts import Engine, Sandbox
 from qcode.agent.events import EventBus, Notice, RolledBack, RunFinished, SessionStarted
 from qcode.agent.exceptions import QcodeError, TerminatingError, UserError, error_line
 from qcode.agent.extensions import Extensions
-from qcode.agent.loop import AgentLoop, Approver, LoopLimits, LoopOutcome
-from qcode.agent.overview import repo_overview
+from qcode.agent.finish import FinishStage, Status, commit_subject
+from qcode.agent.loop import AgentLoop, Approver, LoopOutcome
+from qcode.agent.opening import opening_notices, task_prompt
 from qcode.agent.recovery import Recovery
-from qcode.agent.sessions import SessionMeta, history_from_trajectory, save_meta
-from qcode.agent.trajectory import TrajectoryWriter
-from qcode.agent.untrusted import for_commit
+from qcode.agent.sandboxes import SandboxProvider
+from qcode.agent.session_models import RunResult, SessionOptions
+from qcode.agent.sessions import SessionMeta, new_meta, save_meta
+from qcode.agent.trajectory import TrajectoryWriter, load_events
+from qcode.agent.undo import undo_note
 from qcode.agent.workspace import RepoInfo, Workspace, inspect_repo, slugify, unique_branch
-from qcode.prompts import defuse, render
-from qcode.sandbox.quota import prepare_workspace_mount
 from qcode.sandbox.reaper import owner_label
 from qcode.tools.builtin import default_registry
-from qcode.tools.checks import ChangeChecker, DiagnosticsConfig
-from qcode.tools.registry import ToolContext
+from qcode.tools.checks import ChangeChecker
+from qcode.tools.registry import ToolContext, ToolRegistry
 
-__all__ = ["RunResult", "Session", "SessionOptions", "SandboxFactory", "commit_subject", "undo_note"]
+__all__ = ["RunResult", "Session", "SessionOptions", "SandboxProvider", "commit_subject", "undo_note"]
 
-Status = Literal["resolved", "unresolved", "error"]
-SUBJECT_LIMIT = 64
-"""Characters of the task in a commit subject (after `qcode: `; git's convention is ~72 in all)."""
 _STOPPED = (KeyboardInterrupt, SystemExit, BrokenPipeError)
 """How a run is stopped from outside: Ctrl-C, SIGTERM (raised as KeyboardInterrupt), a closed pipe."""
-SandboxFactory = Callable[[Path, str], Sandbox]
-"""(workspace folder, session id) → a started sandbox."""
-
-
-class SessionOptions(BaseModel):
-    repo: Path
-    state_dir: Path
-    limits: LoopLimits = Field(default_factory=LoopLimits)
-    command_timeout: float = 120.0
-    verify_command: str | None = None
-    patch_out: Path | None = None
-    branch: str | None = None
-    """Branch to commit on; by default `qcode/<slug of the first task>`, made unique."""
-    keep_workspace: bool = False
-    """Keep the workspace copy after close (for inspection, undo and resume)."""
-    workspace_disk: str | None = None
-    """Size cap of the workspace, e.g. '8g' (kernel-enforced when qcode runs as root)."""
-    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
-    """Checks after every change (syntax, lint or off)."""
-    checkpoint_bytes: int | None = None
-    """Bytes the host-only git dir's checkpoints may hold; the oldest go first (None: unbounded)."""
-
-
-class RunResult(BaseModel):
-    """What `qcode fix --json` prints."""
-
-    status: Status
-    reason: str
-    branch: str | None = None
-    commit: str | None = None
-    patch: str | None = None
-    steps: int = 0
-    usage: Usage = Field(default_factory=Usage)
-    trajectory: str = ""
-    session_id: str = ""
-    summary: str = ""
-    verify: dict[str, Any] | None = None
 
 
 class Session:
@@ -87,7 +44,7 @@ class Session:
         self,
         options: SessionOptions,
         engine: Engine,
-        sandbox_factory: SandboxFactory,
+        sandboxes: SandboxProvider,
         bus: EventBus | None = None,
         approver: Approver | None = None,
         resume: SessionMeta | None = None,
@@ -95,7 +52,7 @@ class Session:
         repo_info: RepoInfo | None = None,
         extensions: Extensions | None = None,
     ) -> None:
-        self.options, self.engine, self.sandbox_factory = options, engine, sandbox_factory
+        self.options, self.engine, self.sandboxes = options, engine, sandboxes
         self.owns_engine = owns_engine
         """Close the engine with the session (it was made for this session, not shared)."""
         self.bus = bus or EventBus()
@@ -188,6 +145,8 @@ class Session:
         if self._loop is not None:
             return self._loop
         self.folder.mkdir(parents=True, exist_ok=True)
+        # A resumed session's past events, read before this process appends its own.
+        past = load_events(self.trajectory_path) if self.resumed and self.trajectory_path.is_file() else []
         self._writer = TrajectoryWriter(self.trajectory_path)
         if self.branch is None:
             self.branch = unique_branch(self.repo.root, f"qcode/{slugify(task)}")
@@ -205,76 +164,52 @@ class Session:
                 engine=self.engine.name,
             )
         )
-        if self.repo.dirty:
-            self.bus.emit(
-                Notice(
-                    level="warning",
-                    text="the repository has uncommitted changes; qcode works "
-                    "from HEAD and leaves your changes untouched",
-                )
-            )
-        for note in [*getattr(self.engine, "notices", []), *self._notes]:
-            self.bus.emit(Notice(level="info", text=note))
-        if self._meta is None:
-            now = time.time()
-            self._meta = SessionMeta(
-                id=self.id,
-                repo=str(self.repo.root),
-                base_commit=self.repo.head,
-                branch=self.branch,
-                task=task,
-                created=now,
-                updated=now,
-                owner=owner_label(),
-            )
+        for notice in opening_notices(self.repo.dirty, [*getattr(self.engine, "notices", []), *self._notes]):
+            self.bus.emit(notice)
+        self._meta = self._meta or new_meta(self.id, str(self.repo.root), self.repo.head, self.branch, task)
         save_meta(self.folder, self._meta)
-        self._sandbox = self.sandbox_factory(self.workspace.path, self.id)
-        self.workspace.guard = getattr(self._sandbox, "paused", nullcontext)
+        self._loop = self._build_loop(self.sandboxes.start(self.workspace.path, self.id))
+        if self.resumed is not None:
+            # Continue the session's step clock too, so new checkpoints sort after the old ones.
+            self._loop.restore(past, clock=max((c.step for c in self.checkpoints.all()), default=0))
+        return self._loop
+
+    def _build_loop(self, sandbox: Sandbox) -> AgentLoop:
+        self._sandbox = sandbox
+        self.workspace.guard = getattr(sandbox, "paused", nullcontext)
         ctx = ToolContext(
             workspace=self.workspace.path,
-            sandbox=self._sandbox,
+            sandbox=sandbox,
             diff=self.workspace.diff,
             command_timeout=self.options.command_timeout,
             approve=self.approver,
             checker=ChangeChecker(self.options.diagnostics),
             guard=self.workspace.guard,  # host reads of the workspace run with the sandbox frozen
         )
-        registry = default_registry()
-        if self.extensions is not None:
-            event = {
-                "session_id": self.id,
-                "repo": str(self.repo.root),
-                "workspace": str(self.workspace.path),
-            }
-            registry = self.extensions.open(
-                registry, self.bus, self._sandbox, event, cwd=self.repo.root, hooks_cwd=self.folder
-            )
-        self._loop = AgentLoop(
-            self.engine,
-            registry,
-            ctx,
-            self.bus,
-            self.options.limits,
-            recovery=Recovery(self.checkpoints, self.bus),
-            cancelled=self.cancelled,
+        registry = self._registry(sandbox)
+        recovery = Recovery(self.checkpoints, self.bus, registry.effect_of)  # MCP tools declare theirs
+        limits = self.options.limits
+        return AgentLoop(self.engine, registry, ctx, self.bus, limits, recovery, self.cancelled)
+
+    def _registry(self, sandbox: Sandbox) -> ToolRegistry:
+        """The built-in tools, with the user's MCP servers and hooks when configured."""
+        if self.extensions is None:
+            return default_registry()
+        event = {"session_id": self.id, "repo": str(self.repo.root), "workspace": str(self.workspace.path)}
+        return self.extensions.open(
+            default_registry(), self.bus, sandbox, event, cwd=self.repo.root, hooks_cwd=self.folder
         )
-        if self.resumed is not None:
-            history, ctx.plan = history_from_trajectory(self.trajectory_path)
-            self._loop.messages = [{"role": "system", "content": render("system")}, *history]
-            # Continue the session's step clock, so new checkpoints sort after the old ones.
-            self._loop.total_steps = max((c.step for c in self.checkpoints.all()), default=0)
-        return self._loop
 
     def _prepare_workspace(self) -> None:
         assert self.branch is not None
         if self.resumed is not None and self.workspace.path.exists():
             self.workspace.remove()  # a kept copy may be stale; the last checkpoint is the truth
-        mount = self._resources.enter_context(
-            prepare_workspace_mount(
+        note = self._resources.enter_context(
+            self.sandboxes.workspace(
                 self.workspace.path, self.options.workspace_disk, keep=self.options.keep_workspace
             )
         )
-        self._notes = [f"workspace size: {mount.note}"] if mount.note else []
+        self._notes = [note] if note else []
         self.workspace.create(self.branch)
         if self.resumed is not None:
             self.workspace.tip = self.resumed.tip
@@ -287,14 +222,12 @@ class Session:
             raise UserError("nothing to undo yet: no task has run in this session")
         target, stat = self.checkpoints.rewind(steps, self._loop.total_steps + 1)
         where = describe(target)
-        self.bus.emit(
-            RolledBack(
-                number=target.number if target else 0, step=target.step if target else 0, diffstat=stat
-            )
-        )
+        number, step = (target.number, target.step) if target else (0, 0)
+        self.bus.emit(RolledBack(number=number, step=step, diffstat=stat))
+        replan = self._loop.replan(f"the user undid the last {steps} change(s)")
         self._loop.say(
             f"qcode notice: the user undid the last {steps} change(s); the workspace is back at "
-            f"{where}. Re-read files before editing them."
+            f"{where}. Re-read files before editing them." + (f"\n\n{replan}" if replan else "")
         )
         return undo_note(where, stat)
 
@@ -307,15 +240,15 @@ class Session:
         self.cancelled.clear()
         if self.extensions is not None:
             self.extensions.new_run()
-        clear = getattr(self._sandbox, "clear_interrupt", None)
-        if clear is not None:
-            clear()
+        getattr(self._sandbox, "clear_interrupt", lambda: None)()  # a stop asked for the last run
         try:
             loop = self._open(task)
             self._mark("running", owner_label())
-            first = not loop.messages
+            hook_context = self.extensions.start_context if self.extensions is not None else ""
             try:
-                outcome = loop.run(self._task_prompt(task) if first else task)
+                outcome = loop.run(
+                    task_prompt(self.workspace, task, hook_context) if loop.first_run else task
+                )
                 result = self._conclude(outcome, "resolved", "finished")
             except TerminatingError as err:
                 result = self._conclude(loop.outcome(), err.status, str(err))
@@ -343,92 +276,24 @@ class Session:
         with suppress(OSError):  # a full disk must not hide the run's own outcome
             save_meta(self.folder, self._meta)
 
-    def _task_prompt(self, task: str) -> str:
-        """The planner's input: the issue, the tree's shape, the repo map for the issue, AGENTS.md."""
-        overview = repo_overview(self.workspace.path, self.workspace.tracked_files(), focus=task)
-        extra = self.extensions.start_context if self.extensions is not None else ""
-        if extra:  # the user's session_start hooks: their own context for the model
-            task = f"{task}\n\n(from the user's session_start hook)\n{extra}"
-        return render(
-            "task",
-            task=defuse(task, tags=("issue",)),  # a pasted `</issue>` cannot end the block early
-            overview=overview.text,
-            file_count=overview.file_count,
-            repo_map=overview.repo_map,
-            instructions=overview.instructions,
-            instructions_file=overview.instructions_file,
-        )
-
     def _conclude(self, outcome: LoopOutcome, status: Status, reason: str) -> RunResult:
-        result = RunResult(
-            status=status,
-            reason=reason,
+        assert self.branch is not None and self._sandbox is not None
+        stage = FinishStage(
+            workspace=self.workspace,
+            sandbox=self._sandbox,
+            bus=self.bus,
+            branch=self.branch,
+            patch_path=self.options.patch_out or self.folder / "result.patch",
+            verify_command=self.options.verify_command,
+            command_timeout=self.options.command_timeout,
+        )
+        finished = stage.run(status, reason, task=self._task, summary=outcome.summary)
+        return RunResult(
+            **finished.model_dump(exclude={"verify"}),
+            verify=finished.verify.model_dump() if finished.verify else None,
             steps=outcome.steps,
             usage=outcome.usage,
             trajectory=str(self.trajectory_path),
             session_id=self.id,
             summary=outcome.summary,
         )
-        if status == "resolved" and self.options.verify_command:
-            result.verify = self._verify(self.options.verify_command)
-            if result.verify["exit_code"] != 0:
-                exit_code = result.verify["exit_code"]
-                result.status = "unresolved"
-                result.reason = f"verification failed: `{self.options.verify_command}` exited {exit_code}"
-        try:
-            self._commit(result)
-        except QcodeError as err:
-            result.status, result.reason = "error", f"could not commit the result: {err}"
-        return result
-
-    def _verify(self, command: str) -> dict[str, Any]:
-        assert self._sandbox is not None
-        outcome = self._sandbox.exec(command, timeout=self.options.command_timeout)
-        self.bus.emit(
-            Notice(
-                level="info" if outcome.exit_code == 0 else "warning",
-                text=f"verify `{command}`: exit {outcome.exit_code}",
-            )
-        )
-        return {"command": command, "exit_code": outcome.exit_code, "output": outcome.output[-2000:]}
-
-    def _commit(self, result: RunResult) -> None:
-        assert self.branch is not None and self._meta is not None
-        body = result.summary.strip() or result.reason
-        commit = self.workspace.commit(
-            f"qcode: {for_commit(commit_subject(self._task))}\n\n{for_commit(body)}\n"
-        )
-        if commit is None:
-            if result.status == "resolved" and self.workspace.tip is None:
-                result.status, result.reason = "unresolved", "finished without changing any file"
-            commit = self.workspace.tip
-            if commit is None:
-                return
-        else:
-            self.workspace.publish(commit, self.branch)
-        patch_path = self.options.patch_out or self.folder / "result.patch"
-        patch_path.parent.mkdir(parents=True, exist_ok=True)
-        self.workspace.write_patch(commit, patch_path)  # streamed: never the whole patch in memory
-        result.branch, result.commit, result.patch = self.branch, commit, str(patch_path)
-
-
-def commit_subject(task: str, limit: int = SUBJECT_LIMIT) -> str:
-    """The first line of `task`, cut at a word boundary to fit `limit` characters (with `…`)."""
-    line = next((part.strip() for part in task.splitlines() if part.strip()), "")
-    line = " ".join(line.split())
-    if not line:
-        return "qcode"
-    if len(line) <= limit:
-        return line
-    cut = line[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
-    return (cut if len(cut) >= limit // 2 else line[: limit - 1]) + "…"
-
-
-def undo_note(where: str, diffstat: str, shown: int = 4) -> str:
-    """An undo in words: where the workspace is now and which files changed (from a diffstat)."""
-    lines = [line for line in diffstat.splitlines() if line.strip()]
-    if not lines:
-        return f"nothing changed: the workspace was already at {where}"
-    names = [line.split("|", 1)[0].strip() for line in lines[:-1] if "|" in line]
-    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
-    return f"back at {where}: {listed} ({lines[-1].strip()})"

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from qcode.agent.contracts import (
-    NOT_RUN,
-    Message,
-    PlanStep,
-    ToolCall,
-    Turn,
-    assistant_message,
-    in_call_order,
-    tool_message,
-)
+from qcode.agent.contracts import Message, PlanStep
+from qcode.agent.conversation import EventLog
+from qcode.agent.events import PlanUpdated
 from qcode.agent.exceptions import GitError, UserError
-from qcode.agent.trajectory import read_trajectory
+from qcode.agent.trajectory import load_events
 from qcode.agent.workspace import run_git
-from qcode.sandbox.reaper import owner_alive
+from qcode.sandbox.reaper import owner_alive, owner_label
 
 __all__ = [
     "SessionMeta",
     "history_from_trajectory",
     "list_sessions",
     "load_meta",
+    "new_meta",
     "repo_root",
     "save_meta",
     "with_live_status",
@@ -54,6 +47,21 @@ class SessionMeta(BaseModel):
     """The session's latest commit on its branch."""
     created: float
     updated: float
+
+
+def new_meta(session_id: str, repo: str, base_commit: str, branch: str, task: str) -> SessionMeta:
+    """A new session's record, owned by this process."""
+    now = time.time()
+    return SessionMeta(
+        id=session_id,
+        repo=repo,
+        base_commit=base_commit,
+        branch=branch,
+        task=task,
+        created=now,
+        updated=now,
+        owner=owner_label(),
+    )
 
 
 def save_meta(folder: Path, meta: SessionMeta) -> None:
@@ -108,48 +116,10 @@ def with_live_status(meta: SessionMeta) -> SessionMeta:
 
 
 def history_from_trajectory(path: Path) -> tuple[list[Message], list[PlanStep]]:
-    """The user/assistant/tool messages of a session, in order, and its latest plan.
-
-    Calls that were never answered (a stopped run) get a 'not run' answer, so the history stays
-    well-formed for the engine's chat template.
-    """
-    messages: list[Message] = []
-    plan: list[PlanStep] = []
-    pending: list[dict[str, Any]] = []
-    calls: list[ToolCall] = []
-    turn_at = 0
-    for record in read_trajectory(path):
-        kind = record.get("type")
-        if kind in ("user_message", "turn"):
-            _answer_unrun(messages, pending, turn_at, calls)
-            pending = []
-        if kind == "user_message":
-            messages.append({"role": "user", "content": record["text"]})
-        elif kind == "turn":
-            calls = [ToolCall.model_validate(call) for call in record.get("tool_calls") or []]
-            turn = Turn(
-                text=record["text"],
-                reasoning=record.get("reasoning") or "",
-                tool_calls=calls,
-                raw=record.get("raw"),
-            )
-            messages.append(assistant_message(turn))
-            turn_at = len(messages)
-            pending = calls
-        elif kind == "observation":
-            pending = [c for c in pending if c.id != record["call_id"]]
-            messages.append(tool_message(record["call_id"], record["name"], record["text"]))
-            messages[turn_at:] = in_call_order(messages[turn_at:], calls)  # `finish` ran last
-        elif kind == "plan_updated":
-            plan = [PlanStep.model_validate(step) for step in record["plan"]]
-    _answer_unrun(messages, pending, turn_at, calls)
-    return messages, plan
-
-
-def _answer_unrun(
-    messages: list[Message], pending: list[ToolCall], turn_at: int, calls: list[ToolCall]
-) -> None:
-    """A 'not run' answer for each call of the turn at `turn_at` that got none, all in call order."""
-    if pending:
-        messages.extend(tool_message(call.id, call.name, NOT_RUN) for call in pending)
-        messages[turn_at:] = in_call_order(messages[turn_at:], calls)
+    """The user/assistant/tool messages of a session, in order (compaction applied), and its
+    latest plan: what a resumed loop derives from the same events (see agent/conversation.py)."""
+    events = load_events(path)
+    log = EventLog("")
+    log.extend(events)
+    plans = [event.plan for event in events if isinstance(event, PlanUpdated)]
+    return log.messages()[1:], list(plans[-1]) if plans else []

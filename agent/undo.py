@@ -73,3 +73,13 @@ def undo_session(state_dir: Path, session_id: str, steps: int = 1) -> UndoOutcom
         )
     finally:
         workspace.remove()
+
+
+def undo_note(where: str, diffstat: str, shown: int = 4) -> str:
+    """An undo in words: where the workspace is now and which files changed (from a diffstat)."""
+    lines = [line for line in diffstat.splitlines() if line.strip()]
+    if not lines:
+        return f"nothing changed: the workspace was already at {where}"
+    names = [line.split("|", 1)[0].strip() for line in lines[:-1] if "|" in line]
+    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return f"back at {where}: {listed} ({lines[-1].strip()})"

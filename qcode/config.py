@@ -40,6 +40,9 @@ class Settings(BaseModel):
     """Key for the openai engine. Never shown, never enters the sandbox or the trajectory."""
     max_steps: int = Field(50, ge=1)
     """Model calls per run, the planner's included."""
+    plan_first: bool = True
+    """Planner–executor phases: a run without a plan starts with read-only tools until
+    `update_plan` records one; a failed step or a stuck episode plans again. Off: one phase."""
     max_tokens: int = Field(4_000_000, ge=1)
     """Prompt plus completion tokens per run."""
     max_wall_seconds: float = Field(3600.0, gt=0)

@@ -25,7 +25,7 @@ from qcode.agent.untrusted import for_markup as escape  # [issue 13] ESC/OSC, ma
 
 __all__ = ["ProgressPrinter", "failure_lines", "success_line"]
 
-_MARK = {"done": "[green]✓[/]", "in_progress": "[yellow]▶[/]", "pending": "[dim]·[/]"}
+_MARK = {"done": "[green]✓[/]", "in_progress": "[yellow]▶[/]", "pending": "[dim]·[/]", "failed": "[red]✗[/]"}
 _NOTICE = {"info": "cyan", "warning": "yellow", "error": "red"}
 """Notice colours; readable on dark and light terminals (dark blue is not, on black)."""
 _QUIET_ARGS = {"update_plan"}

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from qcode.agent.contracts import Engine, Sandbox
+from qcode.agent.contracts import Engine
 from qcode.agent.engines import make_engine, preflight
 from qcode.agent.events import EventBus, Notice
 from qcode.agent.exceptions import UserError
@@ -17,7 +17,8 @@ from qcode.agent.session import Session, SessionOptions
 from qcode.agent.sessions import load_meta, repo_root
 from qcode.agent.workspace import inspect_repo
 from qcode.config import Settings, user_config_path
-from qcode.sandbox.container import DockerSandbox, SandboxSettings, docker_client, require_image
+from qcode.sandbox.container import SandboxSettings, docker_client, require_image
+from qcode.sandbox.provider import DockerProvider
 from qcode.sandbox.quota import parse_size, reap_stale_mounts
 from qcode.tools.checks import DiagnosticsConfig
 
@@ -56,13 +57,9 @@ def prepare_sandbox(settings: Settings, log: Callable[[str], None]) -> None:
         client.close()
 
 
-def docker_sandbox_factory(settings: Settings) -> Callable[[Path, str], Sandbox]:
-    config = sandbox_settings(settings)
-
-    def start(workspace: Path, session_id: str) -> Sandbox:
-        return DockerSandbox(workspace, config, session_id).start()
-
-    return start
+def docker_sandbox_factory(settings: Settings) -> DockerProvider:
+    """The sessions' sandbox provider: Docker, configured from `settings`."""
+    return DockerProvider(sandbox_settings(settings))
 
 
 def new_session(
@@ -110,6 +107,7 @@ def new_session(
             max_tokens=settings.max_tokens,
             max_wall_seconds=settings.max_wall_seconds,
             context_tokens=settings.max_model_len,
+            phases=settings.plan_first,
         ),
         command_timeout=settings.command_timeout,
         verify_command=settings.verify_command,

@@ -16,6 +16,11 @@ IDENTITY = {
     "GIT_COMMITTER_EMAIL": "test@example.com",
 }
 SANDBOX_IMAGE = os.environ.get("QCODE_SANDBOX_IMAGE", "qcode-sandbox:latest")
+# Replay files written before the planner phase change files from their first call. They run with
+# the phases off, set here for the whole test process (module-scoped fixtures and every `qcode`
+# subprocess inherit it); the tests of the phases turn them back on (QCODE_PLAN_FIRST=true, or
+# LoopLimits(phases=True), the loop's default).
+os.environ.setdefault("QCODE_PLAN_FIRST", "false")
 
 DOCKER_FIXTURES = frozenset({"sandbox", "client"})
 """Fixtures that start or talk to Docker: a test using one is marked `docker`."""

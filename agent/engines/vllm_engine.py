@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from qcode.agent.contracts import Message, TokenCallback, Turn, Usage
-from qcode.agent.engines._loop_thread import LoopThread
 from qcode.agent.engines.control_tokens import control_strings
 from qcode.agent.engines.errors import ContextLengthExceeded
 from qcode.agent.engines.prompt import render_prompt
@@ -35,6 +34,7 @@ from qcode.agent.engines.stream_split import StreamSplitter
 from qcode.agent.engines.vllm_grammar import MAX_ARGUMENT_CAP, ToolChoice, structural_tag
 from qcode.agent.engines.vllm_setup import EnginePlan, classify_start_failure, plan_engine, require_vllm
 from qcode.agent.exceptions import EngineError, UserError
+from qcode.agent.loop_thread import LoopThread
 
 if TYPE_CHECKING:
     from qcode.config import Settings

@@ -46,6 +46,7 @@ _PLAN_STATUS: dict[str, Literal["pending", "in_progress", "completed"]] = {
     "pending": "pending",
     "in_progress": "in_progress",
     "done": "completed",
+    "failed": "pending",  # ACP has no failed status: a failed step is still to do (the planner revises it)
 }
 
 

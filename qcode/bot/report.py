@@ -19,7 +19,7 @@ from qcode.prompts import defuse
 
 __all__ = ["comment_done", "comment_nothing", "fence", "pr_body", "pr_title", "task_text"]
 
-_MARK = {"done": "[x]", "in_progress": "[ ]", "pending": "[ ]"}
+_MARK = {"done": "[x]", "in_progress": "[ ]", "pending": "[ ]", "failed": "[ ] (failed)"}
 
 
 def task_text(event: GitHubEvent, comment: str | None) -> str:

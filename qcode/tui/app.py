@@ -24,6 +24,7 @@ from qcode.agent.events import (
     ModelTurn,
     Notice,
     ObservationMade,
+    PhaseChanged,
     PlanUpdated,
     RolledBack,
     RunFinished,
@@ -247,6 +248,8 @@ class QcodeApp(App[int]):
                 conversation.observed(event)
             case PlanUpdated() as event:
                 self.query_one(PlanPanel).plan = tuple(event.plan)
+            case PhaseChanged() as event:
+                self.query_one(PlanPanel).phase = event.phase
             case Notice() as event:
                 conversation.add_note(event.text, event.level)
             case RolledBack() as event:
@@ -377,6 +380,7 @@ class QcodeApp(App[int]):
             return
         self.conversation.clear()
         self.query_one(PlanPanel).plan = ()
+        self.query_one(PlanPanel).phase = ""
         self.stats, self._has_run = RunStats(), False
         self.query_one(StatusBar).stats = ""
         self.query_one(TopBar).branch = ""

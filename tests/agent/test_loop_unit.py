@@ -55,7 +55,7 @@ def test_a_call_cut_off_by_the_token_limit_is_not_run(tmp_path: Path) -> None:
         "<parameter=content>\nx = 1\n"
     )
     loop = _loop(tmp_path, [(cut, "length"), (cut, "stop")])
-    loop.messages = [{"role": "user", "content": "go"}]
+    loop.say("go", source="user")
     loop.step("executor")
     assert not (tmp_path / "big.py").exists()
     assert "cut off by the output token limit" in loop.messages[-1]["content"]
@@ -127,7 +127,7 @@ def test_file_names_that_are_not_utf8_reach_the_model_and_trajectory_escaped(tmp
     loop.step("executor")
     records = [event.model_dump_json() for event in events]  # what the trajectory writes: no error
     assert "bad\\\\xff.txt" in records[0] and "bad\\\\xff.txt" in records[-1]
-    assert loop.messages[0]["content"] == "the overview lists bad\\xff.txt"
+    assert loop.messages[1]["content"] == "the overview lists bad\\xff.txt"
     assert loop.messages[-1]["content"] == "bad\\xff.txt"
 
 
@@ -146,7 +146,7 @@ def test_answers_follow_the_calls_while_finish_runs_last(tmp_path: Path) -> None
     loop = _loop(tmp_path, [(raw, "stop")])
     ran: list[str] = []
     loop.bus.subscribe(lambda e: ran.append(e.name) if isinstance(e, ObservationMade) else None)
-    loop.messages = [{"role": "user", "content": "go"}]
+    loop.say("go", source="user")
     loop.step("executor")
     assert ran == ["write_file", "finish"]
     answers = [m for m in loop.messages if m["role"] == "tool"]

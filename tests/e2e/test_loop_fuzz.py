@@ -147,7 +147,7 @@ def test_thousands_of_malformed_turns(tmp_path: Path) -> None:
         loop = AgentLoop(
             FuzzEngine(seed=7), default_registry(), ctx, EventBus(), LoopLimits(max_steps=TURNS + 1)
         )
-        loop.messages = [{"role": "system", "content": "fuzz"}, {"role": "user", "content": "go"}]
+        loop.say("go", source="user")
         calls = answered = stops = 0
         for step in range(TURNS):
             try:

@@ -98,7 +98,8 @@ def test_stuck_model_gets_a_hint_then_a_rollback_then_a_stop(make_repo, tmp_path
             good_edit,
             bad_edit,
             bad_edit,
-            bad_edit,  # hint
+            bad_edit,  # hint: back to the planner phase, which asks for a new plan
+            raw_call("update_plan", plan=[{"step": "edit differently", "status": "in_progress"}]),
             raw_call("write_file", path="junk.txt", content="made while stuck\n"),
             bad_edit,
             bad_edit,
@@ -109,9 +110,20 @@ def test_stuck_model_gets_a_hint_then_a_rollback_then_a_stop(make_repo, tmp_path
             raw_call("finish", summary="never reached"),
         ],
     )
-    done = run_qcode("fix", "x", "--repo", str(repo), "--engine", f"replay:{replay}", "--json")
+    done = run_qcode(
+        "fix",
+        "x",
+        "--repo",
+        str(repo),
+        "--engine",
+        f"replay:{replay}",
+        "--json",
+        env={"QCODE_PLAN_FIRST": "true"},
+    )
     result = json.loads(done.stdout)
     assert result["status"] == "unresolved" and result["reason"].startswith("stuck:"), result
+    phases = [r["phase"] for r in read_trajectory(Path(result["trajectory"])) if r["type"] == "phase"]
+    assert phases == ["planner", "executor", "planner", "executor", "planner"]  # the stuck episodes
     records = read_trajectory(Path(result["trajectory"]))
     notices = [r["text"] for r in records if r["type"] == "user_message" and "qcode notice" in r["text"]]
     assert len(notices) == 2

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -26,12 +27,18 @@ class Behaviour:
     """False: answer 400 to any request with tool_choice=auto, like vllm serve without a tool parser."""
     refuse_extras: bool = False
     """True: answer 400 to requests carrying chat_template_kwargs, like a strict server."""
-    context_limit: int | None = None
+    context_limit: int | Callable[[list[dict[str, Any]]], int] | None = None
+    """Words a request may hold (or, given the requests so far, the limit for the latest one)."""
     refuse: str | None = None
     """A request field to answer 400 for ("Unrecognized request argument supplied: NAME")."""
     answers: list[dict[str, Any]] = field(default_factory=list)
     """Each: {"content": str, "reasoning": str, "tool_calls": [(name, arguments_json)]}."""
     requests: list[dict[str, Any]] = field(default_factory=list)
+    held: int = 0
+    """Requests that were kept waiting by `hold`."""
+    hold: threading.Event | None = None
+    """When set and no answer is left: keep the request waiting until this is set (at most a
+    minute), then answer 503 — a server that is still generating while its client is killed."""
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -79,6 +86,11 @@ def _stream(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "prompt_tokens_details": {"cached_tokens": 96},
         },
     }
+
+
+def request_words(body: dict[str, Any]) -> int:
+    """The fake's token count: whitespace-separated words of every message's content."""
+    return sum(len(str(m.get("content", "")).split()) for m in body["messages"])
 
 
 _IMAGE_URL = re.compile(r"^(https?://\S+|data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/]+=*)$")
@@ -142,9 +154,11 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             behaviour.requests.append(body)
-            words = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
-            if behaviour.context_limit and words > behaviour.context_limit:
-                limit = behaviour.context_limit
+            words = request_words(body)
+            limit = behaviour.context_limit
+            if callable(limit):
+                limit = limit(behaviour.requests)
+            if limit and words > limit:
                 return self._error(
                     f"This model's maximum context length is {limit} tokens. "
                     f"However, your request has {words} input tokens."
@@ -159,6 +173,12 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                 return self._error(
                     '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
                 )
+            if not behaviour.answers and behaviour.hold is not None:
+                behaviour.held += 1
+                behaviour.hold.wait(60)
+                with suppress(OSError):  # the client is usually gone by now
+                    self._json(503, {"error": {"message": "no answer scripted"}})
+                return None
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()

@@ -92,7 +92,14 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
 def _terminal_env() -> dict[str, str]:
     env = {
         name: os.environ[name]
-        for name in ("PATH", "HOME", "QCODE_STATE_DIR", "QCODE_CONFIG", "QCODE_SANDBOX_IMAGE")
+        for name in (
+            "PATH",
+            "HOME",
+            "QCODE_STATE_DIR",
+            "QCODE_CONFIG",
+            "QCODE_SANDBOX_IMAGE",
+            "QCODE_PLAN_FIRST",
+        )
         if name in os.environ
     }
     env["TERM"] = "xterm-256color"

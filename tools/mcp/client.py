@@ -22,7 +22,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from qcode.agent.engines._loop_thread import LoopThread
+from qcode.agent.loop_thread import LoopThread
 from qcode.tools.mcp.config import ServerSpec, expand_secrets, strip_control
 
 __all__ = ["McpConnection", "McpUnavailable", "StderrTail"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from qcode.agent.engines._loop_thread import LoopThread
+from qcode.agent.loop_thread import LoopThread
 from qcode.tools.mcp.adapter import McpTool, mcp_tools
 from qcode.tools.mcp.client import McpConnection, McpUnavailable
 from qcode.tools.mcp.config import ServerEntry

@@ -11,13 +11,21 @@ from qcode.tui.view_model import fit_status
 
 __all__ = ["PlanPanel", "StatusBar", "TopBar"]
 
-_MARK = {"done": ("✓ ", "green"), "in_progress": ("▶ ", "bold yellow"), "pending": ("· ", "dim")}
+_MARK = {
+    "done": ("✓ ", "green"),
+    "in_progress": ("▶ ", "bold yellow"),
+    "pending": ("· ", "dim"),
+    "failed": ("✗ ", "bold red"),
+}
+_PHASE = {"planner": "planning", "executor": "executing"}
 
 
 class PlanPanel(Static):
-    """The latest `update_plan`, one line a step."""
+    """The latest `update_plan`, one line a step; the title counts the done steps and names the
+    loop's phase (planning with read-only tools, or executing the plan)."""
 
     plan: reactive[tuple[PlanStep, ...]] = reactive((), layout=True)
+    phase: reactive[str] = reactive("")
 
     def on_mount(self) -> None:
         self.border_title = "plan"
@@ -35,8 +43,15 @@ class PlanPanel(Static):
         return text
 
     def watch_plan(self, plan: tuple[PlanStep, ...]) -> None:
-        done = sum(step.status == "done" for step in plan)
-        self.border_title = f"plan {done}/{len(plan)}" if plan else "plan"
+        self.border_title = self._title()
+
+    def watch_phase(self, phase: str) -> None:
+        self.border_title = self._title()
+
+    def _title(self) -> str:
+        done = sum(step.status == "done" for step in self.plan)
+        title = f"plan {done}/{len(self.plan)}" if self.plan else "plan"
+        return f"{title} · {_PHASE[self.phase]}" if self.phase in _PHASE else title
 
 
 class TopBar(Static):
