@@ -128,6 +128,16 @@ def cli() -> None:
 @click.option(
     "--yes", is_flag=True, help="Do not ask before starting on a repository with uncommitted changes."
 )
+@click.option(
+    "--attempts",
+    type=click.IntRange(1, 16),
+    help="Run N attempts at once on one engine and keep the verified one (default: the setting, 1).",
+)
+@click.option(
+    "--attempts-stop",
+    type=click.Choice(["all", "first-verified"]),
+    help="first-verified: stop the others once one passes the checks with a reproduction test.",
+)
 def fix(
     issue: str,
     repo: Path,
@@ -138,6 +148,8 @@ def fix(
     patch_out: Path | None,
     as_json: bool,
     yes: bool,
+    attempts: int | None,
+    attempts_stop: str | None,
 ) -> None:
     """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch.
 
@@ -153,10 +165,20 @@ def fix(
         task, allowed_tools = expanded.prompt, expanded.allowed_tools
         _stderr().print(f"[dim]command /{expanded.command.name} ({expanded.command.source})[/]")
     settings = _settings(
-        {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}, repo
+        {
+            "engine": engine,
+            "model": model,
+            "max_steps": max_steps,
+            "verify_command": verify_command,
+            "attempts": attempts,
+            "attempts_stop": attempts_stop,
+        },
+        repo,
     )
     ask = not yes and sys.stdin.isatty() and not as_json
     _first_run_setup(settings)
+    if settings.attempts > 1 or settings.engine.startswith("mix:"):
+        _fix_attempts(settings, repo, task, patch_out, ask, allowed_tools, as_json)
     with new_session(
         settings,
         repo,
@@ -167,6 +189,40 @@ def fix(
     ) as session:
         result = session.run(task)
     _report(result, session.repo.root, as_json)
+
+
+def _fix_attempts(
+    settings: Settings,
+    repo: Path,
+    task: str,
+    patch_out: Path | None,
+    ask: bool,
+    allowed_tools: list[str] | None,
+    as_json: bool,
+) -> NoReturn:
+    """`qcode fix --attempts N`: the attempts, their selection table, then the chosen result."""
+    from qcode.agent.attempts import mix_specs
+    from qcode.attempts_view import fix_with_attempts, outcome_json
+
+    specs = mix_specs(settings.engine)
+    count = len(specs) if specs is not None and settings.attempts == 1 else settings.attempts
+    outcome = fix_with_attempts(
+        settings,
+        repo,
+        task,
+        count,
+        _stderr(),
+        patch_out=patch_out,
+        on_dirty=_confirm_dirty if ask else None,
+        session_kwargs={"allowed_tools": allowed_tools},
+    )
+    if as_json:
+        click.echo(json.dumps(outcome_json(outcome)))
+    result = outcome.result
+    if result is None:
+        _stderr().print(f"[yellow]no attempt chosen: {escape(outcome.selection.reason)}[/]")
+        sys.exit(EXIT_UNRESOLVED)
+    _report(result, repo, as_json=False)
 
 
 def _first_run_setup(settings: Settings) -> None:
