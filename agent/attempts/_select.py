@@ -42,11 +42,8 @@ def select(
     candidates: list[Evidence], base: Evidence, verify_command: str | None, judge: Judge | None = None
 ) -> Selection:
     selection = Selection()
-    alive = [c.attempt for c in candidates if c.commit]
+    alive = [c.attempt for c in candidates]
     by_number = {c.attempt: c for c in candidates}
-    for c in candidates:
-        if not c.commit:
-            selection.verdicts[c.attempt] = "lost at (a): the attempt changed no file"
     steps: list[tuple[str, str, Callable[[list[int]], tuple[dict[int, str], str]]]] = [
         ("a", "applies and parses", lambda ids: (_parses(ids, by_number), "")),
         ("b", "verify passes", lambda ids: _verifies(ids, by_number, verify_command)),
@@ -76,11 +73,14 @@ def _record(
 
 
 def _parses(ids: list[int], by_number: dict[int, Evidence]) -> dict[int, str]:
-    return {
-        n: "; ".join(by_number[n].problems)[:300]
-        for n in ids
-        if by_number[n].problems or not by_number[n].applies
-    }
+    dropped = {}
+    for n in ids:
+        evidence = by_number[n]
+        if not evidence.commit:
+            dropped[n] = "the attempt changed no file"
+        elif evidence.problems or not evidence.applies:
+            dropped[n] = "; ".join(evidence.problems)[:300] or "the patch does not apply"
+    return dropped
 
 
 def _verifies(
