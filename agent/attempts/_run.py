@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
-from qcode.agent.attempts._checks import Checker, detect_test_command
+from qcode.agent.attempts._checks import Checker, Evidence, detect_test_command
 from qcode.agent.attempts._engines import AttemptEngines
 from qcode.agent.attempts._evidence import gather, quick_verified
 from qcode.agent.attempts._judge import make_judge
-from qcode.agent.attempts._select import Selection, select
+from qcode.agent.attempts._select import Selection, behaviour_digest, select
 from qcode.agent.events import EventBus
 from qcode.agent.session import RunResult, Session
 from qcode.agent.workspace import inspect_repo, run_git, slugify
@@ -62,6 +62,8 @@ class AttemptRecord(BaseModel):
     checks: dict[str, str] = Field(default_factory=dict)
     """Step key → pass, fail, skip or '' (not reached)."""
     verdict: str = ""
+    behaviour: str = ""
+    """A digest of the attempt's test outcomes (equal digests: the tests cannot tell them apart)."""
 
 
 class AttemptsOutcome(BaseModel):
@@ -129,7 +131,7 @@ def run_attempts(
         shutil.rmtree(checker.scratch, ignore_errors=True)
     judge = make_judge(engines.judge(), task, {e.attempt: e.diff for e in evidence})
     selection = select(evidence, base, verify, judge)
-    records = _records(sessions, engines, results, selection, stopped)
+    records = _records(sessions, engines, results, selection, stopped, evidence)
     chosen = _publish(info.root, base_branch, selection, results, patch_out, verify)
     return AttemptsOutcome(
         attempts=records,
@@ -204,8 +206,10 @@ def _records(
     results: dict[int, RunResult | BaseException],
     selection: Selection,
     stopped: str,
+    evidence: list[Evidence],
 ) -> list[AttemptRecord]:
     records = []
+    behaviours = {e.attempt: behaviour_digest(e) for e in evidence}
     for k, session in enumerate(sessions, start=1):
         result = results.get(k)
         checks = {
@@ -221,6 +225,7 @@ def _records(
             "trajectory": str(session.trajectory_path),
             "checks": checks,
             "verdict": selection.verdicts.get(k, ""),
+            "behaviour": behaviours.get(k, ""),
         }
         if isinstance(result, RunResult):
             stop = stopped and "interrupted" in result.reason

@@ -8,6 +8,7 @@ gets the best branch there is); each step records who it kept and why each other
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 from qcode.agent.attempts._checks import CheckRun, Evidence
 
-__all__ = ["Judge", "Selection", "Step", "normalise_diff", "select"]
+__all__ = ["Judge", "behaviour_digest", "Selection", "Step", "normalise_diff", "select"]
 
 Judge = Callable[[list[int]], tuple[int, str] | None]
 """Remaining attempt numbers → (chosen, reason); None when the engine cannot judge."""
@@ -140,6 +141,13 @@ def _behaviour(evidence: Evidence) -> tuple[object, ...]:
     run = evidence.verify
     outcome = tuple(sorted(run.statuses.items())) if run and run.statuses else (run.passed if run else None)
     return (outcome, tuple(sorted(evidence.reproductions.items())))
+
+
+def behaviour_digest(evidence: Evidence) -> str:
+    """A short digest of what the tests saw; '' when the attempt was not tested."""
+    if not evidence.commit or (evidence.verify is None and not evidence.reproductions):
+        return ""
+    return hashlib.sha256(repr(_behaviour(evidence)).encode()).hexdigest()[:12]
 
 
 def normalise_diff(diff: str) -> str:
