@@ -61,19 +61,17 @@ def _hunk_lines(patch: str) -> dict[str, list[tuple[int, int]]]:
     return spans
 
 
-def _pick(
-    mutations: list[Mutation], spans: list[tuple[int, int]], inside: bool, rng: random.Random
-) -> Mutation | None:
+def _candidates(mutations: list[Mutation], spans: list[tuple[int, int]], inside: bool) -> list[Mutation]:
     def near(m: Mutation) -> bool:
         return any(a - NEAR <= m.line <= b + NEAR for a, b in spans)
 
-    pool = [m for m in mutations if near(m) == inside]
-    return rng.choice(pool) if pool else None
+    return [m for m in mutations if near(m) == inside]
 
 
 def decoy_patch(task: Task, base: Path, kind: str, seed: str) -> str:
     """The decoy's patch against the base (`noop`: empty). Falls back to the other mutant kind
-    when a file offers no site of the asked kind; to the gold patch when it offers none at all."""
+    when a file offers no site of the asked kind; to the gold patch when it offers none at all.
+    A mutation that merely undoes the gold fix (the base again) is not a decoy: it is skipped."""
     if kind == "noop":
         return ""
     rng = random.Random(f"{seed}:{kind}")
@@ -88,10 +86,13 @@ def decoy_patch(task: Task, base: Path, kind: str, seed: str) -> str:
     }
     for inside in (kind == "mutant", kind != "mutant"):
         for path in sorted(spans, key=lambda p: rng.random()):
-            mutation = _pick(find_mutations(path, texts[path]), spans[path], inside, rng)
-            if mutation is not None:
-                texts[path] = mutation.apply(texts[path])
-                return "".join(unified_diff(p, befores[p], texts[p]) for p in sorted(spans))
+            pool = _candidates(find_mutations(path, texts[path]), spans[path], inside)
+            rng.shuffle(pool)
+            for mutation in pool:
+                mutated = mutation.apply(texts[path])
+                if mutated != befores[path]:
+                    texts[path] = mutated
+                    return "".join(unified_diff(p, befores[p], texts[p]) for p in sorted(spans))
     return task.patch
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from qcode.agent.contracts import Message, TokenCallback, Turn
 from qcode.agent.engines.estimate import UsageEstimator
+from qcode.agent.engines.stream_split import StreamSplitter
 from qcode.agent.exceptions import EngineError
 from qcode.agent.qwen_xml import parse_turn, render_tool_call
 from qcode.evals.faults import Fault, FaultInjector
@@ -159,8 +160,10 @@ class GoldEngine:
             self._next += 1
             raw = f"<think>\n{say}\n</think>\n\n{render_tool_call(name, arguments)}"
         parsed = parse_turn(raw, tools)
-        if on_token is not None:
-            on_token(raw)
+        if on_token is not None:  # streamed by channel, as an engine would (tags never leak)
+            splitter = StreamSplitter()
+            for text, channel in splitter.feed(raw) + splitter.flush():
+                on_token(text, channel)
         return Turn(
             text=parsed.text,
             reasoning=parsed.reasoning,
