@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qcode.agent.events import EventBus, ModelTurn, RunFinished, SessionStarted, ToolCalled
-from qcode.agent.untrusted import for_markup
+from qcode.agent.untrusted import for_markdown, for_markup
 
 if TYPE_CHECKING:
     from qcode.agent.attempts import AttemptsOutcome
@@ -99,7 +99,7 @@ def selection_markdown(outcome: AttemptsOutcome) -> str:
     for record in outcome.attempts:
         marks = " | ".join(_MARKS.get(record.checks.get(k, ""), "·") for k in STEP_KEYS)
         chosen = " (chosen)" if record.number == outcome.chosen else ""
-        verdict = record.verdict.replace("|", "\\|").replace("\n", " ")
+        verdict = for_markdown(record.verdict).replace("|", "\\|").replace("\n", " ")
         rows.append(f"| {record.number}{chosen} | {record.status} | {marks} | {verdict} |")
     steps = (
         "(a) applies and parses · (b) verify passes · (c) no regression · (d) reproductions · "

@@ -88,12 +88,14 @@ def run_attempts(
     patch_out: Path | None = None,
     on_dirty: Callable[[], None] | None = None,
     session_kwargs: dict[str, Any] | None = None,
+    branch: str | None = None,
 ) -> AttemptsOutcome:
-    """Run the attempts to their end, select, publish the chosen branch."""
+    """Run the attempts to their end, select, publish the chosen branch: `branch` (moved if it
+    exists: the bot's issue branch) or a new `qcode/<slug>`."""
     from qcode.runner import new_session, sandbox_settings
 
     info = inspect_repo(repo)
-    base_branch = _free_branch(info.root, f"qcode/{slugify(task)}", options.count)
+    base_branch = branch or _free_branch(info.root, f"qcode/{slugify(task)}", options.count)
     run_id = "attempts-" + time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     # Each attempt is verified by the selection in a fresh sandbox; the session need not do it too.
     quiet = settings.model_copy(update={"verify_command": None})
@@ -132,7 +134,9 @@ def run_attempts(
     judge = make_judge(engines.judge(), task, {e.attempt: e.diff for e in evidence})
     selection = select(evidence, base, verify, judge)
     records = _records(sessions, engines, results, selection, stopped, evidence)
-    chosen = _publish(info.root, base_branch, selection, results, patch_out, verify)
+    chosen = _publish(
+        info.root, base_branch, selection, results, patch_out, verify, evidence, branch is not None
+    )
     return AttemptsOutcome(
         attempts=records,
         chosen=selection.chosen,
@@ -252,13 +256,16 @@ def _publish(
     results: dict[int, RunResult | BaseException],
     patch_out: Path | None,
     verify: str | None,
+    evidence: list[Evidence],
+    move: bool = False,
 ) -> RunResult | None:
     """The chosen commit becomes `branch` (created, never moved); its result is returned for it."""
     if selection.chosen is None:
         return None
     result = results[selection.chosen]
     assert isinstance(result, RunResult) and result.commit
-    run_git(["update-ref", f"refs/heads/{branch}", result.commit, ""], root)  # "": must not exist yet
+    # "": the branch must not exist yet (a new qcode/<slug>); the bot's issue branch may move
+    run_git(["update-ref", f"refs/heads/{branch}", result.commit, *([] if move else [""])], root)
     if patch_out is not None and result.patch:
         patch_out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(result.patch, patch_out)
@@ -267,6 +274,9 @@ def _publish(
     chosen = result.model_copy(
         update={"branch": branch, "patch": str(patch_out) if patch_out else result.patch}
     )
+    checked = next((e.verify for e in evidence if e.attempt == selection.chosen), None)
+    if verify and checked is not None:  # the fresh sandbox's run, as a session's own verify reports it
+        chosen.verify = {"command": verify, "exit_code": checked.exit_code, "output": checked.tail[-2000:]}
     if failed_all and verify:
         chosen.status, chosen.reason = (
             "unresolved",
