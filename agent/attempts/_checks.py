@@ -36,6 +36,8 @@ MAX_REPRO_FILES = 20
 """Reproduction test files taken from one attempt; more are ignored (a model that writes 5,000)."""
 MAX_REPRO_BYTES = 256_000
 """Bytes of one reproduction test file; a larger file is not used."""
+BASE_CACHE_ENTRIES = 64
+"""Base runs kept in the cache (one per base commit and command)."""
 MAX_SYNTAX_FILES = 200
 """Changed files checked for syntax per candidate."""
 _STATUS_LINE = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS) (.+?)(?: - .*)?$", re.M)
@@ -249,6 +251,9 @@ class BaseCache:
         partial = path.with_suffix(".partial")
         partial.write_text(json.dumps(run.to_json()), encoding="utf-8")
         partial.replace(path)
+        kept = sorted(self.folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in kept[BASE_CACHE_ENTRIES:]:  # bounded: the oldest bases go first
+            stale.unlink(missing_ok=True)
 
 
 def _parse_problems(text: str, name: str) -> list[str]:

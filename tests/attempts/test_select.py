@@ -106,3 +106,17 @@ def test_detect_test_command_by_files_only() -> None:
         and is_test_file("tests/helpers.py")
         and not is_test_file("conftest.py")
     )
+
+
+def test_base_cache_round_trips_survives_corruption_and_stays_bounded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from qcode.agent.attempts._checks import BASE_CACHE_ENTRIES, BaseCache
+
+    cache = BaseCache(tmp_path / "cache")
+    run = CheckRun(1, {"t::a": "PASSED"}, "tail")
+    cache.put("base", CMD, run)
+    assert cache.get("base", CMD) == run and cache.get("base", "other") is None
+    next((tmp_path / "cache").glob("*.json")).write_text("{not json")
+    assert cache.get("base", CMD) is None  # corrupt: run the base again
+    for n in range(BASE_CACHE_ENTRIES + 5):
+        cache.put(f"base-{n}", CMD, run)
+    assert len(list((tmp_path / "cache").glob("*.json"))) == BASE_CACHE_ENTRIES
