@@ -233,6 +233,8 @@ def _records(
         }
         if isinstance(result, RunResult):
             stop = stopped and "interrupted" in result.reason
+            if stop:  # its half-done work was not a candidate
+                common["verdict"] = f"stopped early: {stopped}"
             records.append(
                 AttemptRecord(
                     status="stopped" if stop else result.status,
