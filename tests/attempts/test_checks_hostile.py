@@ -58,3 +58,28 @@ def test_judge_reads_the_last_choice_and_defuses_the_diffs() -> None:
 def test_judge_without_a_choice_gives_none() -> None:
     assert make_judge(_Judge("I like them both."), "fix it", {1: "", 2: ""})([1, 2]) is None  # type: ignore[misc]
     assert make_judge(None, "fix it", {}) is None
+
+
+def test_a_patch_that_breaks_syntax_is_caught_and_one_that_applies_is_not(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from qcode.agent.attempts._checks import Checker
+    from qcode.sandbox.container import SandboxSettings
+
+    from tests.conftest import git
+
+    repo = make_repo({"a.py": "def f():\n    return 1\n", "notes.md": "x\n"})
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "broken")
+    (repo / "a.py").write_text("def f(:\n    return 1\n")
+    (repo / "b.py").write_text("x = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "broken")
+    broken = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "main")
+    checker = Checker(repo, base, tmp_path / "scratch", SandboxSettings(), "test", 10)
+    with checker.copy("one") as folder:
+        changed, problems = checker.apply(folder, broken)
+        assert sorted(changed) == ["a.py", "b.py"]
+        assert len(problems) == 1 and problems[0].startswith("a.py does not parse")
+        assert (folder / "b.py").read_text() == "x = 1\n"  # the patch did apply to the fresh copy
+    assert not (tmp_path / "scratch" / "one").exists()
+    assert (repo / "a.py").read_text() == "def f():\n    return 1\n"  # the user's checkout untouched
