@@ -155,6 +155,7 @@ def fix_with_attempts(
                 patch_out=patch_out,
                 on_dirty=on_dirty,
                 session_kwargs=session_kwargs,
+                log=lambda line: console.print(for_markup(line), highlight=False),
             )
     finally:
         engines.close()

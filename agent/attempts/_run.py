@@ -89,6 +89,7 @@ def run_attempts(
     on_dirty: Callable[[], None] | None = None,
     session_kwargs: dict[str, Any] | None = None,
     branch: str | None = None,
+    log: Callable[[str], None] = lambda line: None,
 ) -> AttemptsOutcome:
     """Run the attempts to their end, select, publish the chosen branch: `branch` (moved if it
     exists: the bot's issue branch) or a new `qcode/<slug>`."""
@@ -127,6 +128,7 @@ def run_attempts(
     finally:
         for session in sessions:
             session.close()
+    log(f"checking the attempts in fresh sandboxes ({verify or 'no test command'}) …")
     try:
         evidence, base = gather(checker, results, verify, settings.state_dir / "attempts" / "base-cache")
     finally:
