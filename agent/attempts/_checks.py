@@ -113,7 +113,8 @@ class Checker:
     def __init__(
         self, repo: Path, base: str, scratch: Path, sandbox: SandboxSettings, run_id: str, timeout: float
     ) -> None:
-        self.repo, self.base, self.scratch, self.run_id, self.timeout = repo, base, scratch, run_id, timeout
+        self.repo, self.base, self.run_id, self.timeout = repo, base, run_id, timeout
+        self.scratch = scratch.absolute()  # git runs in other folders: a relative state dir would move
         self.sandbox_settings = sandbox.model_copy(update={"output_limit": CHECK_OUTPUT_LIMIT})
         self.sandbox_ids: list[str] = []
         """Every check sandbox started (their containers carry qcode.session=<id>)."""

@@ -95,7 +95,30 @@ def _verifies(
         if run is None or not run.passed:
             code = "timed out" if run is None or run.exit_code is None else f"exited {run.exit_code}"
             dropped[n] = f"`{command}` {code} in a fresh sandbox"
+    if ids and len(dropped) == len(ids):
+        return _fewest_failures(ids, by_number, dropped, command)
     return dropped, f"`{command}` in a fresh sandbox per attempt"
+
+
+def _fewest_failures(
+    ids: list[int], by_number: dict[int, Evidence], dropped: dict[int, str], command: str
+) -> tuple[dict[int, str], str]:
+    """No attempt passes (a test that fails whatever the change, a flaky one): those closest to
+    passing, by failing test count, go on. Without per-test outcomes the step decides nothing."""
+    failing = {n: _failures(by_number[n].verify) for n in ids}
+    if any(count is None for count in failing.values()):
+        return dropped, f"`{command}` in a fresh sandbox per attempt"
+    fewest = min(c for c in failing.values() if c is not None)
+    kept_note = f"no attempt passed `{command}`; those with the fewest failing tests ({fewest}) go on"
+    return {
+        n: f"{failing[n]} failing tests, another attempt {fewest}" for n in ids if failing[n] != fewest
+    }, kept_note
+
+
+def _failures(run: CheckRun | None) -> int | None:
+    if run is None or run.exit_code is None or not run.statuses:
+        return None
+    return sum(status in ("FAILED", "ERROR") for status in run.statuses.values())
 
 
 def _regressions(

@@ -78,6 +78,7 @@ def command(
         {"engine": None if engine == "gold" or engine.startswith("mix:") else engine, "max_steps": max_steps}
     ).settings
     check_sandbox(settings)
+    out = out.absolute()  # sessions run git in other folders: a relative path would move
     out.mkdir(parents=True, exist_ok=True)
     options = EvalOptions(
         engine=engine, workers=workers, faults=faults, out=out, attempts=_attempts(engine, attempts)

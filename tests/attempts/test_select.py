@@ -120,3 +120,17 @@ def test_base_cache_round_trips_survives_corruption_and_stays_bounded(tmp_path) 
     for n in range(BASE_CACHE_ENTRIES + 5):
         cache.put(f"base-{n}", CMD, run)
     assert len(list((tmp_path / "cache").glob("*.json"))) == BASE_CACHE_ENTRIES
+
+
+def test_b_when_nothing_passes_the_fewest_failing_tests_go_on() -> None:
+    """A test that fails whatever the change must not hand the choice to two decoys that agree."""
+    flaky = {"t::flaky": "FAILED", "t::ok": "PASSED"}
+    gold = cand(1, CheckRun(1, {**flaky, "t::bug": "PASSED"}), diff="+gold\n")
+    decoy = CheckRun(1, {**flaky, "t::bug": "FAILED"})
+    picked = select([cand(2, decoy, diff="+d\n"), gold, cand(3, decoy, diff="+d\n")], BASE, CMD)
+    assert picked.chosen == 1
+    assert picked.steps[1].dropped == {
+        2: "2 failing tests, another attempt 1",
+        3: "2 failing tests, another attempt 1",
+    }
+    assert "fewest failing tests (1)" in picked.steps[1].note
