@@ -37,7 +37,9 @@ def summarize(results: list[TaskResult], total: int, options: EvalOptions) -> di
     resolved = sum(r.resolved for r in results)
     return {
         "engine": options.engine,
-        "label": GOLD_LABEL if options.engine == GOLD_ENGINE_NAME else f"model run ({options.engine})",
+        "label": GOLD_LABEL
+        if options.engine == GOLD_ENGINE_NAME or options.engine.startswith("mix:gold")
+        else f"model run ({options.engine})",
         "faults": options.faults,
         "tasks": total,
         "finished": len(results),
@@ -54,6 +56,27 @@ def summarize(results: list[TaskResult], total: int, options: EvalOptions) -> di
         "tool_errors": sum(r.tool_errors for r in results),
         "recoveries": sum(r.recoveries for r in results),
         "faults_injected": sum(len(r.faults_injected) for r in results),
+        **_attempts_summary(results),
+    }
+
+
+def _attempts_summary(results: list[TaskResult]) -> dict[str, Any]:
+    """pass@1 beside best-of-N, and the selection's accuracy: of the tasks where some attempt
+    resolved, how often the chosen one did."""
+    runs = [r for r in results if r.attempts]
+    if not runs:
+        return {}
+    reachable = [r for r in runs if r.best_of_n]
+    right = sum(r.resolved for r in reachable)
+    return {
+        "attempts": {
+            "count": max(len(r.attempts) for r in runs),
+            "tasks": len(runs),
+            "pass_at_1": sum(bool(r.pass_at_1) for r in runs),
+            "best_of_n": len(reachable),
+            "chosen_resolved": sum(r.resolved for r in runs),
+            "selection_accuracy": round(right / len(reachable), 4) if reachable else 0.0,
+        }
     }
 
 
@@ -128,6 +151,22 @@ def short_reason(text: str, limit: int = 80) -> str:
     return (cut if len(cut) > limit // 2 else line[: limit - 1]) + "…"
 
 
+def _attempts_rows(summary: dict[str, Any]) -> list[str]:
+    a = summary.get("attempts")
+    if not a:
+        return []
+    return [
+        "",
+        f"| attempts per task | {a['count']} |",
+        "|---|---|",
+        f"| pass@1 (first attempt alone) | {a['pass_at_1']} / {a['tasks']} |",
+        f"| best-of-{a['count']} (any attempt resolved) | {a['best_of_n']} / {a['tasks']} |",
+        f"| chosen by the selection and resolved | {a['chosen_resolved']} / {a['tasks']} |",
+        f"| selection accuracy (when one existed) | {a['selection_accuracy']:.1%} |",
+        "",
+    ]
+
+
 def _markdown(summary: dict[str, Any], results: list[TaskResult], plots: list[str]) -> str:
     tokens, steps, wall = summary["tokens"], summary["steps"], summary["wall_seconds"]
     lines = [
@@ -147,6 +186,7 @@ def _markdown(summary: dict[str, Any], results: list[TaskResult], plots: list[st
         f"| tool errors / recoveries / faults injected | {summary['tool_errors']} / {summary['recoveries']} "
         f"/ {summary['faults_injected']} |",
         "",
+        *_attempts_rows(summary),
         *[f"![{name}]({name})" for name in plots],
         "",
         "| task | status | steps | prompt | completion | cached | wall s | tool errors | recoveries "

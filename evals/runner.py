@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import docker.errors
 from pydantic import BaseModel, Field
@@ -45,6 +45,8 @@ class EvalOptions(BaseModel):
     faults: float = Field(0.0, ge=0.0, le=1.0)
     """Probability per turn of a recoverable fault first (gold engine only)."""
     out: Path
+    attempts: int = Field(1, ge=1, le=16)
+    """Attempts per task (qcode.evals.attempts_eval); `mix:gold=G,decoy=D` sets G + D."""
 
 
 class TaskResult(BaseModel):
@@ -74,6 +76,13 @@ class TaskResult(BaseModel):
     """The first attempt hit an infrastructure error (a vanished container) and was run again."""
     harness_error: bool = False
     """The harness itself failed (not the agent); such tasks are run again on resume."""
+    attempts: list[dict[str, Any]] = Field(default_factory=list)
+    """With --attempts: each attempt graded, and what the selection made of it."""
+    chosen: int | None = None
+    pass_at_1: bool | None = None
+    """With --attempts: whether the first attempt alone resolved the task."""
+    best_of_n: bool | None = None
+    """With --attempts: whether any attempt resolved it."""
 
 
 def _result_path(out: Path, task: Task) -> Path:
@@ -109,7 +118,8 @@ def run_eval(
         f"{len(tasks) - len(todo)} of {len(tasks)} tasks already done; running {len(todo)} "
         f"with {options.workers} worker(s), engine {options.engine}"
     )
-    shared = None if options.engine == GOLD_ENGINE_NAME else make_engine(options.engine, settings)
+    scripted = options.engine == GOLD_ENGINE_NAME or options.engine.startswith("mix:")
+    shared = None if scripted else make_engine(options.engine, settings)
     try:
         with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="eval") as pool:
             futures = {pool.submit(_run_guarded, task, settings, options, shared): task for task in todo}
@@ -170,6 +180,10 @@ def _harness_error(task: Task, err: Exception) -> TaskResult:
 
 def run_task(task: Task, settings: Settings, options: EvalOptions, shared: Engine | None) -> TaskResult:
     """One task: materialize, run a session, grade its patch in a fresh sandbox."""
+    if options.attempts > 1 or options.engine.startswith("mix:"):
+        from qcode.evals.attempts_eval import run_task_attempts
+
+        return run_task_attempts(task, settings, options, shared)
     task_dir = options.out / "tasks" / task.instance_id
     shutil.rmtree(task_dir, ignore_errors=True)
     task_dir.mkdir(parents=True)

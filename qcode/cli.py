@@ -176,6 +176,16 @@ def cli(log_level: str | None) -> None:
     "(auto-edit), or never (yolo).",
 )
 @click.option("--no-daemon", is_flag=True, help="Load the model in this process, not in the warm engine.")
+@click.option(
+    "--attempts",
+    type=click.IntRange(1, 16),
+    help="Run N attempts at once on one engine and keep the verified one (default: the setting, 1).",
+)
+@click.option(
+    "--attempts-stop",
+    type=click.Choice(["all", "first-verified"]),
+    help="first-verified: stop the others once one passes the checks with a reproduction test.",
+)
 def fix(
     issue: str,
     repo: Path,
@@ -190,6 +200,8 @@ def fix(
     yes: bool,
     approval: ApprovalMode,
     no_daemon: bool,
+    attempts: int | None,
+    attempts_stop: str | None,
 ) -> None:
     """Fix ISSUE (text, or - to read it from stdin) and commit the result on a new branch.
 
@@ -213,16 +225,23 @@ def fix(
             "max_steps": max_steps,
             "verify_command": verify_command,
             "engine_daemon": False if no_daemon else None,
+            "attempts": attempts,
+            "attempts_stop": attempts_stop,
         },
         repo,
     )
     output = "json" if as_json else output_format
     ask = not yes and sys.stdin.isatty() and output == "text"
+    with_attempts = settings.attempts > 1 or settings.engine.startswith("mix:")
+    if with_attempts:
+        _refuse_with_attempts(output, images, approval)
     if images:
         from qcode.images import check_images
 
         check_images(settings, images)  # every file, and the engine, before any work starts
     _first_run_setup(settings)
+    if with_attempts:
+        _fix_attempts(settings, repo, task, patch_out, ask, allowed_tools, output == "json")
     bus, stream = _output_bus(output)
     vision = _vision_engine(settings) if images else None
     try:
@@ -275,6 +294,50 @@ def _prompt(text: str) -> str:
     return str(click.prompt(text, default="n", show_default=False, err=True))
 
 
+def _refuse_with_attempts(output: str, images: tuple[Path, ...], approval: ApprovalMode) -> None:
+    """What attempts do not take yet, refused before any work starts."""
+    if output == "stream-json":
+        _fail("--attempts does not stream yet; use --output-format json (or text)")
+    if images:
+        _fail("--attempts does not take --image yet; run a single attempt with the image")
+    if approval != "yolo":
+        _fail(f"--attempts runs its attempts at once and cannot ask; drop --approval {approval}")
+
+
+def _fix_attempts(
+    settings: Settings,
+    repo: Path,
+    task: str,
+    patch_out: Path | None,
+    ask: bool,
+    allowed_tools: list[str] | None,
+    as_json: bool,
+) -> NoReturn:
+    """`qcode fix --attempts N`: the attempts, their selection table, then the chosen result."""
+    from qcode.agent.attempts import mix_specs
+    from qcode.attempts_view import fix_with_attempts, outcome_json
+
+    specs = mix_specs(settings.engine)
+    count = len(specs) if specs is not None and settings.attempts == 1 else settings.attempts
+    outcome = fix_with_attempts(
+        settings,
+        repo,
+        task,
+        count,
+        _stderr(),
+        patch_out=patch_out,
+        on_dirty=_confirm_dirty if ask else None,
+        session_kwargs={"allowed_tools": allowed_tools},
+    )
+    if as_json:
+        click.echo(json.dumps(outcome_json(outcome)))
+    result = outcome.result
+    if result is None:
+        _stderr().print(f"[yellow]no attempt chosen: {escape(outcome.selection.reason)}[/]")
+        sys.exit(EXIT_UNRESOLVED)
+    _report(result, repo, as_json=False)
+
+
 def _first_run_setup(settings: Settings) -> None:
     """The engine's cheap check first (no GPU: say so before minutes of building), then the sandbox
     image, built when missing with its progress shown."""
@@ -307,7 +370,7 @@ def _progress_bus() -> EventBus:
     return bus
 
 
-def _report(result: RunResult, repo: Path, as_json: bool) -> None:
+def _report(result: RunResult, repo: Path, as_json: bool) -> NoReturn:
     if as_json:
         from qcode.stream_json import result_payload
 

@@ -132,6 +132,13 @@ class Settings(BaseModel):
             raise ValueError("at most 32 lint commands, patterns ≤ 200 and commands ≤ 2000 characters")
         return value
 
+    attempts: int = Field(1, ge=1, le=16)
+    """Attempts per task (`--attempts`): sessions run concurrently on one engine; the verified one wins."""
+    attempts_stop: Literal["all", "first-verified"] = "all"
+    """`first-verified` stops the other attempts once one passes the checks with a reproduction test."""
+    attempts_wall_seconds: float = Field(7200.0, gt=0)
+    """Wall-clock cap of all attempts of a task together; still-running attempts are then stopped."""
+
     sampling_profile: Literal["coding", "general", "swe", "instruct"] = "coding"
     """Qwen3.6 model-card sampling: coding (T 0.6), general (T 1.0), swe (Qwen's SWE-bench runs), instruct
     (the card's values for thinking off). Sampling only; each value below overrides it."""

@@ -57,8 +57,10 @@ def fence(text: str, info: str = "") -> str:
     return f"{ticks}{info}\n{text.rstrip()}\n{ticks}"
 
 
-def pr_body(issue: int, result: RunResult, plan: list[PlanStep], duration: float) -> str:
-    """Summary, plan, test results, usage and `Fixes #N`."""
+def pr_body(
+    issue: int, result: RunResult, plan: list[PlanStep], duration: float, attempts_table: str = ""
+) -> str:
+    """Summary, plan, test results, (the attempts' selection table,) usage and `Fixes #N`."""
     lines = [BOT_MARKER]
     if result.status != "resolved":
         lines += [
@@ -76,6 +78,7 @@ def pr_body(issue: int, result: RunResult, plan: list[PlanStep], duration: float
         "",
         *_tests(result),
         "",
+        *(["## Attempts", "", attempts_table, ""] if attempts_table else []),
         "## Usage",
         "",
         "| model calls | prompt tokens | cached | completion tokens | time |",

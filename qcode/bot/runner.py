@@ -115,16 +115,34 @@ def run_bot(
         bus.subscribe(recorder)
         patch_out = options.dry_run / "result.patch" if options.dry_run else None
         started = time.monotonic()
-        # Only the servers of the config the workflow passes (QCODE_CONFIG); never the repo's proposals.
-        with (
-            _branch_kept_as_is(options.checkout, branch, options.dry_run is not None),
-            new_session(
-                settings, options.checkout, bus=bus, branch=branch, patch_out=patch_out, repo_proposals=False
-            ) as session,
-        ):
-            if session.repo.branch != base:
-                log(f"note: the checkout is on {session.repo.branch!r}, the pull request targets {base!r}")
-            result = session.run(task_text(event, decision.comment))
+        table = ""
+        if settings.attempts > 1 or settings.engine.startswith("mix:"):  # issue 17: attempts
+            from qcode.bot.attempts import run_bot_attempts
+
+            with _branch_kept_as_is(options.checkout, branch, options.dry_run is not None):
+                attempts = run_bot_attempts(
+                    settings, options.checkout, task_text(event, decision.comment), branch, bus, patch_out,
+                    options.dry_run is not None,
+                )  # fmt: skip
+            result, recorder.plan, table = attempts.result, attempts.plan, attempts.table
+        else:
+            # Only the servers of the config the workflow passes (QCODE_CONFIG); never the repo's proposals.
+            with (
+                _branch_kept_as_is(options.checkout, branch, options.dry_run is not None),
+                new_session(
+                    settings,
+                    options.checkout,
+                    bus=bus,
+                    branch=branch,
+                    patch_out=patch_out,
+                    repo_proposals=False,
+                ) as session,
+            ):
+                if session.repo.branch != base:
+                    log(
+                        f"note: the checkout is on {session.repo.branch!r}, the pull request targets {base!r}"
+                    )
+                result = session.run(task_text(event, decision.comment))
         duration = time.monotonic() - started
         if result.commit is None:
             forge.comment(issue, comment_nothing(result))
@@ -134,7 +152,7 @@ def run_bot(
             log(f"pushed {branch} to origin")
         else:
             log(f"dry run: would force-push {branch} to origin; nothing was pushed")
-        body = pr_body(issue, result, recorder.plan, duration)
+        body = pr_body(issue, result, recorder.plan, duration, attempts_table=table)
         pull, created = _open_or_update(forge, event, branch, base, body, draft=result.status != "resolved")
         forge.comment(issue, comment_done(pull, created, result))
     return BotOutcome(

@@ -123,6 +123,11 @@ def _write_outputs(outcome: BotOutcome) -> None:
 @click.option("--max-steps", type=int, help="Model calls, the planner's included.")
 @click.option("--verify", "verify_command", help="Command run in the sandbox after finish, e.g. 'pytest -q'.")
 @click.option(
+    "--attempts",
+    type=click.IntRange(1, 16),
+    help="Run N attempts and open the pull request with the verified one (its table in the body).",
+)
+@click.option(
     "--dry-run", is_flag=True, help="Touch no remote: write the patch, PR body and API calls to --out."
 )
 @click.option(
@@ -160,6 +165,7 @@ def command(
     model: str | None,
     max_steps: int | None,
     verify_command: str | None,
+    attempts: int | None,
     dry_run: bool,
     out: Path | None,
     as_json: bool,
@@ -188,7 +194,13 @@ def command(
         dry_run=out if dry_run else None,
         api_backoff=api_backoff,
     )
-    flags = {"engine": engine, "model": model, "max_steps": max_steps, "verify_command": verify_command}
+    flags = {
+        "engine": engine,
+        "model": model,
+        "max_steps": max_steps,
+        "verify_command": verify_command,
+        "attempts": attempts,
+    }
     settings = load_settings(flags, checkout if checkout.is_dir() else None).settings
     bus = EventBus()
     bus.subscribe(ProgressPrinter(stderr))

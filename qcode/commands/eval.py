@@ -49,6 +49,11 @@ __all__ = ["command"]
     help="Folder of owner__name clones for tasks without repo_path (SWE-bench files).",
 )
 @click.option("--max-steps", type=int, help="Model calls per task, the planner's included.")
+@click.option(
+    "--attempts",
+    type=click.IntRange(1, 16),
+    help="Attempts per task, selected by the repository's tests; mix:gold=G,decoy=D sets G + D.",
+)
 def command(
     tasks_file: Path,
     engine: str,
@@ -57,6 +62,7 @@ def command(
     faults: float,
     repos_dir: Path | None,
     max_steps: int | None,
+    attempts: int | None,
 ) -> None:
     """Resolve every task of TASKS in its own sandbox, grade it with its tests, and report."""
     from qcode.config import load_settings
@@ -66,20 +72,46 @@ def command(
     from qcode.runner import check_sandbox
 
     tasks = load_tasks(tasks_file, repos_dir)
-    if faults and engine != "gold":
+    if faults and engine != "gold":  # (mix:gold=… has no faults either)
         raise click.UsageError("--faults works with --engine gold only")
     settings = load_settings(
-        {"engine": engine if engine != "gold" else None, "max_steps": max_steps}
+        {"engine": None if engine == "gold" or engine.startswith("mix:") else engine, "max_steps": max_steps}
     ).settings
     check_sandbox(settings)
+    out = out.absolute()  # sessions run git in other folders: a relative path would move
     out.mkdir(parents=True, exist_ok=True)
-    options = EvalOptions(engine=engine, workers=workers, faults=faults, out=out)
+    options = EvalOptions(
+        engine=engine, workers=workers, faults=faults, out=out, attempts=_attempts(engine, attempts)
+    )
     results = run_eval(tasks, settings, options, log=lambda line: stderr.print(line, markup=False))
     summary = write_report(out, results, len(tasks), options)
-    if engine == "gold":
+    if engine == "gold" or engine.startswith("mix:gold"):
         stderr.print(f"[yellow]{summary['label']}[/]")
+    if "attempts" in summary:
+        a = summary["attempts"]
+        stderr.print(
+            f"attempts {a['count']}: pass@1 {a['pass_at_1']}/{a['tasks']} · best-of-{a['count']} "
+            f"{a['best_of_n']}/{a['tasks']} · chosen {a['chosen_resolved']}/{a['tasks']} · "
+            f"selection accuracy {a['selection_accuracy']:.1%}"
+        )
     stderr.print(
         f"resolved {summary['resolved']}/{summary['tasks']} ({summary['resolve_rate']:.1%}); "
         f"report: {out / 'report.md'}"
     )
     sys.exit(0 if summary["finished"] == len(tasks) and summary["errors"] == 0 else 1)
+
+
+def _attempts(engine: str, attempts: int | None) -> int:
+    """--attempts, checked against a `mix:` engine's count (which sets it when not given)."""
+    from qcode.agent.attempts import mix_specs
+    from qcode.evals.decoy import mix_kinds
+
+    try:
+        kinds = mix_kinds(engine, "") if engine.startswith("mix:") and "=" in engine else mix_specs(engine)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    if kinds is None:
+        return attempts or 1
+    if attempts is not None and attempts != len(kinds):
+        raise click.UsageError(f"--attempts {attempts} but --engine {engine} names {len(kinds)} attempts")
+    return len(kinds)

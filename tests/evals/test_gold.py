@@ -124,3 +124,17 @@ def test_metrics_count_errors_and_recoveries() -> None:
     assert metrics.recoveries == 2  # the last malformed call has no later success
     assert metrics.failed_commands == 1
     assert metrics.error_kinds == {"unknown_tool": 1, "invalid_arguments": 1, "malformed_call": 1}
+
+
+def test_tokens_stream_by_channel_without_tags() -> None:
+    """The loop streams every engine's turn as (text, channel); the gold engine must too."""
+    pieces: list[tuple[str, str]] = []
+    engine = GoldEngine(_task())
+    engine.complete(
+        [{"role": "user", "content": "fix"}],
+        [],
+        on_token=lambda text, channel: pieces.append((text, channel)),
+    )
+    channels = {channel for _, channel in pieces}
+    assert {"reasoning", "tool_call"} <= channels
+    assert not any("<think>" in text or "</think>" in text for text, _ in pieces)
