@@ -9,6 +9,9 @@
     for event in qcode.iter_fix("mean() divides by len+1", repo="~/src/stats"):
         ...  # the stream-json records, the last one {"type": "result", ...}
 
+    outcome = qcode.fix_attempts("mean() divides by len+1", repo="~/src/stats", attempts=3)
+    print(outcome.chosen, [attempt.verdict for attempt in outcome.attempts])
+
 The events are the records of `qcode fix --output-format stream-json` (schema `v` 1, see the
 README); the result has the fields of `qcode fix --json`. Bad input raises `qcode.UserError`.
 """
@@ -20,14 +23,17 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qcode.agent.contracts import Engine
 from qcode.agent.exceptions import UserError
 from qcode.agent.session import RunResult, Session
 from qcode.stream_json import event_record, result_record
 
-__all__ = ["EventRecord", "RunResult", "UserError", "fix", "iter_fix"]
+if TYPE_CHECKING:
+    from qcode.agent.attempts import AttemptsOutcome
+
+__all__ = ["EventRecord", "RunResult", "UserError", "fix", "fix_attempts", "iter_fix"]
 
 EventRecord = dict[str, Any]
 """One stream-json record: `type`, `v` and the event's fields."""
@@ -51,12 +57,17 @@ def fix(
 ) -> RunResult:
     """Fix `issue` in the git repository `repo` and commit the result on a new branch there.
 
-    `engine`: "vllm", "openai", "replay:FILE" or an Engine object you own (a warm one, shared by
-    several fixes); default: the settings' engine. `attempts`: only 1 (or None) until issue 17's
-    attempts land. `on_event` gets each stream-json record as it happens, on the run's thread.
+    `engine`: "vllm", "openai", "replay:FILE", "mix:E1,E2,…" or an Engine object you own (a warm
+    one, shared by several fixes); default: the settings' engine. `attempts`: N tries at once, the
+    verified one wins (`fix_attempts`); the result is then the chosen attempt's, or "unresolved"
+    with the selection's reason when none was chosen. `on_event` gets each stream-json record as it
+    happens, on the run's thread (one attempt's: attempts report through `fix_attempts`).
     Returns the result `qcode fix --json` prints; the user's checkout is never modified."""
-    if attempts not in (None, 1):
-        raise UserError("attempts > 1 is not available from the Python API yet; pass attempts=None")
+    if (attempts or 1) > 1 or (isinstance(engine, str) and engine.startswith("mix:")):
+        if not (engine is None or isinstance(engine, str)) or images:
+            raise UserError("attempts build their own engines and take no images; pass engine as a string")
+        outcome = fix_attempts(issue, repo, engine, attempts, model=model, max_steps=max_steps, verify=verify)
+        return outcome.result or RunResult(status="unresolved", reason=outcome.selection.reason)
     from qcode.config import load_settings
     from qcode.runner import new_session, prepare_sandbox
 
@@ -83,6 +94,46 @@ def fix(
     finally:
         if vision is not None and given is None:
             vision.close()  # made here for the images; an engine passed in stays the caller's
+
+
+def fix_attempts(
+    issue: str,
+    repo: str | Path = ".",
+    engine: str | None = None,
+    attempts: int | None = None,
+    *,
+    model: str | None = None,
+    max_steps: int | None = None,
+    verify: str | None = None,
+) -> AttemptsOutcome:
+    """`qcode fix --attempts N`: N sessions at once on one engine (or `mix:E1,E2,…`, one each),
+    each on its own `qcode/<slug>-attempt-K` branch; the selection's pick becomes `qcode/<slug>`.
+    The outcome has every attempt's checks and verdict, `chosen` and the chosen `result`."""
+    from qcode.agent.attempts import AttemptEngines, AttemptsOptions, mix_specs, run_attempts
+    from qcode.agent.events import EventBus
+    from qcode.config import load_settings
+    from qcode.runner import prepare_sandbox
+
+    folder = Path(repo).expanduser()
+    flags: dict[str, Any] = {"model": model, "max_steps": max_steps, "verify_command": verify}
+    flags.update({"engine": engine, "attempts": attempts})
+    settings = load_settings(
+        {k: v for k, v in flags.items() if v is not None}, folder if folder.is_dir() else None
+    ).settings
+    specs = mix_specs(settings.engine)
+    count = len(specs) if specs is not None and settings.attempts == 1 else settings.attempts
+    options = AttemptsOptions(
+        count=count,
+        stop=settings.attempts_stop,
+        wall_seconds=settings.attempts_wall_seconds,
+        verify_command=settings.verify_command,
+    )
+    prepare_sandbox(settings, log=_log.info)
+    engines = AttemptEngines.build(settings.engine, settings, count)
+    try:
+        return run_attempts(settings, folder, issue, engines, options, lambda _number: EventBus())
+    finally:
+        engines.close()
 
 
 def iter_fix(issue: str, **options: Any) -> Iterator[EventRecord]:
