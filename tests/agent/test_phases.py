@@ -25,7 +25,10 @@ def _run(tmp_path: Path, turns: list[str]) -> tuple[AgentLoop, list[object]]:
     (tmp_path / "a.txt").write_text("one\n")
     asked: list[str] = []  # a refused call is never put to the person for approval
     ctx = ToolContext(
-        workspace=tmp_path, sandbox=NoSandbox(), diff=lambda path: "", approve=lambda c: asked.append(c.name)
+        workspace=tmp_path,
+        sandbox=NoSandbox(),
+        diff=lambda path: "",
+        approve=lambda request: asked.append(request.call.name),
     )
     loop = AgentLoop(ScriptedEngine(turns), default_registry(), ctx, EventBus(), LoopLimits())
     events: list[object] = [asked]
