@@ -110,7 +110,9 @@ def fix_attempts(
     each on its own `qcode/<slug>-attempt-K` branch; the selection's pick becomes `qcode/<slug>`.
     The outcome has every attempt's checks and verdict, `chosen` and the chosen `result`."""
     from qcode.agent.attempts import AttemptEngines, AttemptsOptions, mix_specs, run_attempts
+    from qcode.agent.engines import preflight
     from qcode.agent.events import EventBus
+    from qcode.agent.workspace import inspect_repo
     from qcode.config import load_settings
     from qcode.runner import prepare_sandbox
 
@@ -120,7 +122,10 @@ def fix_attempts(
     settings = load_settings(
         {k: v for k, v in flags.items() if v is not None}, folder if folder.is_dir() else None
     ).settings
+    inspect_repo(folder)  # bad input fails before any engine loads
     specs = mix_specs(settings.engine)
+    for spec in specs or [settings.engine]:
+        preflight(spec)
     count = len(specs) if specs is not None and settings.attempts == 1 else settings.attempts
     options = AttemptsOptions(
         count=count,
