@@ -36,6 +36,9 @@ class Behaviour:
     requests: list[dict[str, Any]] = field(default_factory=list)
     held: int = 0
     """Requests that were kept waiting by `hold`."""
+    pause_after_reasoning: threading.Event | None = None
+    """When given: after an answer's reasoning chunks, wait (at most a minute) until it is set, so a
+    client can be looked at while it has streamed reasoning and nothing else yet."""
     hold: threading.Event | None = None
     """When set and no answer is left: keep the request waiting until this is set (at most a
     minute), then answer 503 — a server that is still generating while its client is killed."""
@@ -182,7 +185,12 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
+            reasoned = False
             for chunk in _stream(behaviour.answers.pop(0)):
+                delta = chunk["choices"][0]["delta"] if chunk.get("choices") else {}
+                if reasoned and "reasoning_content" not in delta and behaviour.pause_after_reasoning:
+                    behaviour.pause_after_reasoning.wait(60)
+                reasoned = "reasoning_content" in delta
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.write(b"data: [DONE]\n\n")
 
