@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -174,7 +176,7 @@ class Checker:
         """Changed files that parse worse than at the base (tree-sitter, else Python's compile)."""
         problems: list[str] = []
         for name in changed[:MAX_SYNTAX_FILES]:
-            after = _read(folder / name)
+            after = _read(folder, name)
             if after is None:
                 continue
             before = _git_text(self.repo, self.base, name)
@@ -198,7 +200,7 @@ class Checker:
         passed: dict[int, bool] = {}
         for attempt, files in tests.items():
             with box.paused():  # nothing in the sandbox may swap a folder for a link meanwhile
-                saved = {name: _read(folder / name) for name in files}
+                saved = {name: _read(folder, name) for name in files}
                 for name, text in files.items():
                     _write(folder, name, text)
             quoted = " ".join(shlex.quote(name) for name in files)
@@ -207,8 +209,7 @@ class Checker:
             with box.paused():
                 for name, original in saved.items():
                     if original is None:
-                        with suppress(OSError):
-                            (folder / name).unlink()
+                        _remove(folder, name)
                     else:
                         _write(folder, name, original)
         return passed
@@ -272,13 +273,45 @@ def _parse_problems(text: str, name: str) -> list[str]:
     return []
 
 
-def _read(path: Path) -> str | None:
-    try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1_000_000:
+_SAVE_LIMIT = 1_000_000
+"""Bytes of a check copy's file kept aside while another attempt's test file stands in its place."""
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    """`folder / name` when every folder on the way is a real folder inside `folder`; None when a
+    test run swapped one for a link (or it is missing): nothing may be read or removed through it."""
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise QcodeError(f"refusing test path {name!r}")
+    path = folder
+    for part in Path(name).parts[:-1]:
+        path = path / part
+        if path.is_symlink() or not path.is_dir():
             return None
-        return path.read_text(encoding="utf-8", errors="surrogateescape")
+    return path / Path(name).name
+
+
+def _read(folder: Path, name: str) -> str | None:
+    """The file's text, read without following a link anywhere on its path; None if there is none."""
+    path = _inside(folder, name)
+    if path is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return None
+        data = file.read(_SAVE_LIMIT + 1)
+    return None if len(data) > _SAVE_LIMIT else data.decode("utf-8", "surrogateescape")
+
+
+def _remove(folder: Path, name: str) -> None:
+    """Remove the file a reproduction added, never through a planted link."""
+    path = _inside(folder, name)
+    if path is not None:
+        with suppress(OSError):
+            path.unlink()  # a link itself is removed, never its target
 
 
 def _write(folder: Path, name: str, text: str) -> None:

@@ -3,6 +3,7 @@ fresh copy and a fresh sandbox, candidates side by side."""
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,6 +19,8 @@ DIFF_CHARS = 200_000
 """Characters of a candidate's patch kept for consensus and the judge."""
 
 Results = dict[int, "RunResult | BaseException"]
+
+_log = logging.getLogger("qcode.attempts")
 
 
 def _commit(result: RunResult | BaseException | None) -> str | None:
@@ -93,7 +96,16 @@ def candidate_evidence(
 
 def quick_verified(checker: Checker, k: int, result: RunResult, verify: str | None, state: Path) -> bool:
     """For `--attempts-stop first-verified`: (a)–(c) pass and the attempt's own reproduction test
-    failed at the base and passes on it."""
+    failed at the base and passes on it. A check that fails (Docker, git) only means "not yet":
+    the others go on, and the full selection runs the checks again at the end."""
+    try:
+        return _quick_verified(checker, k, result, verify, state)
+    except Exception as err:  # noqa: BLE001 - Docker's and git's errors alike; the selection reports them
+        _log.warning("early check of attempt %d failed: %s", k, err)
+        return False
+
+
+def _quick_verified(checker: Checker, k: int, result: RunResult, verify: str | None, state: Path) -> bool:
     commit = _commit(result)
     if commit is None or verify is None:
         return False

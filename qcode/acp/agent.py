@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # the session's modules (git, Docker) load when the first ses
 
 __all__ = ["QcodeAgent"]
 
+CLOSE_WAIT = 60.0
+"""Seconds `close` waits for a cancelled run to stop before removing its sandbox anyway."""
 _log = logging.getLogger("qcode.acp")
 MAX_SESSIONS = 16
 """Sessions one `qcode acp` process keeps open (each holds a sandbox)."""
@@ -128,6 +130,7 @@ class QcodeAgent:
             store.attach_bytes(images)
         except UserError as err:
             raise RequestError.invalid_params({"message": str(err)}) from err
+        live.session.cancelled.clear()  # a cancel from now on counts, even before the run starts
         live.running = True
         try:
             result = await asyncio.to_thread(self._run, live, store, text)
@@ -137,10 +140,9 @@ class QcodeAgent:
         finally:
             live.running = False
             await live.queue.join()  # every update of the turn is out before the answer
-        cancelled = live.session.cancelled.is_set()
-        await self._conn.session_update(
-            session_id=session_id, update=update_agent_message_text(_outcome(result))
-        )
+        cancelled = result is None or live.session.cancelled.is_set()
+        outcome = "\n\ncancelled before it started" if result is None else _outcome(result)
+        await self._conn.session_update(session_id=session_id, update=update_agent_message_text(outcome))
         return PromptResponse(stop_reason="cancelled" if cancelled else "end_turn")
 
     async def cancel(self, session_id: str, **_: Any) -> None:
@@ -150,7 +152,13 @@ class QcodeAgent:
             live.gate.release("the user cancelled the turn")
 
     async def close(self) -> None:
-        """Close every session (sandboxes removed, last state kept for a load) and the engine."""
+        """Close every session (sandboxes removed, last state kept for a load) and the engine. A
+        prompt still running (the editor went away mid-turn) is stopped first, as a cancel would."""
+        for live in self._sessions.values():
+            live.session.cancel()
+            live.gate.release("the editor closed the connection", close=True)
+        if await asyncio.to_thread(self._running.acquire, True, CLOSE_WAIT):  # the run has stopped
+            self._running.release()
         for live in list(self._sessions.values()):
             if live.sender is not None:
                 live.sender.cancel()
@@ -162,10 +170,13 @@ class QcodeAgent:
 
     # -- sessions ------------------------------------------------------------------------------
 
-    def _run(self, live: _Live, store: ImageStore, text: str) -> RunResult:
-        """One prompt on the worker thread; the shared engine carries this session's images."""
+    def _run(self, live: _Live, store: ImageStore, text: str) -> RunResult | None:
+        """One prompt on the worker thread; the shared engine carries this session's images. None:
+        the prompt was cancelled while it waited for another session's prompt."""
         assert isinstance(self._engine, VisionEngine)
         with self._running:  # the process's one engine serves one prompt at a time
+            if live.session.cancelled.is_set():
+                return None  # `Session.run` would clear the cancel and run the whole turn
             self._engine.store = store
             return live.session.run(text)
 

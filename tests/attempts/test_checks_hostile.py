@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from qcode.agent.attempts._checks import _write
+from qcode.agent.attempts._checks import _read, _remove, _write
 from qcode.agent.attempts._judge import make_judge
 from qcode.agent.contracts import Turn
 from qcode.agent.exceptions import QcodeError
@@ -83,3 +83,24 @@ def test_a_patch_that_breaks_syntax_is_caught_and_one_that_applies_is_not(make_r
         assert (folder / "b.py").read_text() == "x = 1\n"  # the patch did apply to the fresh copy
     assert not (tmp_path / "scratch" / "one").exists()
     assert (repo / "a.py").read_text() == "def f():\n    return 1\n"  # the user's checkout untouched
+
+
+def test_saving_and_removing_never_go_through_a_planted_folder_link(tmp_path: Path) -> None:
+    """A test run swaps a folder of the check copy for a link to a host folder (it can learn the
+    user's repository path from the copy's .git/config): the host's file is neither read into the
+    copy nor deleted when the reproduction files are taken away."""
+    copy, host = tmp_path / "copy", tmp_path / "host"
+    copy.mkdir()
+    host.mkdir()
+    (host / "test_secret.py").write_text("TOKEN = 'host secret'\n")
+    (copy / "tests").symlink_to(host)
+    assert _read(copy, "tests/test_secret.py") is None
+    _remove(copy, "tests/test_secret.py")
+    assert (host / "test_secret.py").read_text() == "TOKEN = 'host secret'\n"
+    (copy / "test_link.py").symlink_to(host / "test_secret.py")  # the file itself a link
+    assert _read(copy, "test_link.py") is None
+    _remove(copy, "test_link.py")
+    assert not (copy / "test_link.py").exists() and (host / "test_secret.py").exists()
+    (copy / "real").mkdir()
+    (copy / "real" / "test_own.py").write_text("assert True\n")
+    assert _read(copy, "real/test_own.py") == "assert True\n"

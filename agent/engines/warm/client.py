@@ -106,6 +106,9 @@ class WarmEngine:
 
     def _restart(self, why: str) -> None:
         if stopped_since(self.settings, self._since):
+            # The stop ends the run it caught; a later one (the TUI's next message) may start the
+            # engine again, so the stop counts once.
+            self._since = time.time()
             raise EngineError(STOPPED)
         status, _ = ensure_engine(self.settings)
         self.pid = int(status["pid"])

@@ -9,13 +9,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -130,17 +131,23 @@ def _start(settings: Any, paths: EnginePaths) -> dict[str, Any]:
     # Reap it when it ends (no zombie, no warning); the engine outlives this process otherwise.
     threading.Thread(target=process.wait, daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        status = probe(paths)
-        if status is not None:
-            return status
-        if process.poll() is not None:
-            raise _start_failure(paths)
-        time.sleep(0.2)
-    process.kill()
-    raise EngineError(
-        f"the warm engine did not start within {START_TIMEOUT:.0f} s; `qcode engine logs` says why"
-    )
+    try:
+        while time.monotonic() < deadline:
+            status = probe(paths)
+            if status is not None:
+                return status
+            if process.poll() is not None:
+                raise _start_failure(paths)
+            time.sleep(0.2)
+        raise EngineError(
+            f"the warm engine did not start within {START_TIMEOUT:.0f} s; `qcode engine logs` says why"
+        )
+    except BaseException:
+        # Ctrl-C while the model loads, or the time limit: a half-started engine (and vLLM's workers
+        # in its process group) must not hold the GPU unseen while the next command starts another.
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
 
 
 def _start_failure(paths: EnginePaths) -> UserError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+from contextlib import suppress
 from pathlib import Path
 
 __all__ = ["LOG_MAX", "capture_output", "tail"]
@@ -30,18 +31,30 @@ def capture_output(path: Path, limit: int = LOG_MAX) -> None:
 
 
 def _copy(read_end: int, path: Path, limit: int) -> None:
-    out = _open(path)
-    written = out.tell()
+    """Copies the engine's output into the capped log. A failing write (disk full) drops what it
+    could not write but keeps reading: a pipe nobody reads would block the engine's next print."""
+    out: io.FileIO | None = None
+    written = 0
     while chunk := os.read(read_end, 1 << 16):
-        while chunk:
-            if written >= limit:
-                out.close()
-                _rotate(path)
-                out, written = _open(path), 0
-            piece, chunk = chunk[: limit - written], chunk[limit - written :]
-            out.write(piece)
-            written += len(piece)
-    out.close()
+        try:
+            if out is None:
+                out = _open(path)
+                written = out.tell()
+            while chunk:
+                if written >= limit:
+                    out.close()
+                    _rotate(path)
+                    out, written = _open(path), 0
+                piece, chunk = chunk[: limit - written], chunk[limit - written :]
+                out.write(piece)
+                written += len(piece)
+        except OSError:
+            if out is not None:
+                with suppress(OSError):
+                    out.close()
+            out = None  # try again with the next chunk
+    if out is not None:
+        out.close()
 
 
 def _open(path: Path) -> io.FileIO:
