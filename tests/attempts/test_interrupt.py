@@ -11,7 +11,7 @@ import pytest
 from qcode.agent.sessions import list_sessions
 from qcode.agent.trajectory import read_trajectory
 
-from tests.e2e.helpers import qcode_containers, raw_call, write_replay
+from tests.e2e.helpers import QCODE, default_sigint, qcode_containers, raw_call, write_replay
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.docker
@@ -37,8 +37,9 @@ def test_ctrl_c_stops_all_attempts_and_reaps_containers(
     repo = make_repo({"a.txt": "a\n"})
     replays = [write_replay(tmp_path / f"r{k}.jsonl", SLOW) for k in (1, 2)]
     proc = subprocess.Popen(
-        ["qcode", "fix", "slow task", "--repo", str(repo), "--attempts", "2", "--yes", "--engine"]
+        [*QCODE, "fix", "slow task", "--repo", str(repo), "--attempts", "2", "--yes", "--engine"]
         + ["mix:" + ",".join(f"replay:{path}" for path in replays)],
+        preexec_fn=default_sigint,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

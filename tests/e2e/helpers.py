@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,17 @@ def raw_call(name: str, **arguments: Any) -> dict[str, str]:
 def write_replay(path: Path, lines: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
+
+
+QCODE = [sys.executable, "-m", "qcode"]
+"""The qcode of this interpreter, never whichever `qcode` comes first on PATH."""
+
+
+def default_sigint() -> None:
+    """`preexec_fn` for a child the test stops with SIGINT: it takes Ctrl-C as one started from a
+    terminal would, even when the suite itself was started in the background (which leaves SIGINT
+    ignored, inherited by every child, and Python then never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_qcode(

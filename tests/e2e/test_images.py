@@ -19,7 +19,7 @@ from qcode.evals.tiny_model import cached_tiny_qwen3
 from qcode.config import load_settings
 from qcode.images import MAX_IMAGE_BYTES, VisionEngine, sniff
 from qcode.runner import new_session
-from tests.e2e.helpers import run_qcode
+from tests.e2e.helpers import QCODE, run_qcode
 from tests.engines.fake_openai import Behaviour, fake_openai_server
 
 pytestmark = pytest.mark.docker
@@ -135,7 +135,7 @@ def test_a_model_without_vision_is_refused_in_one_line(make_repo, tmp_path: Path
     assert "vision_config" not in json.loads((tiny / "config.json").read_text())
     args = ["fix", "x", "--repo", str(repo), "--engine", "vllm", "--model", str(tiny), "--image", str(shot)]
     done = subprocess.run(
-        ["qcode", *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        [*QCODE, *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
     )
     assert done.returncode == 2
     assert "does not take images" in done.stderr and len(done.stderr.strip().splitlines()) == 1

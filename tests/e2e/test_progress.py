@@ -15,7 +15,7 @@ from qcode.agent.events import Notice, ObservationMade, PlanUpdated, ToolCalled
 from rich.console import Console
 
 from qcode.progress import ProgressPrinter, failure_lines, success_line
-from tests.e2e.helpers import raw_call, write_replay
+from tests.e2e.helpers import default_sigint, raw_call, write_replay
 from tests.polling import wait_until
 
 PYTEST_FAIL = "\n".join(
@@ -115,6 +115,7 @@ def test_ctrl_c_prints_one_clean_line_and_exits_130(make_repo, tmp_path: Path, i
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     try:
         began = lambda: any(isolated_state.glob("sessions/*/workspace/began"))  # noqa: E731

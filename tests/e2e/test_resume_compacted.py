@@ -16,6 +16,7 @@ from qcode.agent.sessions import list_sessions
 
 from qcode.config import load_settings
 from qcode.runner import new_session
+from tests.e2e.helpers import QCODE
 from tests.engines.fake_openai import Behaviour, fake_openai_server, request_words
 from tests.polling import wait_until
 
@@ -50,7 +51,7 @@ def test_a_compacted_killed_session_resumes_with_the_compacted_history(
         monkeypatch.setenv("QCODE_PLAN_FIRST", "true")
         monkeypatch.setenv("QCODE_OPENAI_BASE_URL", url)
         proc = subprocess.Popen(
-            ["qcode", "fix", "read every file", "--repo", str(repo), "--json"],
+            [*QCODE, "fix", "read every file", "--repo", str(repo), "--json"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,

@@ -13,7 +13,7 @@ from qcode.agent.sessions import SessionMeta, list_sessions, save_meta
 from qcode.agent.trajectory import read_trajectory
 from qcode.sandbox.quota import reap_stale_mounts
 
-from tests.e2e.helpers import qcode_containers, raw_call, write_replay
+from tests.e2e.helpers import default_sigint, qcode_containers, raw_call, write_replay
 from tests.polling import wait_until
 
 SLOW = [
@@ -76,6 +76,7 @@ def _start_fix(repo: Path, replay: Path, **popen: object) -> subprocess.Popen[by
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
+        preexec_fn=default_sigint,
         **popen,  # type: ignore[arg-type]
     )
 

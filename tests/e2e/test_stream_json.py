@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from qcode.stream_json import RESULT_FIELDS, SCHEMA_VERSION
-from tests.e2e.helpers import raw_call, run_qcode, write_replay
+from tests.e2e.helpers import QCODE, raw_call, run_qcode, write_replay
 
 pytestmark = pytest.mark.docker
 
@@ -40,7 +40,7 @@ def test_events_arrive_while_the_run_goes_on(make_repo, tmp_path: Path) -> None:
     replay = write_replay(tmp_path / "turns.jsonl", _turns())
     args = ["fix", "write done in notes.txt", "--repo", str(repo), "--engine", f"replay:{replay}"]
     with subprocess.Popen(
-        ["qcode", *args, "--output-format", "stream-json"],
+        [*QCODE, *args, "--output-format", "stream-json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,

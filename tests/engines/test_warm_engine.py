@@ -33,7 +33,7 @@ from qcode.agent.trajectory import read_trajectory
 from qcode.tools.builtin import default_registry
 
 from qcode.config import Settings, load_settings
-from tests.e2e.helpers import run_qcode
+from tests.e2e.helpers import QCODE, run_qcode
 from tests.engines.conftest import VLLM_WARNINGS
 from tests.engines.listener import StopListening, StoppingListener
 from tests.engines.test_fix_vllm import ENGINE_ENV
@@ -271,7 +271,7 @@ def test_one_engine_for_two_starts_abort_isolation_and_stop_during_a_run(
 ) -> None:  # type: ignore[no-untyped-def]
     starts = [
         subprocess.Popen(
-            ["qcode", "engine", "start", "--model", warm["model"]], stderr=subprocess.PIPE, text=True
+            [*QCODE, "engine", "start", "--model", warm["model"]], stderr=subprocess.PIPE, text=True
         )
         for _ in range(2)
     ]
