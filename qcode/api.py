@@ -126,15 +126,9 @@ def fix_attempts(
     specs = mix_specs(settings.engine)
     for spec in specs or [settings.engine]:
         preflight(spec)
-    count = len(specs) if specs is not None and settings.attempts == 1 else settings.attempts
-    options = AttemptsOptions(
-        count=count,
-        stop=settings.attempts_stop,
-        wall_seconds=settings.attempts_wall_seconds,
-        verify_command=settings.verify_command,
-    )
+    options = AttemptsOptions.from_settings(settings)
     prepare_sandbox(settings, log=_log.info)
-    engines = AttemptEngines.build(settings.engine, settings, count)
+    engines = AttemptEngines.build(settings.engine, settings, options.count)
     try:
         return run_attempts(settings, folder, issue, engines, options, lambda _number: EventBus())
     finally:

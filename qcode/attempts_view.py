@@ -128,7 +128,6 @@ def fix_with_attempts(
     settings: Settings,
     repo: Path,
     task: str,
-    count: int,
     console: Console,
     patch_out: Path | None = None,
     on_dirty: Any = None,
@@ -136,15 +135,10 @@ def fix_with_attempts(
 ) -> AttemptsOutcome:
     from qcode.agent.attempts import AttemptEngines, AttemptsOptions, run_attempts
 
-    options = AttemptsOptions(
-        count=count,
-        stop=settings.attempts_stop,
-        wall_seconds=settings.attempts_wall_seconds,
-        verify_command=settings.verify_command,
-    )
-    engines = AttemptEngines.build(settings.engine, settings, count, warm=True)
+    options = AttemptsOptions.from_settings(settings)
+    engines = AttemptEngines.build(settings.engine, settings, options.count, warm=True)
     try:
-        with AttemptsBoard(count, console) as board:
+        with AttemptsBoard(options.count, console) as board:
             outcome = run_attempts(
                 settings,
                 repo,

@@ -314,16 +314,12 @@ def _fix_attempts(
     as_json: bool,
 ) -> NoReturn:
     """`qcode fix --attempts N`: the attempts, their selection table, then the chosen result."""
-    from qcode.agent.attempts import mix_specs
     from qcode.attempts_view import fix_with_attempts, outcome_json
 
-    specs = mix_specs(settings.engine)
-    count = len(specs) if specs is not None and settings.attempts == 1 else settings.attempts
     outcome = fix_with_attempts(
         settings,
         repo,
         task,
-        count,
         _stderr(),
         patch_out=patch_out,
         on_dirty=_confirm_dirty if ask else None,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 from qcode.agent.attempts._checks import Checker, Evidence, detect_test_command
-from qcode.agent.attempts._engines import AttemptEngines
+from qcode.agent.attempts._engines import AttemptEngines, mix_specs
 from qcode.agent.attempts._evidence import gather, quick_verified
 from qcode.agent.attempts._judge import make_judge
 from qcode.agent.attempts._select import Selection, behaviour_digest, select
@@ -46,6 +46,18 @@ class AttemptsOptions(BaseModel):
     """Total wall time of all attempts together; then every attempt still running is stopped."""
     verify_command: str | None = None
     """`--verify`; when unset, the test command detected from the repository's files."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AttemptsOptions:
+        """The run's options: `attempts` attempts, or one per engine of a `mix:` when the count
+        was left at 1."""
+        specs = mix_specs(settings.engine)
+        return cls(
+            count=len(specs) if specs is not None and settings.attempts == 1 else settings.attempts,
+            stop=settings.attempts_stop,
+            wall_seconds=settings.attempts_wall_seconds,
+            verify_command=settings.verify_command,
+        )
 
 
 class AttemptRecord(BaseModel):

@@ -43,10 +43,10 @@ def run_bot_attempts(
     patch_out: Path | None,
     dry_run: bool,
 ) -> BotAttempts:
-    from qcode.agent.attempts import AttemptEngines, AttemptsOptions, mix_specs, run_attempts
+    from qcode.agent.attempts import AttemptEngines, AttemptsOptions, run_attempts
 
-    specs = mix_specs(settings.engine)
-    count = len(specs) if specs is not None and settings.attempts == 1 else settings.attempts
+    options = AttemptsOptions.from_settings(settings)
+    count = options.count
     plans: dict[int, list[PlanStep]] = {}
 
     def make_bus(k: int) -> EventBus:
@@ -59,12 +59,6 @@ def run_bot_attempts(
         attempt_bus.subscribe(relay)
         return attempt_bus
 
-    options = AttemptsOptions(
-        count=count,
-        stop=settings.attempts_stop,
-        wall_seconds=settings.attempts_wall_seconds,
-        verify_command=settings.verify_command,
-    )
     engines = AttemptEngines.build(settings.engine, settings, count)
     try:
         with _attempt_branches_removed(checkout, branch, count, dry_run):
