@@ -18,7 +18,7 @@ from typing import Any
 
 from qcode.agent.contracts import Message, TokenCallback, Turn
 from qcode.agent.engines.estimate import UsageEstimator
-from qcode.agent.engines.stream_split import StreamSplitter
+from qcode.agent.engines.stream_split import split_whole
 from qcode.agent.exceptions import EngineError
 from qcode.agent.qwen_xml import parse_turn, render_tool_call
 from qcode.evals.faults import Fault, FaultInjector
@@ -161,8 +161,7 @@ class GoldEngine:
             raw = f"<think>\n{say}\n</think>\n\n{render_tool_call(name, arguments)}"
         parsed = parse_turn(raw, tools)
         if on_token is not None:  # split by channel, as a real engine streams it
-            splitter = StreamSplitter()
-            for text, channel in splitter.feed(raw) + splitter.flush():
+            for text, channel in split_whole(raw):
                 on_token(text, channel)
         return Turn(
             text=parsed.text,

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from qcode.agent.contracts import Channel, Message, TokenCallback, ToolCall, Turn
 from qcode.agent.engines.estimate import UsageEstimator
-from qcode.agent.engines.stream_split import StreamSplitter
+from qcode.agent.engines.stream_split import split_whole
 from qcode.agent.exceptions import ReplayExhausted, UserError
 from qcode.agent.qwen_xml import parse_turn
 
@@ -128,5 +128,4 @@ def _pieces(turn: Turn) -> list[tuple[str, Channel]]:
     if turn.raw is None:
         parts: list[tuple[str, Channel]] = [(turn.reasoning, "reasoning"), (turn.text, "text")]
         return [(text, channel) for text, channel in parts if text]
-    splitter = StreamSplitter()
-    return splitter.feed(turn.raw) + splitter.flush()
+    return split_whole(turn.raw)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from qcode.agent.contracts import Channel
 
-__all__ = ["StreamSplitter"]
+__all__ = ["StreamSplitter", "split_whole"]
 
 _SWITCHES: dict[Channel, dict[str, Channel]] = {
     # "</think>" in text: the chat template opened the reasoning in the prompt; what was already
@@ -51,6 +51,12 @@ class StreamSplitter:
         """What was held back as a possible tag, once the stream has ended."""
         pending, self._pending = self._pending, ""
         return [(pending, self.channel)] if pending else []
+
+
+def split_whole(raw: str) -> list[tuple[str, Channel]]:
+    """A whole output split by channel, as an engine would have streamed it (scripted engines)."""
+    splitter = StreamSplitter()
+    return splitter.feed(raw) + splitter.flush()
 
 
 def _partial_tag(buffer: str, tags: dict[str, Channel]) -> int:
