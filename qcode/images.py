@@ -202,6 +202,14 @@ class VisionEngine:
             raise AttributeError(name)
         return getattr(self.inner, name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Writes pass through like reads (the runner sets the warm engine's `on_notice`); only
+        the wrapper's own two attributes stay here."""
+        if name in ("inner", "store"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.inner, name, value)
+
     def open_store(self, session_folder: Path) -> ImageStore:
         """The session's images (those kept by an earlier run come back on a resume)."""
         self.store = ImageStore(session_folder)

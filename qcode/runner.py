@@ -154,11 +154,8 @@ def new_session(
         settings.engine,
         f"resuming {meta.id}" if meta else "new",
     )
-    # the warm engine says when it restarted a lost engine (set on the engine itself, not on a
-    # wrapper such as the image-attaching one, whose attribute reads pass through but writes do not)
-    inner = getattr(session_engine, "inner", session_engine)
-    if hasattr(inner, "on_notice"):
-        inner.on_notice = lambda text: session.bus.emit(Notice(level="warning", text=text))
+    if hasattr(session_engine, "on_notice"):  # the warm engine says when it restarted a lost one
+        session_engine.on_notice = lambda text: session.bus.emit(Notice(level="warning", text=text))
     return session
 
 

@@ -76,6 +76,17 @@ def test_a_copy_of_the_wrapper_does_not_recurse() -> None:
     assert copy.copy(engine).name == "recorder"
 
 
+def test_attributes_set_through_the_wrapper_reach_the_engine(tmp_path: Path) -> None:
+    """The runner sets the warm engine's `on_notice` on whatever engine the session got; behind the
+    image wrapper it must still reach the engine that restarts (a read-through-only wrapper kept it)."""
+    inner = Recorder()
+    engine = VisionEngine(inner)
+    engine.on_notice = print  # type: ignore[attr-defined]
+    assert inner.on_notice is print  # type: ignore[attr-defined]
+    engine.open_store(tmp_path)
+    assert engine.store is not None and not hasattr(inner, "store")  # the wrapper's own stay here
+
+
 def test_image_paths_in_a_message(tmp_path: Path) -> None:
     shot = tmp_path / "my shot.PNG"
     shot.write_bytes(PNG)
